@@ -1,0 +1,3 @@
+from streamfx.cli import main
+
+raise SystemExit(main())

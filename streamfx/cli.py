@@ -1,0 +1,65 @@
+"""The `streamfx` command: parses arguments, runs a sub-command, maps errors to exit codes.
+
+This is the only module that prints errors and decides exit codes. Each sub-command lives in
+`streamfx/commands/<name>.py` with `register(subparsers)`, which adds its parser and sets `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from streamfx import __version__
+from streamfx.errors import StreamfxError
+
+# Sub-command modules, in the order `--help` lists them.
+COMMANDS = ("anime", "live", "faces", "styles", "models", "engines", "bench", "probe")
+
+log = logging.getLogger("streamfx")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamfx",
+        description="Stylize and edit faces in video files and live camera streams.",
+    )
+    parser.add_argument("--version", action="version", version=f"streamfx {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info messages")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"streamfx.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def _configure_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("streamfx: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _configure_logging(args.quiet, args.verbose)
+    try:
+        return int(args.run(args) or 0)
+    except StreamfxError as error:
+        print(f"streamfx: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("streamfx: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

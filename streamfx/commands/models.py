@@ -1,0 +1,12 @@
+"""`streamfx models` (placeholder until its issue lands)."""
+
+from streamfx.errors import StreamfxError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("models", help="(not built yet)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    raise StreamfxError("'models' is not built yet")

@@ -1,0 +1,12 @@
+"""`streamfx probe` (placeholder until its issue lands)."""
+
+from streamfx.errors import StreamfxError
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("probe", help="(not built yet)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    raise StreamfxError("'probe' is not built yet")
