@@ -1,0 +1,330 @@
+"""Encode RGB frames to a video file with the source's timestamps and audio, atomically.
+
+The file is written under a hidden temporary name in the target folder and renamed into place
+only when `close()` finishes; an exception (KeyboardInterrupt included) or `abort()` deletes it.
+Audio packets are copied from `audio_from` unchanged; they are transcoded only when the output
+container cannot hold their codec. With `audio_range=(begin, end)` (file seconds, as
+`VideoReader.time_range` gives) audio outside the span is dropped and video and audio are both
+shifted by `begin`, so a trimmed output starts at 0 and stays in sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from streamfx.errors import MediaError, UsageError
+from streamfx.io.paths import temp_path_for
+
+log = logging.getLogger("streamfx.io")
+
+# Output extension -> FFmpeg muxer; the temporary name hides the extension from FFmpeg.
+CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+
+# libx264 preset names -> NVENC presets (p1 fastest .. p7 best).
+_NVENC_PRESETS = {
+    "ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p4",
+    "medium": "p4", "slow": "p5", "slower": "p6", "veryslow": "p7",
+}
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """yuv420p stores chroma at half resolution, so libx264 needs even sides."""
+    return width + width % 2, height + height % 2
+
+
+def pad_to_even(image: np.ndarray) -> np.ndarray:
+    """[H,W,3] -> [H',W',3] with H', W' even, by repeating the last row/column (no black line)."""
+    h, w = image.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return image
+    return np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def _codec_options(codec: str, crf: int, preset: str) -> dict[str, str]:
+    if codec.endswith("_nvenc"):
+        # NVENC has no CRF; constant-quality VBR with cq is its nearest equivalent.
+        return {"rc": "vbr", "cq": str(crf), "preset": _NVENC_PRESETS.get(preset, preset)}
+    if codec in ("libx264", "libx265"):
+        return {"crf": str(crf), "preset": preset}
+    return {}
+
+
+def _encoder_opens(codec: str, width: int, height: int) -> bool:
+    """Open a throwaway encoder: NVENC is in the wheels but needs an NVIDIA driver to open."""
+    import av
+
+    try:
+        ctx = av.CodecContext.create(codec, "w")
+        ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
+        ctx.time_base = Fraction(1, 25)
+        ctx.open()
+        return True
+    except (av.FFmpegError, ValueError) as error:
+        log.debug("encoder %s does not open: %s", codec, error)
+        return False
+
+
+def choose_video_codec(codec: str, width: int, height: int) -> str:
+    """The requested encoder, or libx264 with a warning when a hardware encoder cannot open."""
+    import av
+
+    if codec not in av.codecs_available:
+        raise UsageError(f"unknown video codec '{codec}'")
+    if codec.endswith(("_nvenc", "_qsv", "_amf", "_vaapi")) and not _encoder_opens(codec, width, height):
+        log.warning("video codec %s is not usable on this machine; using libx264", codec)
+        return "libx264"
+    return codec
+
+
+def _container_format(path: Path) -> str:
+    fmt = CONTAINER_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{path}: unsupported output extension (use one of {', '.join(CONTAINER_FORMATS)})")
+    return fmt
+
+
+def _check_target(path: Path, overwrite: bool, audio_from: Path | None) -> None:
+    if path.is_dir():
+        raise UsageError(f"{path}: output is a folder, give a file name")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path}: output folder {path.parent} does not exist")
+    if audio_from is not None and path.exists() and os.path.samefile(path, audio_from):
+        raise UsageError(f"{path}: output is the same file as the input")
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path}: output exists (use --overwrite to replace it)")
+
+
+class AudioCopier:
+    """Moves every audio stream of `source` into `output`: packets copied, or transcoded if needed.
+
+    Times are source-file seconds. `pump(t)` muxes everything that starts before `t`, so the
+    muxer interleaves audio with video instead of buffering a whole track.
+    """
+
+    def __init__(self, source: Path, output, audio_range: tuple[float, float | None] | None):
+        import av
+
+        try:
+            self._input = av.open(str(source), "r")
+        except (av.FFmpegError, OSError) as error:
+            raise MediaError(f"{source}: cannot read audio ({error})") from None
+        self.source = source
+        self._begin, self._end = audio_range if audio_range else (None, None)
+        self._shift = self._begin or 0.0
+        self._routes = {}  # source stream index -> (output stream, decoder or None for packet copy)
+        self._stream_end = {}  # source stream index -> end in its time base (container edit lists trim)
+        for stream in self._input.streams.audio:
+            self._routes[stream.index] = self._route(stream, output)
+            if stream.duration is not None:
+                self._stream_end[stream.index] = (stream.start_time or 0) + stream.duration
+        self._output = output
+        streams = list(self._input.streams.audio)
+        self._packets = self._input.demux(*streams) if streams else iter(())
+        self._pending = None
+
+    def _route(self, stream, output):
+        name = stream.codec_context.name
+        if name in output.supported_codecs:
+            return output.add_stream_from_template(stream), None
+        # Transcode only when the container cannot hold the codec: AAC where allowed.
+        target = "aac" if "aac" in output.supported_codecs else output.default_audio_codec
+        log.info("audio stream %d (%s) cannot go into %s: transcoding to %s",
+                 stream.index, name, output.format.name, target)
+        out = output.add_stream(target, rate=stream.rate, layout=stream.layout.name)
+        return out, stream.codec_context
+
+    def _inside(self, t: float) -> bool:
+        if self._end is not None and t >= self._end - 1e-6:
+            return False
+        return not (self._begin and t < self._begin - 1e-6)
+
+    def pump(self, until: float | None) -> None:
+        """Mux audio that starts before `until` seconds (None: everything left)."""
+        while True:
+            packet = self._pending or next(self._packets, None)
+            self._pending = None
+            if packet is None:
+                return
+            if packet.size == 0:
+                continue  # the demuxer's end-of-stream flush packet carries nothing
+            ts = packet.pts if packet.pts is not None else packet.dts
+            t = float(ts * packet.time_base) if ts is not None else None
+            if until is not None and t is not None and t > until:
+                self._pending = packet
+                return
+            out, decoder = self._routes[packet.stream.index]
+            if decoder is None:
+                self._copy(packet, out, t)
+            else:
+                self._transcode(packet, out, decoder)
+
+    def _copy(self, packet, out, t: float | None) -> None:
+        if t is not None and not self._inside(t):
+            return
+        self._clip_duration(packet)
+        shift = round(self._shift / packet.time_base)
+        if packet.pts is not None:
+            packet.pts -= shift
+        if packet.dts is not None:
+            packet.dts -= shift
+        packet.stream = out
+        self._output.mux(packet)
+
+    def _clip_duration(self, packet) -> None:
+        """Shorten the last packet to where the source track (or the range) ends.
+
+        A copied AAC frame always holds 1024 samples; the source's edit list may cut the last one
+        short. The muxer takes the track length from the packet durations, so clip the duration.
+        """
+        if packet.pts is None or not packet.duration:
+            return
+        ends = [self._stream_end.get(packet.stream.index)]
+        if self._end is not None:
+            ends.append(round(self._end / packet.time_base))
+        end = min((e for e in ends if e is not None), default=None)
+        if end is not None and packet.pts + packet.duration > end > packet.pts:
+            packet.duration = end - packet.pts
+
+    def _transcode(self, packet, out, decoder) -> None:
+        for frame in decoder.decode(packet):
+            if frame.pts is None or not self._inside(float(frame.pts * frame.time_base)):
+                continue
+            t = float(frame.pts * frame.time_base) - self._shift
+            frame.pts = round(t * frame.sample_rate)
+            frame.time_base = Fraction(1, frame.sample_rate)
+            self._output.mux(out.encode(frame))
+
+    def finish(self) -> None:
+        """Mux the rest of the audio and flush the transcoding encoders."""
+        self.pump(None)
+        for out, decoder in self._routes.values():
+            if decoder is not None:
+                self._output.mux(out.encode(None))
+
+    def close(self) -> None:
+        self._input.close()
+
+
+class VideoWriter:
+    """Write [H,W,3] uint8 RGB frames with explicit pts (in `time_base` units) to `path`.
+
+    Frames of odd width/height are padded to even by edge replication. Use as a context manager:
+    a clean exit finalizes and renames the file, an exception removes the temporary file.
+    """
+
+    def __init__(self, path, *, width: int, height: int, time_base: Fraction, fps: Fraction | None,
+                 audio_from: Path | None = None, audio_range: tuple[float, float | None] | None = None,
+                 codec: str = "libx264", crf: int = 18, preset: str = "medium",
+                 comment: str | None = None, overwrite: bool = False):
+        import av
+
+        self.path = Path(path).expanduser()
+        _check_target(self.path, overwrite, None if audio_from is None else Path(audio_from))
+        self.width, self.height = int(width), int(height)
+        self.time_base = Fraction(time_base)
+        self.fps = None if fps is None else Fraction(fps)
+        self._shift_seconds = audio_range[0] if audio_range else 0.0
+        self._shift_pts = round(self._shift_seconds / self.time_base)
+        self._step = max(1, round(1 / (self.fps * self.time_base))) if self.fps else 1
+        self._last_pts: int | None = None
+        self.frames_written = 0
+        self.temp_path = temp_path_for(self.path)
+        self._container = None
+        self._audio = None
+        try:
+            self._container = av.open(str(self.temp_path), "w", format=_container_format(self.path))
+            if comment:
+                self._container.metadata["comment"] = comment
+            self.codec = self._add_video_stream(codec, crf, preset)
+            if audio_from is not None:
+                self._audio = AudioCopier(Path(audio_from), self._container, audio_range)
+        except BaseException as error:
+            self.abort()
+            if isinstance(error, av.FFmpegError):
+                raise MediaError(f"{self.path}: cannot open output ({error})") from None
+            raise
+
+    def _add_video_stream(self, codec: str, crf: int, preset: str) -> str:
+        out_w, out_h = even_size(self.width, self.height)
+        codec = choose_video_codec(codec, out_w, out_h)
+        stream = self._container.add_stream(codec, rate=self.fps, options=_codec_options(codec, crf, preset))
+        stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
+        # Encode in the source time base so pts pass through without rounding.
+        stream.time_base = self.time_base
+        stream.codec_context.time_base = self.time_base
+        self._stream = stream
+        return codec
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, image: np.ndarray, pts: int | None) -> None:
+        """Encode one frame. `pts` in `time_base` units (None: previous + one frame interval)."""
+        import av
+
+        if self._container is None:
+            raise MediaError(f"{self.path}: writer is closed")
+        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+            raise MediaError(f"{self.path}: frame is {image.shape} {image.dtype}, "
+                             f"writer expects ({self.height}, {self.width}, 3) uint8")
+        if pts is None:
+            pts = self._shift_pts if self._last_pts is None else self._last_pts + self._step
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise MediaError(f"{self.path}: frame pts {pts} does not increase (previous {self._last_pts})")
+        self._last_pts = pts
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pad_to_even(image)), format="rgb24")
+        frame.pts = pts - self._shift_pts
+        frame.time_base = self.time_base
+        try:
+            if self._audio is not None:
+                # Keep audio interleaved: mux what plays up to this frame before the frame itself.
+                self._audio.pump(float(frame.pts * self.time_base) + self._shift_seconds)
+            self._container.mux(self._stream.encode(frame))
+        except av.FFmpegError as error:
+            raise MediaError(f"{self.path}: encoding failed at frame {self.frames_written} ({error})") from None
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Flush the encoder, copy the remaining audio, finalize and rename into place."""
+        import av
+
+        if self._container is None:
+            return
+        try:
+            self._container.mux(self._stream.encode(None))
+            if self._audio is not None:
+                self._audio.finish()
+            self._container.close()
+            self._container = None
+            if self._audio is not None:
+                self._audio.close()
+                self._audio = None
+            os.replace(self.temp_path, self.path)
+        except BaseException as error:
+            self.abort()
+            if isinstance(error, av.FFmpegError):
+                raise MediaError(f"{self.path}: finishing the file failed ({error})") from None
+            raise
+        log.debug("wrote %s (%d frames, %s)", self.path, self.frames_written, self.codec)
+
+    def abort(self) -> None:
+        """Stop without output: close everything, delete the temporary file. Safe to call twice."""
+        for closer in (self._audio, self._container):
+            if closer is not None:
+                try:
+                    closer.close()
+                except Exception as error:  # already failing; cleanup must go on
+                    log.debug("ignored while aborting %s: %s", self.path, error)
+        self._audio = self._container = None
+        self.temp_path.unlink(missing_ok=True)
