@@ -231,6 +231,16 @@ class Generator(nn.Module):
                 m.set_folded(False)
         return self
 
+    def folded_state_dict(self) -> dict[str, Tensor]:
+        """Our own state dict in the inference form (gains folded), whichever form the model is in."""
+        sd = {k: v.detach() for k, v in self.state_dict().items()}
+        for prefix, module in self.named_modules():
+            if isinstance(module, Equalized) and not module.folded:
+                for name in module._gains:
+                    key = f"{prefix}.{name}"
+                    sd[key] = module.effective(name).detach()
+        return sd
+
     # -- official checkpoint layout ----------------------------------------------------------------------------------
 
     def official_tensors(self) -> list[OfficialTensor]:
