@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Train GANs N' Roses (face <-> anime) on two image folders; resumes from the run directory's latest checkpoint.
+
+    python scripts/train_gnr.py --run-dir runs/slim128 --config slim --size 128 --time-budget 35 --threads 1
+    python scripts/train_gnr.py --run-dir runs/slim256 --device cuda --batch 8 --time-budget 25 --export out.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from streamfx.errors import StreamfxError, UsageError  # noqa: E402
+from streamfx.training.data import CELEBAHQ, SELFIE2ANIME, build_domains  # noqa: E402
+from streamfx.training.loop import RunOptions, TrainingRun  # noqa: E402
+from streamfx.training.trainer import TrainConfig, model_config  # noqa: E402
+
+log = logging.getLogger("streamfx")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run-dir", type=Path, required=True, help="outputs and checkpoints (resumed when present)")
+    p.add_argument("--data-a", type=Path, default=SELFIE2ANIME / "trainA", help="domain A (faces) folder")
+    p.add_argument("--data-b", type=Path, default=SELFIE2ANIME / "trainB", help="domain B (anime) folder")
+    p.add_argument("--celeba-count", type=int, default=0, help="mix this many CelebA-HQ faces into domain A")
+    p.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
+    p.add_argument("--config", default="slim", choices=["tiny", "slim", "official"], help="generator widths")
+    p.add_argument("--size", type=int, default=None, help="training resolution (default: the config's, 256)")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--iters", type=int, default=300_000)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:N")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
+    p.add_argument("--time-budget", type=float, default=None, metavar="MINUTES", help="stop cleanly and save")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--fresh", action="store_true", help="refuse to resume: the run directory must have no checkpoint")
+    p.add_argument("--export", type=Path, default=None, help="write the EMA generators here (streamfx weights)")
+    return p.parse_args(argv)
+
+
+def resolve_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but torch sees no CUDA GPU")
+    return name
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        device = resolve_device(args.device)
+        if device.startswith("cuda"):
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            torch.backends.cudnn.benchmark = True
+        data = build_domains(args.data_a, args.data_b, args.celeba_dir, args.celeba_count)
+        log.info("data %s", data.describe())
+        cfg = TrainConfig(model=model_config(args.config, args.size), batch=args.batch, lr=args.lr, seed=args.seed,
+                          amp=args.amp and device.startswith("cuda"))
+        budget = None if args.time_budget is None else args.time_budget * 60
+        options = RunOptions(run_dir=args.run_dir, iterations=args.iters, time_budget_s=budget,
+                             log_every=args.log_every, sample_every=args.sample_every,
+                             checkpoint_every=args.checkpoint_every)
+        run = TrainingRun(cfg, data, options, device)
+        resumed = run.resume()
+        if resumed and args.fresh:
+            raise UsageError(f"--fresh given but {args.run_dir} already has a checkpoint")
+        result = run.run()
+        if args.export:
+            from streamfx.training.export import export_weights
+
+            result["export_sha256"] = export_weights(Path(result["checkpoint"]), args.export, device=_device_name(device))
+        print(json.dumps(result, indent=1))
+        return 0
+    except StreamfxError as error:
+        print(f"train_gnr: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("train_gnr: interrupted (the last checkpoint is kept)", file=sys.stderr)
+        return 130
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""One GANs N' Roses training step, and everything it needs to resume exactly.
+
+Networks: G_A2B (face -> anime) and G_B2A (anime -> face), their EMA copies, image discriminators D_A and D_B,
+and the latent discriminator D_L. Each step draws B images per domain; `same` is one image augmented B times,
+`varied` is the B images augmented once (see `augment.gnr_batch`). All randomness of a step (data order,
+augmentation, style noise, shuffles) comes from the samplers and one CPU `torch.Generator`, which are saved, so
+a resumed run repeats the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from streamfx.errors import UsageError
+from streamfx.models.discriminator import Discriminator, LatentDiscriminator
+from streamfx.models.gnr import OFFICIAL, SLIM, GNRConfig, Generator
+from streamfx.training import checkpoint as ckpt
+from streamfx.training.augment import AugmentConfig, gnr_batch
+from streamfx.training.data import DomainData, DomainSampler, load_batch
+from streamfx.training.losses import (LossWeights, d_logistic_loss, g_nonsaturating_loss, perceptual_loss,
+                                      r1_penalty, style_consistency_loss)
+
+TINY_CHANNELS = ((4, 32), (8, 32), (16, 32), (32, 16), (64, 16))
+
+
+def model_config(name: str, size: int | None = None) -> GNRConfig:
+    """Named generator widths at a training size. Content stays 16x16 (num_down shrinks with the size)."""
+    if name == "tiny":
+        base = GNRConfig(size=64, num_down=2, channels=TINY_CHANNELS, style_dim=64)
+    elif name in ("slim", "official"):
+        base = SLIM if name == "slim" else OFFICIAL
+    else:
+        raise UsageError(f"unknown model config {name!r} (tiny, slim, official)")
+    if size is None or size == base.size:
+        return base
+    num_down = base.num_down - (base.size.bit_length() - size.bit_length())
+    channels = tuple((r, c) for r, c in base.channels if r <= size)
+    return GNRConfig(**{**asdict(base), "size": size, "num_down": num_down, "channels": channels})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: GNRConfig
+    batch: int = 4
+    lr: float = 2e-3
+    d_reg_every: int = 16  # lazy R1 interval
+    ema_decay: float = 0.999
+    lr_halve_every: int = 100_000
+    seed: int = 0
+    amp: bool = False  # bf16 autocast (CUDA)
+    weights: LossWeights = field(default_factory=LossWeights)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+
+def _set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+class GNRTrainer:
+    """Owns the networks, optimizers, samplers and RNG; `step()` runs one D and one G update."""
+
+    def __init__(self, cfg: TrainConfig, data: DomainData, device: str | torch.device = "cpu"):
+        self.cfg, self.data, self.device = cfg, data, torch.device(device)
+        torch.manual_seed(cfg.seed)  # parameter initialization
+        m = cfg.model
+        self.g_a2b, self.g_b2a = Generator(m).to(self.device), Generator(m).to(self.device)
+        self.ema_a2b, self.ema_b2a = copy.deepcopy(self.g_a2b).eval(), copy.deepcopy(self.g_b2a).eval()
+        _set_requires_grad(self.ema_a2b, False)
+        _set_requires_grad(self.ema_b2a, False)
+        channels = dict(m.channels)
+        self.d_a = Discriminator(m.size, channels).to(self.device)
+        self.d_b = Discriminator(m.size, channels).to(self.device)
+        self.d_l = LatentDiscriminator(m.latent_dim).to(self.device)
+        d_ratio = cfg.d_reg_every / (cfg.d_reg_every + 1)  # lazy regularization correction of Adam's beta2
+        self.g_optim = torch.optim.Adam(
+            list(self.g_a2b.parameters()) + list(self.g_b2a.parameters()), lr=cfg.lr, betas=(0.0, 0.99))
+        self.d_optim = torch.optim.Adam(
+            [p for d in (self.d_a, self.d_b, self.d_l) for p in d.parameters()], lr=cfg.lr, betas=(0.0, 0.99**d_ratio))
+        self.sampler_a = DomainSampler(data.train_a, seed=cfg.seed * 2 + 1)
+        self.sampler_b = DomainSampler(data.train_b, seed=cfg.seed * 2 + 2)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.step_count = 0
+        self.wall_seconds = 0.0
+
+    # -- one iteration ------------------------------------------------------------------------------------------------
+
+    def _autocast(self):
+        enabled = self.cfg.amp and self.device.type == "cuda"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def _draw(self) -> dict[str, Tensor]:
+        """Images, augmentations and style noise for one step, all from the saved RNG state."""
+        b, size, dev = self.cfg.batch, self.cfg.model.size, self.device
+        ori_a = load_batch(self.sampler_a.next_paths(b), size).to(dev)  # [B,3,S,S] in [-1,1]
+        ori_b = load_batch(self.sampler_b.next_paths(b), size).to(dev)
+        same_a, varied_a = gnr_batch(ori_a, self.generator, self.cfg.augment)
+        same_b, varied_b = gnr_batch(ori_b, self.generator, self.cfg.augment)
+        latent = self.cfg.model.latent_dim
+        draw = {"same_a": same_a, "varied_a": varied_a, "same_b": same_b, "varied_b": varied_b}
+        draw["rand_a"] = torch.randn(b, latent, generator=self.generator).to(dev)  # [B,8] N(0,I) face styles
+        draw["rand_b"] = torch.randn(b, latent, generator=self.generator).to(dev)  # anime styles
+        for name in ("pick_a", "pick_b"):
+            draw[name] = torch.randperm(2 * b, generator=self.generator)[:b].to(dev)
+        for name in ("shuffle_a", "shuffle_b"):
+            draw[name] = torch.randperm(b, generator=self.generator).to(dev)
+        return draw
+
+    def _translate(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Forward pass of both generators: encodings, target styles, translations."""
+        f = {}
+        f["content_a"], f["style_a"] = self.g_a2b.encode(x["same_a"])  # [B,C,16,16], [B,8]
+        f["content_b"], f["style_b"] = self.g_b2a.encode(x["same_b"])
+        f["enc_a"] = self.g_a2b.encode(x["varied_a"])[1]  # face styles of B different faces
+        f["enc_b"] = self.g_b2a.encode(x["varied_b"])[1]  # anime styles of B different anime
+        # targets: half N(0,I), half encoded from real images, shuffled, first B
+        f["target_b"] = torch.cat([x["rand_b"], f["enc_b"]])[x["pick_b"]]
+        f["target_a"] = torch.cat([x["rand_a"], f["enc_a"]])[x["pick_a"]]
+        f["fake_b"] = self.g_a2b.decode(f["content_a"], self.g_a2b.mapping(f["target_b"]))  # [B,3,S,S] anime
+        f["fake_a"] = self.g_b2a.decode(f["content_b"], self.g_b2a.mapping(f["target_a"]))  # faces
+        return f
+
+    def _discriminator_step(self, x: dict, f: dict, regularize: bool) -> dict[str, Tensor]:
+        _set_requires_grad(nn.ModuleList([self.d_a, self.d_b, self.d_l]), True)
+        w = self.cfg.weights
+        real_a = x["varied_a"].detach().requires_grad_(regularize)
+        real_b = x["varied_b"].detach().requires_grad_(regularize)
+        rand_a = x["rand_a"].detach().requires_grad_(regularize)
+        rand_b = x["rand_b"].detach().requires_grad_(regularize)
+        with self._autocast():
+            out_real_a, out_real_b = self.d_a(real_a), self.d_b(real_b)
+            out_lat_a, out_lat_b = [self.d_l(rand_a)], [self.d_l(rand_b)]
+            loss = (d_logistic_loss(out_real_a, self.d_a(f["fake_a"].detach()))
+                    + d_logistic_loss(out_real_b, self.d_b(f["fake_b"].detach()))
+                    + d_logistic_loss(out_lat_a, [self.d_l(f["enc_a"].detach())])
+                    + d_logistic_loss(out_lat_b, [self.d_l(f["enc_b"].detach())]))
+        logs = {"d_adv": loss.detach()}
+        if regularize:
+            r1 = (r1_penalty(out_real_a, real_a) + r1_penalty(out_real_b, real_b)
+                  + r1_penalty(out_lat_a, rand_a) + r1_penalty(out_lat_b, rand_b))
+            loss = loss + w.r1_gamma / 2 * r1 * self.cfg.d_reg_every  # lazy: scaled by the interval
+            logs["d_r1"] = r1.detach()
+        self.d_optim.zero_grad(set_to_none=True)
+        loss.backward()
+        self.d_optim.step()
+        return logs
+
+    def _generator_step(self, x: dict, f: dict) -> dict[str, Tensor]:
+        _set_requires_grad(nn.ModuleList([self.d_a, self.d_b, self.d_l]), False)
+        w = self.cfg.weights
+        with self._autocast():
+            adv = g_nonsaturating_loss(self.d_a(f["fake_a"])) + g_nonsaturating_loss(self.d_b(f["fake_b"]))
+            lat = g_nonsaturating_loss([self.d_l(f["enc_a"])]) + g_nonsaturating_loss([self.d_l(f["enc_b"])])
+            consistency = style_consistency_loss(f["style_a"]) + style_consistency_loss(f["style_b"])
+            # cycle: content of the fake, the source's own style (shuffled: it is the same image B times)
+            rec_content_a, rec_style_b = self.g_b2a.encode(f["fake_b"])
+            rec_content_b, rec_style_a = self.g_a2b.encode(f["fake_a"])
+            cycle_a = self.g_b2a.decode(rec_content_a, self.g_b2a.mapping(f["style_a"][x["shuffle_a"]]))
+            cycle_b = self.g_a2b.decode(rec_content_b, self.g_a2b.mapping(f["style_b"][x["shuffle_b"]]))
+            cycle = F.mse_loss(cycle_a.float(), x["same_a"]) + F.mse_loss(cycle_b.float(), x["same_b"])
+            perceptual = perceptual_loss(cycle_a, x["same_a"]) + perceptual_loss(cycle_b, x["same_b"])
+            style_rec = (F.mse_loss(rec_style_b.float(), f["target_b"].float())
+                         + F.mse_loss(rec_style_a.float(), f["target_a"].float()))
+        loss = (w.adversarial * adv + w.latent_adversarial * lat + w.style_consistency * consistency
+                + w.cycle * cycle + w.perceptual * perceptual + w.style_reconstruction * style_rec)
+        self.g_optim.zero_grad(set_to_none=True)
+        loss.backward()
+        self.g_optim.step()
+        return {"g_total": loss.detach(), "g_adv": adv.detach(), "g_latent": lat.detach(),
+                "style_consistency": consistency.detach(), "cycle_mse": cycle.detach(),
+                "cycle_perceptual": perceptual.detach(), "style_reconstruction": style_rec.detach()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.cfg.ema_decay
+        for ema, live in ((self.ema_a2b, self.g_a2b), (self.ema_b2a, self.g_b2a)):
+            for p_ema, p in zip(ema.parameters(), live.parameters()):
+                p_ema.lerp_(p, 1.0 - decay)
+
+    def _set_lr(self) -> None:
+        lr = self.cfg.lr * 0.5 ** (self.step_count // self.cfg.lr_halve_every)
+        for group in self.g_optim.param_groups + self.d_optim.param_groups:
+            group["lr"] = lr
+
+    def step(self) -> dict[str, Tensor]:
+        """One iteration (D update, G update, EMA). Returns detached scalar losses (no device sync)."""
+        self._set_lr()
+        self.g_a2b.train()
+        self.g_b2a.train()
+        x = self._draw()
+        with self._autocast():
+            f = self._translate(x)
+        logs = self._discriminator_step(x, f, self.step_count % self.cfg.d_reg_every == 0)
+        logs.update(self._generator_step(x, f))
+        self._update_ema()
+        self.step_count += 1
+        return logs
+
+    # -- state --------------------------------------------------------------------------------------------------------
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"G_A2B": self.g_a2b, "G_B2A": self.g_b2a, "G_A2B_ema": self.ema_a2b, "G_B2A_ema": self.ema_b2a,
+                "D_A": self.d_a, "D_B": self.d_b, "D_L": self.d_l}
+
+    def state(self) -> tuple[dict[str, Tensor], dict]:
+        """(tensors, JSON meta) that restore this trainer exactly."""
+        tensors = {f"model/{n}/{k}": v for n, m in self._modules().items() for k, v in m.state_dict().items()}
+        meta = {"step": self.step_count, "wall_seconds": self.wall_seconds, "config": self.cfg.to_dict(),
+                "samplers": {"A": self.sampler_a.state_dict(), "B": self.sampler_b.state_dict()},
+                "data": self.data.sources}
+        for name, optim in (("G", self.g_optim), ("D", self.d_optim)):
+            t, m = ckpt.optimizer_state(f"optim/{name}", optim)
+            tensors.update(t)
+            meta[f"optim_{name}"] = m
+        t, meta["rng"] = ckpt.rng_state({"train": self.generator})
+        tensors.update(t)
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, Tensor], meta: dict) -> None:
+        for name, module in self._modules().items():
+            prefix = f"model/{name}/"
+            module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        for name, optim in (("G", self.g_optim), ("D", self.d_optim)):
+            ckpt.restore_optimizer(f"optim/{name}", optim, tensors, meta[f"optim_{name}"])
+        self.sampler_a.load_state_dict(meta["samplers"]["A"])
+        self.sampler_b.load_state_dict(meta["samplers"]["B"])
+        ckpt.restore_rng({"train": self.generator}, tensors, meta["rng"])
+        self.step_count, self.wall_seconds = int(meta["step"]), float(meta["wall_seconds"])
