@@ -1,0 +1,89 @@
+"""Paste a generated face crop back into its frame: inverse warp, feathered mask, optional colour match."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamfx.types import AlignedCrop
+
+
+def feather_mask(size: int, margin: float = 0.1, feather: float = 0.1) -> np.ndarray:
+    """[size,size] float32 in [0,1]: 1 in the middle, 0 over `margin` of the side at each edge, with a soft
+    transition about `feather` of the side wide."""
+    import cv2
+
+    if not (0.0 <= margin < 0.5) or feather < 0.0:
+        raise ValueError(f"mask margin must be in [0,0.5) and feather >= 0, got {margin}, {feather}")
+    mask = np.zeros((size, size), np.float32)
+    edge = int(round(margin * size))
+    mask[edge : size - edge, edge : size - edge] = 1.0
+    sigma = feather * size / 4.0  # the 4-sigma width of the blur is the feather width
+    if sigma > 0:
+        mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_CONSTANT)
+        mask[:edge, :] = 0.0  # keep the margins empty so the crop's edge never shows
+        mask[size - edge :, :] = 0.0
+        mask[:, :edge] = 0.0
+        mask[:, size - edge :] = 0.0
+    return mask
+
+
+def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, mask_margin: float = 0.06,
+               feather: float = 0.12, color_match: bool = False) -> np.ndarray:
+    """A new frame with `generated` ([S,S,3] uint8, same framing as `crop`) blended over the face.
+
+    Only the frame rectangle the crop covers is warped; faces partly outside the frame are clipped.
+    color_match moves the generated face's Lab mean and std inside the mask to the frame's.
+    """
+    import cv2
+
+    size = generated.shape[0]
+    if generated.shape[:2] != (size, size) or crop.image.shape[0] != size:
+        raise ValueError(f"generated face {generated.shape} does not match the crop {crop.image.shape}")
+    out = frame.copy()
+    region = _covered_rect(crop.affine, size, frame.shape[:2])
+    if region is None:
+        return out  # the face is entirely outside the frame
+    x0, y0, x1, y1 = region
+    inverse = cv2.invertAffineTransform(crop.affine)
+    inverse[:, 2] -= (x0, y0)  # crop -> region coordinates
+    shape = (x1 - x0, y1 - y0)
+    face = cv2.warpAffine(generated, inverse, shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mask = feather_mask(size, mask_margin, feather)
+    alpha = cv2.warpAffine(mask, inverse, shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    background = frame[y0:y1, x0:x1]
+    if color_match:
+        face = match_color(face, background, alpha > 0.5)
+    alpha = alpha[:, :, None]  # [h,w,1] float32 in [0,1]
+    blended = alpha * face.astype(np.float32) + (1.0 - alpha) * background.astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _covered_rect(affine: np.ndarray, size: int, frame_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """Frame rectangle (x0, y0, x1, y1) covered by the crop square, clipped to the frame; None when empty."""
+    import cv2
+
+    inverse = cv2.invertAffineTransform(affine)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inverse[:, :2].T + inverse[:, 2]
+    height, width = frame_hw
+    x0 = max(int(np.floor(corners[:, 0].min())), 0)
+    y0 = max(int(np.floor(corners[:, 1].min())), 0)
+    x1 = min(int(np.ceil(corners[:, 0].max())) + 1, width)
+    y1 = min(int(np.ceil(corners[:, 1].max())) + 1, height)
+    return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
+
+
+def match_color(source: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """`source` (uint8 RGB) with its Lab mean/std inside `where` moved to those of `target` there
+    (Reinhard et al. 2001 colour transfer)."""
+    import cv2
+
+    if where.sum() < 16:
+        return source
+    src = cv2.cvtColor(source, cv2.COLOR_RGB2LAB).astype(np.float32)
+    tgt = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32)
+    src_mean, src_std = src[where].mean(0), src[where].std(0)
+    tgt_mean, tgt_std = tgt[where].mean(0), tgt[where].std(0)
+    gain = tgt_std / np.maximum(src_std, 1.0)  # a flat source must not blow up
+    matched = (src - src_mean) * gain + tgt_mean
+    return cv2.cvtColor(np.clip(matched + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
