@@ -51,6 +51,9 @@ class VideoReader:
             raise UsageError(f"duration must be > 0 seconds, got {duration}")
         self.path = Path(path)
         self.info: MediaInfo = probe(self.path)
+        video_end = self.info.start_time + self.info.duration
+        if start is not None and start >= video_end:
+            raise UsageError(f"{self.path}: start {start:g} s is past the end of the video ({video_end:.2f} s)")
         self.time_base: Fraction = self.info.time_base
         self.fps: Fraction | None = self.info.fps
         self.start = start

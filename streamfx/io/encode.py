@@ -31,6 +31,8 @@ _NVENC_PRESETS = {
     "medium": "p4", "slow": "p5", "slower": "p6", "veryslow": "p7",
 }
 
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
 
 def even_size(width: int, height: int) -> tuple[int, int]:
     """yuv420p stores chroma at half resolution, so libx264 needs even sides."""
@@ -88,6 +90,12 @@ def _container_format(path: Path) -> str:
     return fmt
 
 
+def _container_options(fmt: str) -> dict[str, str]:
+    # MP4/MOV edit lists (a stream's start offset) are stored in the movie timescale, 1/1000 s
+    # by default: too coarse, a copied audio track would drift up to 1 ms against the video.
+    return {"movie_timescale": "90000"} if fmt in ("mp4", "mov") else {}
+
+
 def _check_target(path: Path, overwrite: bool, audio_from: Path | None) -> None:
     if path.is_dir():
         raise UsageError(f"{path}: output is a folder, give a file name")
@@ -135,7 +143,9 @@ class AudioCopier:
         target = "aac" if "aac" in output.supported_codecs else output.default_audio_codec
         log.info("audio stream %d (%s) cannot go into %s: transcoding to %s",
                  stream.index, name, output.format.name, target)
-        out = output.add_stream(target, rate=stream.rate, layout=stream.layout.name)
+        # Some sources name no layout ("2 channels"), which encoders refuse: use the usual one for the count.
+        layout = _DEFAULT_LAYOUTS.get(stream.codec_context.channels, stream.layout.name)
+        out = output.add_stream(target, rate=stream.rate, layout=layout)
         return out, stream.codec_context
 
     def _inside(self, t: float) -> bool:
@@ -237,7 +247,8 @@ class VideoWriter:
         self._container = None
         self._audio = None
         try:
-            self._container = av.open(str(self.temp_path), "w", format=_container_format(self.path))
+            fmt = _container_format(self.path)
+            self._container = av.open(str(self.temp_path), "w", format=fmt, options=_container_options(fmt))
             if comment:
                 self._container.metadata["comment"] = comment
             self.codec = self._add_video_stream(codec, crf, preset)
