@@ -1,0 +1,48 @@
+"""GNR augmentation: identity when switched off, exact flips, determinism, and the two views of a batch."""
+
+from __future__ import annotations
+
+import torch
+
+from conftest import DATA, require
+from streamfx.training.augment import AugmentConfig, augment, gnr_batch
+from streamfx.training.data import list_images, load_batch
+
+OFF = AugmentConfig(degrees=0.0, translate=0.0, scale=(1.0, 1.0), shear=0.0, resize_ratio=1.0, flip=False)
+
+
+def _faces(count=4, size=128):
+    return load_batch(list_images(require(DATA / "selfie2anime" / "trainA"))[:count], size)
+
+
+def test_switched_off_is_identity_and_flip_is_exact_mirror():
+    faces = _faces()
+    same = augment(faces, torch.Generator().manual_seed(0), OFF)
+    assert (same - faces).abs().max() < 1e-4
+    flip_only = AugmentConfig(**{**OFF.__dict__, "flip": True})
+    out = augment(faces, torch.Generator().manual_seed(1), flip_only)
+    for image, result in zip(faces, out):
+        error_kept = (result - image).abs().max()
+        error_flipped = (result - image.flip(2)).abs().max()
+        assert min(error_kept, error_flipped) < 1e-4
+
+
+def test_same_seed_same_augmentation_and_defaults_change_images():
+    faces = _faces()
+    a = augment(faces, torch.Generator().manual_seed(5))
+    b = augment(faces, torch.Generator().manual_seed(5))
+    c = augment(faces, torch.Generator().manual_seed(6))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert a.shape == faces.shape
+    assert ((a - faces).abs().flatten(1).mean(1) > 0.02).all()
+
+
+def test_gnr_batch_same_is_one_image_varied_is_all():
+    faces = _faces()
+    same, varied = gnr_batch(faces, torch.Generator().manual_seed(2))
+    assert same.shape == varied.shape == faces.shape
+    # the B copies of `same` differ (independent augmentations) but share one source: their means are close
+    assert not torch.equal(same[0], same[1])
+    means = same.mean((1, 2, 3))
+    assert float(means.max() - means.min()) < float(faces.mean((1, 2, 3)).max() - faces.mean((1, 2, 3)).min()) + 0.1

@@ -1,0 +1,41 @@
+"""Domains, the held-out split and the resumable sampler on the shared data."""
+
+from __future__ import annotations
+
+from conftest import DATA, require
+from streamfx.training.data import (HOLDOUT_EVERY, DomainSampler, build_domains, celeba_holdout_by_sex,
+                                    read_celeba_attribute)
+
+
+def test_holdout_is_disjoint_and_fixed():
+    s2a = require(DATA / "selfie2anime")
+    data = build_domains(s2a / "trainA", s2a / "trainB")
+    assert not set(data.train_a) & set(data.held_a)
+    assert len(data.held_a) == -(-3400 // HOLDOUT_EVERY) and len(data.train_a) + len(data.held_a) == 3400
+    assert len(data.train_b) == 3400
+    assert build_domains(s2a / "trainA", s2a / "trainB").held_a == data.held_a
+
+
+def test_celeba_mixing_and_sex_split():
+    celeba = require(DATA / "celebahq256")
+    s2a = require(DATA / "selfie2anime")
+    data = build_domains(s2a / "trainA", s2a / "trainB", celeba, 100)
+    assert len(data.train_a) == 3400 - 170 + 100
+    held = celeba_holdout_by_sex(celeba, 10)
+    male = read_celeba_attribute(celeba, "Male")
+    assert len(held["male"]) == len(held["female"]) == 10
+    assert all(male[p.name] for p in held["male"]) and not any(male[p.name] for p in held["female"])
+    assert not {p.name for p in held["male"]} & {p.name for p in data.train_a if p.parent.parent == celeba}
+
+
+def test_sampler_resumes_and_covers_each_epoch():
+    files = [f"f{i}" for i in range(10)]
+    sampler = DomainSampler(files, seed=4)
+    epoch = sampler.next_paths(10)
+    assert sorted(epoch) == sorted(files)
+    sampler.next_paths(3)
+    state = sampler.state_dict()
+    expected = sampler.next_paths(12)
+    again = DomainSampler(files, seed=0)
+    again.load_state_dict(state)
+    assert again.next_paths(12) == expected
