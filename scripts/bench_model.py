@@ -10,6 +10,7 @@ Prints a markdown table. Times are medians over --repeat runs after a warm-up, b
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -29,14 +30,17 @@ def gflops(fn) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def median_seconds(fn, repeat: int) -> float:
+def median_seconds(fn, repeat: int) -> tuple[float, float]:
+    """(median wall seconds, median process CPU seconds). On a shared machine wall time grows with the load;
+    CPU time barely does, so with --threads 1 it estimates the uncontended time."""
     fn()  # warm-up: allocator and oneDNN primitive caches
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 @torch.inference_mode()
@@ -51,8 +55,8 @@ def bench(name: str, cfg: GNRConfig, repeat: int) -> dict:
         "params_m": params / 1e6,
         "enc_gflop": gflops(lambda: G.encode(x)),
         "dec_gflop": gflops(lambda: G.decode(content, w)),
-        "enc_s": median_seconds(lambda: G.encode(x), repeat),
-        "dec_s": median_seconds(lambda: G.decode(content, w), repeat),
+        "enc": median_seconds(lambda: G.encode(x), repeat),
+        "dec": median_seconds(lambda: G.decode(content, w), repeat),
     }
 
 
@@ -69,14 +73,17 @@ def main() -> None:
     configs = [(n, known[n]) for n in args.configs.split(",") if n]
     if args.channels:
         configs.append(("custom", GNRConfig(channels=parse_channels(args.channels), style_dim=args.style_dim)))
-    print(f"torch {torch.__version__}, {args.threads} CPU threads, batch 1, 256x256, fp32, median of {args.repeat}")
-    print("| model | params (M) | encode GFLOP | decode GFLOP | encode s | decode s | total s/face |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {args.threads} CPU thread(s) of {os.cpu_count()}, load {load:.1f}, "
+          f"batch 1, 256x256, fp32, median of {args.repeat}")
+    print("| model | params (M) | encode GFLOP | decode GFLOP | encode s | decode s | total s/face | CPU s/face |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, cfg in configs:
         r = bench(name, cfg, args.repeat)
         print(
             f"| {r['name']} | {r['params_m']:.2f} | {r['enc_gflop']:.2f} | {r['dec_gflop']:.2f} | "
-            f"{r['enc_s']:.3f} | {r['dec_s']:.3f} | {r['enc_s'] + r['dec_s']:.3f} |",
+            f"{r['enc'][0]:.3f} | {r['dec'][0]:.3f} | {r['enc'][0] + r['dec'][0]:.3f} | "
+            f"{r['enc'][1] + r['dec'][1]:.3f} |",
             flush=True,
         )
 

@@ -80,7 +80,7 @@ class GNRConfig:
 OFFICIAL = GNRConfig()
 # Proposed default for real-time CPU/GPU use: the same architecture at about 1/64 of the official compute
 # (see docs/model.md for the measured table). Content stays at 16x16, I/O at 256x256.
-SLIM = GNRConfig(channels=((4, 128), (8, 128), (16, 128), (32, 64), (64, 32), (128, 16), (256, 16)), style_dim=256)
+SLIM = GNRConfig(channels=((4, 256), (8, 256), (16, 128), (32, 64), (64, 32), (128, 16), (256, 16)), style_dim=256)
 
 
 class GNREncoder(nn.Module):

@@ -63,11 +63,12 @@ class Equalized(nn.Module):
         self.register_parameter(name, nn.Parameter(raw))
         self._gains[name] = gain
 
-    def effective(self, name: str) -> Tensor:
-        """The parameter as the forward pass uses it (gain applied)."""
+    def effective(self, name: str, extra_gain: float = 1.0) -> Tensor:
+        """The parameter as the forward pass uses it: equal-lr gain applied, times `extra_gain` (a constant the
+        caller moves from the activations onto the weight, where it costs far fewer multiplies)."""
         param = getattr(self, name)
-        gain = self._gains[name]
-        return param if (self.folded or gain == 1.0) else param * gain
+        gain = extra_gain if self.folded else extra_gain * self._gains[name]
+        return param if gain == 1.0 else param * gain
 
     def set_folded(self, folded: bool) -> None:
         if folded == self.folded:
@@ -187,10 +188,17 @@ class FusedLeakyReLU(nn.Module):
 
 
 class ConvLayer(nn.Module):
-    """[Blur] -> EqualConv2d -> [FusedLeakyReLU]; stride 2 after the blur when down-sampling."""
+    """[Blur] -> EqualConv2d -> [FusedLeakyReLU], output times `out_gain`; stride 2 after the blur when down-sampling.
 
-    def __init__(self, cin: int, cout: int, kernel_size: int, downsample: bool = False, activate: bool = True):
+    leaky_relu is positively homogeneous, so the activation's sqrt(2) and `out_gain` are folded into the conv
+    weight and bias and the bias add runs inside the convolution: one pass over the activations instead of four.
+    """
+
+    def __init__(
+        self, cin: int, cout: int, kernel_size: int, downsample=False, activate=True, out_gain: float = 1.0
+    ):
         super().__init__()
+        self.out_gain = out_gain
         if downsample:
             # Pads (2,2) for 3x3 and (1,1) for 1x1 keep H -> H/2 exactly, as upfirdn2d did.
             self.blur = Blur(cin, pad=(4 - 2 + kernel_size - 1) // 2)
@@ -203,8 +211,13 @@ class ConvLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.blur is not None:
             x = self.blur(x)
-        x = self.conv(x)
-        return self.act(x) if self.act is not None else x
+        conv = self.conv
+        if self.act is None:
+            return F.conv2d(x, conv.effective("weight", self.out_gain), stride=conv.stride, padding=conv.padding)
+        gain = SQRT2 * self.out_gain
+        bias = self.act.bias * gain
+        y = F.conv2d(x, conv.effective("weight", gain), bias, stride=conv.stride, padding=conv.padding)
+        return F.leaky_relu(y, LRELU_SLOPE, inplace=True)
 
     def official_tensors(self, prefix: str) -> list[OfficialTensor]:
         # The official layer is a Sequential: [Blur,] conv, [activation], numbered in that order.
@@ -224,14 +237,19 @@ class ResBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, downsample: bool = True) -> None:
         super().__init__()
+        # The 1/sqrt(2) of the sum is folded into both branches' weights.
         self.conv1 = ConvLayer(cin, cin, 3)
-        self.conv2 = ConvLayer(cin, cout, 3, downsample=downsample)
+        self.conv2 = ConvLayer(cin, cout, 3, downsample=downsample, out_gain=1 / SQRT2)
         needs_skip = downsample or cin != cout
-        self.skip = ConvLayer(cin, cout, 1, downsample=downsample, activate=False) if needs_skip else None
+        self.skip = (
+            ConvLayer(cin, cout, 1, downsample=downsample, activate=False, out_gain=1 / SQRT2) if needs_skip else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        skip = self.skip(x) if self.skip is not None else x
-        return (self.conv2(self.conv1(x)) + skip) / SQRT2
+        residual = self.conv2(self.conv1(x))
+        if self.skip is None:
+            return torch.add(residual, x, alpha=1 / SQRT2)
+        return residual + self.skip(x)
 
     def official_tensors(self, prefix: str) -> list[OfficialTensor]:
         entries = self.conv1.official_tensors(f"{prefix}.conv1") + self.conv2.official_tensors(f"{prefix}.conv2")

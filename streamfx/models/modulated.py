@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from streamfx.models.layers import (
     DEMOD_EPS,
+    LRELU_SLOPE,
     SQRT2,
     Blur,
     BlurUpsample,
@@ -48,7 +49,8 @@ class ModulatedConv2d(Equalized):
             weight_sq = weight_sq.t()
         return torch.rsqrt(s.pow(2) @ weight_sq.t() + DEMOD_EPS)
 
-    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+    def modulated(self, x: Tensor, w: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(conv(x * s, W) [B,cout,H',W'], demodulation [B,cout] or None): callers fuse the final multiply."""
         s = self.modulation(w)  # [B,cin]
         weight = self.effective("weight")
         x = x * s[:, :, None, None]
@@ -57,9 +59,11 @@ class ModulatedConv2d(Equalized):
             x = self.blur(x)  # [B,cout,2H,2W]
         else:
             x = F.conv2d(x, weight, padding=self.padding)
-        if self.demodulate:
-            x = x * self.demodulation(s, weight)[:, :, None, None]
-        return x
+        return x, (self.demodulation(s, weight) if self.demodulate else None)
+
+    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+        y, d = self.modulated(x, w)
+        return y if d is None else y * d[:, :, None, None]
 
     def official_tensors(self, prefix: str) -> list[OfficialTensor]:
         # Official weight: [1,cout,cin,k,k]; ours [cout,cin,k,k] or, up-sampling, [cin,cout,k,k].
@@ -76,15 +80,23 @@ class ModulatedConv2d(Equalized):
 
 
 class StyledConv(nn.Module):
-    """ModulatedConv2d (demodulated) + fused leaky ReLU. No noise injection: GNR has none."""
+    """ModulatedConv2d (demodulated) + fused leaky ReLU, output times `out_gain`. No noise injection: GNR has none.
 
-    def __init__(self, cin: int, cout: int, kernel_size: int, style_dim: int, upsample: bool = False) -> None:
+    Demodulation, bias, sqrt(2) and `out_gain` go into one addcmul (leaky_relu is positively homogeneous).
+    """
+
+    def __init__(self, cin, cout, kernel_size, style_dim, upsample=False, out_gain: float = 1.0) -> None:
         super().__init__()
         self.conv = ModulatedConv2d(cin, cout, kernel_size, style_dim, upsample=upsample)
         self.activate = FusedLeakyReLU(cout)
+        self.out_gain = out_gain
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        return self.activate(self.conv(x, w))
+        y, d = self.conv.modulated(x, w)
+        gain = SQRT2 * self.out_gain
+        bias = (self.activate.bias * gain)[None, :, None, None]
+        y = torch.addcmul(bias, y, (d * gain)[:, :, None, None])
+        return F.leaky_relu(y, LRELU_SLOPE, inplace=True)
 
     def official_tensors(self, prefix: str) -> list[OfficialTensor]:
         return self.conv.official_tensors(f"{prefix}.conv") + self.activate.official_tensors(f"{prefix}.activate.bias")
@@ -96,10 +108,10 @@ class StyledResBlock(nn.Module):
     def __init__(self, channels: int, style_dim: int) -> None:
         super().__init__()
         self.conv1 = StyledConv(channels, channels, 3, style_dim)
-        self.conv2 = StyledConv(channels, channels, 3, style_dim)
+        self.conv2 = StyledConv(channels, channels, 3, style_dim, out_gain=1 / SQRT2)  # the sum's 1/sqrt(2)
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        return (self.conv2(self.conv1(x, w), w) + x) / SQRT2
+        return torch.add(self.conv2(self.conv1(x, w), w), x, alpha=1 / SQRT2)
 
     def official_tensors(self, prefix: str) -> list[OfficialTensor]:
         return self.conv1.official_tensors(f"{prefix}.conv1") + self.conv2.official_tensors(f"{prefix}.conv2")
