@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sample-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--fresh", action="store_true", help="refuse to resume: the run directory must have no checkpoint")
+    p.add_argument("--benchmark", type=int, default=0, metavar="STEPS",
+                   help="time STEPS iterations, count FLOPs, print a table and a GPU estimate; no training run")
     p.add_argument("--export", type=Path, default=None, help="write the EMA generators here (streamfx weights)")
     return p.parse_args(argv)
 
@@ -74,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("data %s", data.describe())
         cfg = TrainConfig(model=model_config(args.config, args.size), batch=args.batch, lr=args.lr, seed=args.seed,
                           amp=args.amp and device.startswith("cuda"))
+        if args.benchmark:
+            return benchmark(cfg, data, args.benchmark, device)
         budget = None if args.time_budget is None else args.time_budget * 60
         options = RunOptions(run_dir=args.run_dir, iterations=args.iters, time_budget_s=budget,
                              log_every=args.log_every, sample_every=args.sample_every,
@@ -95,6 +99,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("train_gnr: interrupted (the last checkpoint is kept)", file=sys.stderr)
         return 130
+
+
+def benchmark(cfg: TrainConfig, data, steps: int, device: str) -> int:
+    from streamfx.training.benchmark import gpu_estimate, measure
+
+    result = measure(cfg, data, steps, device)
+    tflop = result["flops_per_it"] / 1e12
+    print("| config | size | batch | G params | D params | s/it | TFLOP/it | ops/it | device |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {args_config_name(cfg)} | {result['size']} | {result['batch']} | {result['g_params'] / 1e6:.2f} M "
+          f"| {result['d_params'] / 1e6:.2f} M | {result['s_per_it']:.3f} | {tflop:.3f} | {result['ops_per_it']} | {_device_name(device)} |")
+    for label, peak, util in (("H100 bf16, 10% of 989 TFLOPS", 989, 0.10), ("H100 bf16, 25% of 989 TFLOPS", 989, 0.25)):
+        its = gpu_estimate(result["flops_per_it"], result["ops_per_it"], 25, peak, util)
+        print(f"25 min on {label} (or 8 us per op launch, whichever is slower): ~{its:,} iterations")
+    return 0
+
+
+def args_config_name(cfg: TrainConfig) -> str:
+    widths = ",".join(f"{r}:{c}" for r, c in cfg.model.channels)
+    return f"w{cfg.model.style_dim} [{widths}]"
 
 
 def _device_name(device: str) -> str:
