@@ -30,18 +30,22 @@ class _Track:
 class FaceTracker:
     """Follow faces through a video.
 
-    detect_every: run the full detector every N frames (and whenever no face is tracked); in between, O-Net
-    re-reads each tracked box (about 1 ms per face on a CPU).
+    detect_every: run the full detector every N frames (and on the frame after a track is lost); in between,
+    O-Net re-reads each tracked box (about 1 ms per face on a CPU), so a new face shows up within N frames.
     smooth: One Euro filter on landmarks and box corners, dt from frame timestamps; min_cutoff and beta as
     in `OneEuroFilter` (speeds in face sizes per second).
     select: "all", "largest" (the largest tracked face in each frame) or an int track id.
     iou_threshold: least overlap for a detection to continue a track.
-    keep_threshold: least O-Net score for a refreshed face to stay tracked; below it the track ends
-    (its id is not reused) and the next frame runs the full detector.
+    start_threshold: least detection score to start a new track. Continuing a track needs only the detector's
+    own thresholds (hysteresis): blurry background faces in dark scenes score 0.7-0.93, clear faces > 0.95.
+    keep_threshold: least O-Net score to accept a refreshed face between detections. O-Net re-reading a tracked
+    box scores real but hard faces (profiles, laughing) anywhere from 0.1 to 1, so a low read only holds the
+    last observation and runs the full detector on the next frame; a track ends when a full detection does
+    not match it (its id is never reused).
     """
 
     def __init__(self, detector, detect_every=5, smooth=True, min_cutoff=DEFAULT_MIN_CUTOFF, beta=DEFAULT_BETA,
-                 select="all", iou_threshold=0.3, keep_threshold=0.7):
+                 select="all", iou_threshold=0.3, start_threshold=0.95, keep_threshold=0.3):
         if detect_every < 1:
             raise UsageError(f"detect every must be at least 1 frame, not {detect_every}")
         if not (select in ("all", "largest") or (isinstance(select, int) and select >= 0)):
@@ -52,6 +56,7 @@ class FaceTracker:
         self.min_cutoff, self.beta = float(min_cutoff), float(beta)
         self.select = select
         self.iou_threshold = float(iou_threshold)
+        self.start_threshold = float(start_threshold)
         self.keep_threshold = float(keep_threshold)
         self.reset()
 
@@ -65,13 +70,14 @@ class FaceTracker:
 
     def update(self, frame: VideoFrame) -> list[Face]:
         """Faces in this frame (after `select`), each with its track_id, smoothed when enabled, ordered by id."""
-        self.last_detected = self._detect_next or not self._tracks or self._since_detect >= self.detect_every
+        self.last_detected = self._detect_next or self._since_detect >= self.detect_every
         if self.last_detected:
             self._associate(self.detector.detect([frame.image])[0])
             self._since_detect = 1
             self._detect_next = False
         else:
-            self._refresh(frame.image)
+            if self._tracks:
+                self._refresh(frame.image)
             self._since_detect += 1
         t = frame.time if frame.time is not None else None
         for track in self._tracks:
@@ -101,22 +107,22 @@ class FaceTracker:
             if lost:
                 log.debug("%d face track(s) lost at detection", lost)
         for face in faces:
+            if face.score < self.start_threshold:
+                continue
             matched_tracks.append(_Track(self._next_id, face, self._new_smoother()))
             self._next_id += 1
         self._tracks = sorted(matched_tracks, key=lambda t: t.track_id)
 
     def _refresh(self, image: np.ndarray) -> None:
-        """O-Net on each tracked box; tracks whose face fades out end now."""
+        """O-Net on each tracked box. A doubtful read keeps the previous observation and asks for a full
+        detection on the next frame, which then continues the track (same id) or ends it."""
         refreshed = self.detector.refine(image, np.stack([t.face.box for t in self._tracks]))
-        kept = []
         for track, face in zip(self._tracks, refreshed):
             overlap = box_iou(track.face.box, face.box)[0, 0]
             if face.score >= self.keep_threshold and overlap >= self.iou_threshold:
                 track.face = face
-                kept.append(track)
-        if len(kept) < len(self._tracks):
-            self._detect_next = True  # a face left or was lost: look again at once
-        self._tracks = kept
+            else:
+                self._detect_next = True
 
     def _new_smoother(self) -> OneEuroFilter | None:
         return OneEuroFilter(self.min_cutoff, self.beta) if self.smooth else None
