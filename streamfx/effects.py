@@ -125,7 +125,6 @@ def build_effect(weights: str | None, *, engine: str = "auto", device: str = "au
     """
     import logging
 
-    from streamfx.backends.select import open_runtime
     from streamfx.errors import ModelError
     from streamfx.styles import style_w
     from streamfx.weights import load_generators, resolve_weights
@@ -151,7 +150,18 @@ def build_effect(weights: str | None, *, engine: str = "auto", device: str = "au
 
             image = read_image(style_image)
         styles = style_w(generator, seed=seed, mix=mix, image_rgb=image, G_B2A=generators.get("B2A"))
+    return effect_from_generator(generator, styles, engine=engine, device=device, precision=precision,
+                                 max_batch=max_batch, cache_dir=cache_dir, source_hash=_source_hash(path, meta),
+                                 weights=path)
+
+
+def effect_from_generator(generator, styles: torch.Tensor, *, engine: str = "auto", device: str = "auto",
+                          precision: str = "auto", max_batch: int = 8, cache_dir=None, source_hash: str = "",
+                          weights=None) -> AnimeEffect:
+    """An AnimeEffect running `generator` (a GNR Generator) on the chosen engine with styles w [V,style_dim]."""
+    from streamfx.backends.select import open_runtime
+
     runtime = open_runtime(generator, engine=engine, device=device, precision=precision, max_batch=max_batch,
-                           cache_dir=cache_dir, source_hash=_source_hash(path, meta))
+                           cache_dir=cache_dir, source_hash=source_hash)
     return AnimeEffect(runtime, styles, crop_size=generator.config.size, latent_dim=generator.config.latent_dim,
-                       weights=path)
+                       weights=weights)

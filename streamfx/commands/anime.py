@@ -59,6 +59,7 @@ def check_common(args) -> None:
         raise UsageError(f"--detect-every must be at least 1, not {args.detect_every}")
     if not 0.0 <= args.mask_margin < 0.5 or args.feather < 0.0:
         raise UsageError("--mask-margin must be in [0, 0.5) and --feather >= 0")
+    face_selection(args.faces)
     styles = [x for x in (args.style_seed, args.style_image, args.style_mix) if x is not None]
     if len(styles) > 1:
         raise UsageError("choose one of --style-seed, --style-image, --style-mix")

@@ -1,12 +1,146 @@
-"""`streamfx bench` (placeholder until its issue lands)."""
+"""`streamfx bench IN`: pipeline fps and stage breakdown beside the passthrough ceiling (decode + encode).
 
-from streamfx.errors import StreamfxError
+Also holds the measurements `scripts/bench_pipeline.py` reuses: the ceiling, the threaded pipeline,
+and the naive loop (per frame, one face at a time, decode/infer/encode in one thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamfx.commands.anime import add_face_arguments, add_model_arguments, build_pipeline, check_common
+
+log = logging.getLogger("streamfx")
+
+
+@dataclass
+class Measurement:
+    name: str
+    frames: int
+    seconds: float
+    detail: str = ""
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("bench", help="(not built yet)")
+    parser = sub.add_parser("bench", help="measure pipeline fps and the time of each stage on a clip")
+    parser.add_argument("input", metavar="IN", help="input video")
+    parser.add_argument("--duration", type=float, default=None, metavar="S", help="use the first S seconds")
+    parser.add_argument("--naive", action="store_true",
+                        help="also time the naive loop (per frame, one face at a time, no threads)")
+    parser.add_argument("--preset", default="medium", help="encoder preset for every measurement (default medium)")
+    add_model_arguments(parser)
+    add_face_arguments(parser)
     parser.set_defaults(run=run)
 
 
+def _writer(reader, path: Path, preset: str):
+    from streamfx.io.encode import VideoWriter
+
+    return VideoWriter(path, width=reader.info.width, height=reader.info.height, time_base=reader.time_base,
+                       fps=reader.fps, audio_from=reader.path, audio_range=reader.time_range, preset=preset)
+
+
+def measure_ceiling(source: Path, folder: Path, duration=None, preset: str = "medium") -> Measurement:
+    """Decode + encode with no face work: the fastest any effect can run on this clip."""
+    from streamfx.io.decode import VideoReader
+
+    started = time.perf_counter()
+    with VideoReader(source, duration=duration) as reader, _writer(reader, folder / "ceiling.mp4", preset) as writer:
+        for frame in reader:
+            writer.write(frame.image, frame.pts)
+        frames = writer.frames_written
+    return Measurement("passthrough ceiling (decode+encode)", frames, time.perf_counter() - started)
+
+
+def measure_pipeline(args, source: Path, folder: Path, effect, duration=None, preset: str = "medium"):
+    """The threaded pipeline into a file; returns (Measurement, RunStats)."""
+    from streamfx.io.decode import VideoReader
+    from streamfx.sinks.file import FileSink
+
+    pipeline = build_pipeline(args, effect, live=False)
+    with VideoReader(source, duration=duration) as reader:
+        sink = FileSink(folder / "pipeline.mp4", width=reader.info.width, height=reader.info.height,
+                        time_base=reader.time_base, fps=reader.fps, audio_from=source,
+                        audio_range=reader.time_range, preset=preset)
+        stats = pipeline.run(reader, [sink])
+    return Measurement(f"pipeline (threads, batch {args.batch})", stats.frames_out, stats.wall_seconds), stats
+
+
+def measure_naive(args, source: Path, folder: Path, effect, duration=None, preset: str = "medium") -> Measurement:
+    """Same stages and model, run one after another per frame, each face its own model call."""
+    import numpy as np
+
+    from streamfx.io.decode import VideoReader
+
+    pipeline = build_pipeline(args, effect, live=False)  # for its face stage and composer only
+    face_stage, composer = pipeline.face_stage, pipeline.composer
+    effect(np.zeros((1, face_stage.crop_size, face_stage.crop_size, 3), np.uint8))  # same warm-up
+    started = time.perf_counter()
+    with VideoReader(source, duration=duration) as reader, _writer(reader, folder / "naive.mp4", preset) as writer:
+        for frame in reader:
+            work = face_stage(frame)
+            generated = [effect(crop.image[None])[0] for crop in work.crops]  # [V,S,S,3] each
+            if generated:
+                work = type(work)(work.frame, work.crops, np.stack(generated))
+            writer.write(composer(work), frame.pts)
+        frames = writer.frames_written
+    return Measurement("naive (serial, 1 face per call)", frames, time.perf_counter() - started)
+
+
+def random_slim_effect(args):
+    """The default slim architecture with random weights: speed does not depend on weight values."""
+    import torch
+
+    from streamfx.effects import effect_from_generator
+    from streamfx.models.gnr import SLIM, Generator
+    from streamfx.styles import style_from_seed
+
+    torch.manual_seed(0)
+    generator = Generator(SLIM).fold_equalized_lr().eval()
+    with torch.inference_mode():
+        w = generator.mapping(style_from_seed(args.style_seed or 0, SLIM.latent_dim))
+    return effect_from_generator(generator, w, engine=args.engine, device=args.device, precision=args.precision,
+                                 max_batch=args.batch, source_hash="random-slim-seed0")
+
+
+def format_table(rows: list[Measurement], ceiling: Measurement) -> str:
+    lines = [f"  {'run':<40} {'frames':>6} {'seconds':>8} {'fps':>7} {'x ceiling':>9}"]
+    for row in rows:
+        share = row.fps / ceiling.fps if ceiling.fps else 0.0
+        lines.append(f"  {row.name:<40} {row.frames:6d} {row.seconds:8.2f} {row.fps:7.1f} {share:9.2f}")
+    return "\n".join(lines)
+
+
 def run(args) -> int:
-    raise StreamfxError("'bench' is not built yet")
+    from streamfx.commands.anime import build_effect
+    from streamfx.io.paths import check_input
+
+    check_common(args)
+    source = check_input(args.input)
+    if args.weights is None:
+        log.warning("no --weights: benchmarking the default slim architecture with random weights")
+        effect = random_slim_effect(args)
+    else:
+        effect = build_effect(args)
+    try:
+        with tempfile.TemporaryDirectory(prefix="streamfx-bench-") as tmp:
+            folder = Path(tmp)
+            ceiling = measure_ceiling(source, folder, args.duration, args.preset)
+            pipe, stats = measure_pipeline(args, source, folder, effect, args.duration, args.preset)
+            rows = [ceiling, pipe]
+            if args.naive:
+                rows.append(measure_naive(args, source, folder, effect, args.duration, args.preset))
+    finally:
+        effect.close()
+    print(f"{source.name}: engine {effect.description}, device {effect.device}")
+    print(format_table(rows, ceiling))
+    print(stats.table("pipeline stages"))
+    return 0

@@ -1,12 +1,128 @@
-"""`streamfx live` (placeholder until its issue lands)."""
+"""`streamfx live`: a webcam (or a video file standing in for one) through the pipeline, in real time,
+into a preview window, an OBS virtual camera and/or a recording."""
 
-from streamfx.errors import StreamfxError
+from __future__ import annotations
+
+import logging
+
+from streamfx.commands.anime import add_face_arguments, add_model_arguments, build_effect, build_pipeline, check_common
+from streamfx.errors import UsageError
+
+log = logging.getLogger("streamfx")
+
+KEYS_HELP = "keys in the preview window: n/p next/previous style seed, space toggles the effect, q quits"
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("live", help="(not built yet)")
-    parser.set_defaults(run=run)
+    parser = sub.add_parser("live", help="stylize a webcam live: preview window, OBS virtual camera, recording",
+                            description=KEYS_HELP)
+    parser.add_argument("--camera", default="0", metavar="INDEX|FILE",
+                        help="camera index (default 0), or a video file played at its own frame rate")
+    parser.add_argument("--width", type=int, default=None, help="requested camera width")
+    parser.add_argument("--height", type=int, default=None, help="requested camera height")
+    parser.add_argument("--fps", type=float, default=None, help="requested camera frame rate")
+    parser.add_argument("--reconnect", action="store_true", help="wait for a camera that disconnects, do not stop")
+    parser.add_argument("--no-preview", dest="preview", action="store_false", help="no preview window")
+    parser.add_argument("--virtual-cam", action="store_true", help="send the output to a virtual camera (pyvirtualcam)")
+    parser.add_argument("--virtual-cam-device", default=None, metavar="DEV", help="e.g. /dev/video10")
+    parser.add_argument("--virtual-cam-backend", default=None, metavar="NAME",
+                        help="pyvirtualcam backend (obs, unitycapture, v4l2loopback; default: the platform's)")
+    parser.add_argument("-o", "--output", metavar="OUT.mp4", help="also record what is streamed")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing recording")
+    parser.add_argument("--stats", action="store_true", help="print per-stage timings at the end")
+    add_model_arguments(parser)
+    add_face_arguments(parser)
+    parser.set_defaults(run=run, batch=1)
+
+
+class LiveControls:
+    """Key handling for the preview window: style seed, effect on/off, quit."""
+
+    def __init__(self, pipeline, effect, camera, seed: int):
+        self.pipeline, self.effect, self.camera, self.seed = pipeline, effect, camera, seed
+
+    def on_key(self, key: str) -> None:
+        if key in ("q", "\x1b"):
+            self.stop()
+        elif key == " ":
+            self.pipeline.effect_enabled = not self.pipeline.effect_enabled
+            log.info("effect %s", "on" if self.pipeline.effect_enabled else "off")
+        elif key in ("n", "p") and hasattr(self.effect, "style_for_seed"):
+            self.seed = max(0, self.seed + (1 if key == "n" else -1))
+            self.effect.set_styles(self.effect.style_for_seed(self.seed))
+            log.info("style seed %d", self.seed)
+
+    def stop(self) -> None:
+        self.pipeline.request_stop()
+        self.camera.stop_event.set()
+
+
+def _sinks(args, camera, width: int, height: int, on_key) -> list:
+    from streamfx.sinks.file import FileSink
+    from streamfx.sinks.preview import open_preview
+    from streamfx.sinks.virtualcam import VirtualCamSink
+
+    sinks = []
+    try:
+        if args.output is not None:
+            from streamfx.io.paths import resolve_output
+
+            out = resolve_output(getattr(camera, "path", "."), args.output, overwrite=args.overwrite) \
+                if hasattr(camera, "path") else _recording_path(args)
+            sinks.append(FileSink(out, width=width, height=height, time_base=camera.time_base, fps=camera.fps,
+                                  comment="streamfx live recording", overwrite=args.overwrite))
+        if args.virtual_cam:
+            sinks.append(VirtualCamSink(width, height, float(camera.fps), device=args.virtual_cam_device,
+                                        backend=args.virtual_cam_backend))
+        if args.preview:
+            preview = open_preview("streamfx live", on_key)
+            if preview is not None:
+                sinks.append(preview)
+                log.info(KEYS_HELP)
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    if not sinks:
+        log.warning("no preview, virtual camera or recording: frames are processed and discarded")
+    return sinks
+
+
+def _recording_path(args):
+    from pathlib import Path
+
+    out = Path(args.output).expanduser()
+    if out.is_dir():
+        raise UsageError(f"{out}: output is a folder, give a file name")
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"{out}: output exists (use --overwrite to replace it)")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out}: output folder {out.parent} does not exist")
+    return out
 
 
 def run(args) -> int:
-    raise StreamfxError("'live' is not built yet")
+    from streamfx.io.camera import open_camera
+    from streamfx.pipeline import sigterm_as_interrupt
+
+    check_common(args)
+    if args.style_image or args.style_mix:
+        raise UsageError("live mode takes --style-seed (n/p keys change it), not --style-image or --style-mix")
+    camera = open_camera(args.camera, width=args.width, height=args.height, fps=args.fps, reconnect=args.reconnect)
+    try:
+        effect = build_effect(args)
+        try:
+            pipeline = build_pipeline(args, effect, live=True)
+            controls = LiveControls(pipeline, effect, camera, args.style_seed or 0)
+            width, height = pipeline.composer.output_size(camera.width, camera.height)
+            sinks = _sinks(args, camera, width, height, controls.on_key)
+            with sigterm_as_interrupt():
+                stats = pipeline.run(camera, sinks)
+        finally:
+            effect.close()
+    finally:
+        camera.close()
+    if args.stats:
+        print(stats.table("live"))
+    log.info("live: %d frames shown, %d dropped, %.1f fps", stats.frames_out, stats.frames_dropped, stats.fps)
+    return 0
