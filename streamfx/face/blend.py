@@ -8,19 +8,22 @@ from streamfx.types import AlignedCrop
 
 
 def feather_mask(size: int, margin: float = 0.1, feather: float = 0.1) -> np.ndarray:
-    """[size,size] float32 in [0,1]: 1 in the middle, 0 over `margin` of the side at each edge, with a soft
-    transition about `feather` of the side wide."""
+    """[size,size] float32 in [0,1]: 0 over `margin` of the side at each edge, then a soft ramp about `feather`
+    of the side wide up to 1 in the middle."""
     import cv2
 
     if not (0.0 <= margin < 0.5) or feather < 0.0:
         raise ValueError(f"mask margin must be in [0,0.5) and feather >= 0, got {margin}, {feather}")
     mask = np.zeros((size, size), np.float32)
     edge = int(round(margin * size))
-    mask[edge : size - edge, edge : size - edge] = 1.0
-    sigma = feather * size / 4.0  # the 4-sigma width of the blur is the feather width
+    # The flat part stops half a feather width inside the margin, so the blurred ramp has reached ~0 (2 sigma)
+    # where the margin starts and zeroing the margin leaves no visible step.
+    inner = min(int(round(edge + 0.5 * feather * size)), size // 2 - 1)
+    mask[inner : size - inner, inner : size - inner] = 1.0
+    sigma = feather * size / 4.0
     if sigma > 0:
         mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_CONSTANT)
-        mask[:edge, :] = 0.0  # keep the margins empty so the crop's edge never shows
+        mask[:edge, :] = 0.0  # the crop's own border must never show
         mask[size - edge :, :] = 0.0
         mask[:, :edge] = 0.0
         mask[:, size - edge :] = 0.0
@@ -47,7 +50,7 @@ def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, m
     inverse = cv2.invertAffineTransform(crop.affine)
     inverse[:, 2] -= (x0, y0)  # crop -> region coordinates
     shape = (x1 - x0, y1 - y0)
-    face = cv2.warpAffine(generated, inverse, shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    face = cv2.warpAffine(generated, inverse, shape, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     mask = feather_mask(size, mask_margin, feather)
     alpha = cv2.warpAffine(mask, inverse, shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     background = frame[y0:y1, x0:x1]
