@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from conftest import DATA, REFERENCE, require
-from streamfx.backends.base import Device
 from streamfx.backends.onnxruntime_backend import OnnxRuntimeBackend
 from streamfx.backends.torch_backend import TorchBackend
 from streamfx.export.onnx_export import export_generator, graph_io, read_metadata

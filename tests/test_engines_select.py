@@ -114,3 +114,20 @@ def test_runtime_matches_the_module_and_splits_big_batches(generator, cache, eng
     runtime.close()
     with pytest.raises(EngineError):
         runtime.encode(x)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_fp16_and_cuda_graphs_match_the_cpu(generator, cache):
+    x = torch.rand(4, 3, 64, 64) * 2 - 1
+    w = generator.mapping(torch.randn(4, 8)).detach()
+    with torch.no_grad():
+        reference = generator.decode(generator.encode(x)[0], w)
+    hooks = EngineHooks(torch_options={"cuda_graph_batches": (4,)})
+    for precision, min_psnr in (("fp32", 60.0), ("fp16", 40.0)):
+        with open_runtime(generator, engine="torch", device="cuda", precision=precision, cache_dir=cache,
+                          hooks=hooks) as runtime:
+            assert runtime.device == "cuda:0" and "cuda-graphs" in runtime.description
+            for _ in range(2):  # first call captures, second replays
+                image = runtime.decode(runtime.encode(x)[0], w).cpu()
+                mse = torch.mean((image.clamp(-1, 1) - reference.clamp(-1, 1)) ** 2).item()
+                assert 10 * torch.log10(torch.tensor(4.0 / max(mse, 1e-20))).item() >= min_psnr

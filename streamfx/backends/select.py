@@ -8,6 +8,7 @@ EngineError: users complain most about GPUs silently falling back to the CPU.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -288,6 +289,8 @@ def open_runtime(generator: nn.Module, *, engine: str = "auto", device: str = "a
     if not 1 <= max_batch <= 64:
         raise UsageError(f"bad max batch {max_batch}: expected 1..64")
     hooks = hooks or EngineHooks()
+    if not getattr(generator, "folded", True):  # training form: fold equal-lr gains once, on a copy
+        generator = copy.deepcopy(generator).fold_equalized_lr()
     request = _Request(generator.eval(), max_batch, Path(cache_dir or default_cache_dir()), source_hash, hooks)
     wanted = resolve_device(device)
     cuda = hooks.cuda_available()

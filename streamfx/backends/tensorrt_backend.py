@@ -106,16 +106,20 @@ class NativeTensorRT:
     def create_context(self, engine):
         return engine.create_execution_context()
 
-    def execute(self, context, shapes: dict, addresses: dict, stream_handle: int) -> bool:
-        """Set input shapes, bind addresses (contiguous, alive until the stream syncs), enqueue."""
+    def set_input_shapes(self, context, shapes: dict) -> None:
         for name, shape in shapes.items():
-            context.set_input_shape(name, shape)
+            if not context.set_input_shape(name, shape):
+                raise EngineError(f"TensorRT rejected shape {shape} for input {name}")
+
+    def output_shape(self, context, name: str) -> tuple[int, ...]:
+        """Known once every input shape is set."""
+        return tuple(context.get_tensor_shape(name))
+
+    def execute(self, context, addresses: dict, stream_handle: int) -> bool:
+        """Bind device addresses (contiguous, alive until the stream syncs) and enqueue on the stream."""
         for name, address in addresses.items():
             context.set_tensor_address(name, address)
         return context.execute_async_v3(stream_handle)
-
-    def output_shape(self, context, name: str) -> tuple[int, ...]:
-        return tuple(context.get_tensor_shape(name))
 
 
 class TensorRTBackend(Backend):
@@ -150,14 +154,13 @@ class TensorRTBackend(Backend):
         shapes = {s.name: tuple(x.shape) for s, x in zip(self.inputs, bound)}
         self.profile.check(shapes)
         addresses = {s.name: x.data_ptr() for s, x in zip(self.inputs, bound)}
-        for name, shape in shapes.items():  # output shapes follow from the input shapes
-            self._context.set_input_shape(name, shape)
+        self._seam.set_input_shapes(self._context, shapes)  # output shapes follow from these
         outputs = [torch.empty(self._seam.output_shape(self._context, s.name), dtype=TORCH_DTYPES[s.dtype], device=device)
                    for s in self.outputs]
         addresses.update({s.name: y.data_ptr() for s, y in zip(self.outputs, outputs)})
         # The inputs were produced on torch's current stream; TensorRT works on its own.
         self._stream.wait_stream(torch.cuda.current_stream(device))
-        if not self._seam.execute(self._context, shapes, addresses, self._stream.cuda_stream):
+        if not self._seam.execute(self._context, addresses, self._stream.cuda_stream):
             raise EngineError(f"TensorRT execution failed for {self.plan_path.name}")
         torch.cuda.current_stream(device).wait_stream(self._stream)
         for tensor in (*bound, *outputs):  # keep memory alive until the engine is done with it

@@ -112,7 +112,8 @@ class EngineKey:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def file_name(self, stem: str) -> str:
-        return f"{stem}-{self.compute_capability}-{self.precision}-{self.digest()}.engine"
+        trt = ".".join(self.tensorrt_version.split(".")[:2])
+        return f"{stem}-{self.compute_capability}-trt{trt}-{self.digest()}.engine"
 
 
 def list_artifacts(cache_dir: Path) -> list[Path]:
