@@ -15,7 +15,7 @@ from streamfx.types import Face, VideoFrame
 log = logging.getLogger(__name__)
 
 # Defaults tuned with scripts/jitter_report.py on the static-camera talking-head clips (docs/faces.md).
-DEFAULT_MIN_CUTOFF = 1.0  # Hz
+DEFAULT_MIN_CUTOFF = 0.7  # Hz
 DEFAULT_BETA = 4.0  # per (face sizes per second)
 
 
