@@ -38,8 +38,18 @@ class FileCamera:
         self.realtime = realtime
         self.label = str(self.path)
         self.stop_event = threading.Event()
+        self.disconnected = False
 
     def __iter__(self) -> Iterator[VideoFrame]:
+        try:
+            yield from self._paced()
+        except MediaError as error:  # like a camera unplugged mid-stream: stop cleanly, keep what was shown
+            log.warning("%s: input ended early, stopping (%s)", self.label, error)
+            self.disconnected = True
+            return
+        log.info("%s: end of input", self.label)
+
+    def _paced(self) -> Iterator[VideoFrame]:
         first_time, started = None, time.monotonic()
         for index, frame in enumerate(self._reader):
             if self.stop_event.is_set():
@@ -52,7 +62,6 @@ class FileCamera:
                 if delay > 0:
                     self.stop_event.wait(delay)
             yield frame
-        log.info("%s: end of input", self.label)
 
     def close(self) -> None:
         self.stop_event.set()
