@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
@@ -15,7 +14,6 @@ from streamfx.face.mtcnn import PIXEL_MEAN, PIXEL_SCALE, load_mtcnn
 from streamfx.face.nms import nms
 from streamfx.types import Face
 
-log = logging.getLogger(__name__)
 
 PYRAMID_FACTOR = 0.709  # area halves every two pyramid levels
 PNET_WINDOW, PNET_STRIDE = 12, 2
