@@ -46,6 +46,7 @@ def parse_args(argv):
     p.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
     p.add_argument("--classifier", type=Path, default=REPO / "runs" / "eval" / "anime_classifier.safetensors")
     p.add_argument("--retrain-classifier", action="store_true")
+    p.add_argument("--live", action="store_true", help="evaluate the live generators, not the EMA copies")
     p.add_argument("--threads", type=int, default=None)
     return p.parse_args(argv)
 
@@ -64,9 +65,10 @@ def load_generators(args) -> tuple[dict, Path, str]:
         path = ckpt.latest_checkpoint(path / "checkpoints") or ckpt.latest_checkpoint(path)
         if path is None:
             raise UsageError(f"no checkpoint in {args.checkpoint}")
-    generators, meta = ema_generators(path)
+    generators, meta = ema_generators(path, live=args.live)
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    return generators, run_dir / "eval", f"{path} (EMA, step {meta['step']})"
+    kind = "live" if args.live else "EMA"
+    return generators, run_dir / f"eval_{kind.lower()}", f"{path} ({kind}, step {meta['step']})"
 
 
 def classifier_for(args):

@@ -53,6 +53,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def resumed_model_config(run_dir: Path):
+    """The architecture of the run's latest checkpoint (it wins over --config/--size when resuming), or None."""
+    from streamfx.models.gnr import GNRConfig
+    from streamfx.training import checkpoint as ckpt
+
+    latest = ckpt.latest_checkpoint(run_dir / "checkpoints")
+    if latest is None:
+        return None
+    config = GNRConfig.from_dict(ckpt.read_meta(latest)["config"]["model"])
+    log.info("resuming %s: architecture from the checkpoint (%s)", latest, config.to_dict()["channels"])
+    return config
+
+
 def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -74,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             torch.backends.cudnn.benchmark = True
         data = build_domains(args.data_a, args.data_b, args.celeba_dir, args.celeba_count)
         log.info("data %s", data.describe())
-        cfg = TrainConfig(model=model_config(args.config, args.size), batch=args.batch, lr=args.lr, seed=args.seed,
+        model = resumed_model_config(args.run_dir) or model_config(args.config, args.size)
+        cfg = TrainConfig(model=model, batch=args.batch, lr=args.lr, seed=args.seed,
                           amp=args.amp and device.startswith("cuda"))
         if args.benchmark:
             return benchmark(cfg, data, args.benchmark, device)

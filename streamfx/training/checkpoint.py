@@ -126,6 +126,14 @@ def read_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tupl
     return tensors, index["meta"]
 
 
+def read_meta(directory: Path) -> dict:
+    """The JSON meta of a checkpoint without loading its tensors."""
+    index_path = Path(directory) / INDEX
+    if not index_path.is_file():
+        raise CheckpointError(f"not a checkpoint (no {INDEX}): {directory}")
+    return json.loads(index_path.read_text())["meta"]
+
+
 def latest_checkpoint(root: Path) -> Path | None:
     """The checkpoint named by `root/LATEST`, or None when there is none yet."""
     pointer = Path(root) / LATEST

@@ -28,16 +28,18 @@ def git_commit(repo: Path | None = None) -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def ema_generators(checkpoint_dir: Path) -> tuple[dict[str, Generator], dict]:
-    """({"A2B": G, "B2A": G} EMA generators in training form, checkpoint meta) from a training checkpoint."""
+def ema_generators(checkpoint_dir: Path, live: bool = False) -> tuple[dict[str, Generator], dict]:
+    """({"A2B": G, "B2A": G} EMA generators in training form, checkpoint meta) from a training checkpoint.
+
+    `live=True` takes the generators being trained instead (useful only for very short runs)."""
     tensors, meta = ckpt.read_checkpoint(checkpoint_dir)
     config = GNRConfig.from_dict(meta["config"]["model"])
     generators = {}
     for direction in ("A2B", "B2A"):
-        prefix = f"model/G_{direction}_ema/"
+        prefix = f"model/G_{direction}/" if live else f"model/G_{direction}_ema/"
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         if not state:
-            raise ModelError(f"checkpoint has no G_{direction}_ema: {checkpoint_dir}")
+            raise ModelError(f"checkpoint has no {prefix.split('/')[1]}: {checkpoint_dir}")
         generator = Generator(config)
         generator.load_state_dict(state)
         generators[direction] = generator.eval()

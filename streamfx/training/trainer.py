@@ -50,6 +50,7 @@ class TrainConfig:
     lr: float = 2e-3
     d_reg_every: int = 16  # lazy R1 interval
     ema_decay: float = 0.999
+    ema_warmup: bool = True  # decay min(0.999, (1+t)/(10+t)): short runs get a usable EMA; 0.999 from ~9k steps
     lr_halve_every: int = 100_000
     seed: int = 0
     amp: bool = False  # bf16 autocast (CUDA)
@@ -183,6 +184,8 @@ class GNRTrainer:
     @torch.no_grad()
     def _update_ema(self) -> None:
         decay = self.cfg.ema_decay
+        if self.cfg.ema_warmup:
+            decay = min(decay, (1 + self.step_count) / (10 + self.step_count))
         for ema, live in ((self.ema_a2b, self.g_a2b), (self.ema_b2a, self.g_b2a)):
             for p_ema, p in zip(ema.parameters(), live.parameters()):
                 p_ema.lerp_(p, 1.0 - decay)
