@@ -63,3 +63,13 @@ def test_training_moves_every_network(domains):
     for name, module in trainer._modules().items():
         changed = any(not torch.equal(a, b) for a, b in zip(before[name], module.parameters()))
         assert changed, f"{name} did not change after a step"
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_steps_are_finite(domains):
+    config = TrainConfig(model=model_config("tiny"), batch=4, seed=0, d_reg_every=2, amp=True)
+    trainer = GNRTrainer(config, domains, device="cuda")
+    for _ in range(3):
+        logs = _as_floats(trainer.step())
+        assert all(math.isfinite(v) for v in logs.values()), logs
+    assert next(trainer.ema_a2b.parameters()).dtype == torch.float32
