@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -47,17 +48,17 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         folder = Path(tmp)
-        import os
-
         os.environ.setdefault("STREAMFX_ENGINES", str(folder / "engines"))
-        for clip in clips:
+        for number, clip in enumerate(clips):
+            work = folder / f"clip{number}"  # each clip's outputs in their own folder
+            work.mkdir()
             args = build_parser().parse_args(["bench", str(clip), "--engine", opts.engine,
                                               "--batch", str(opts.batch), "--device", "cpu"])
             effect = random_slim_effect(args)
             try:
-                ceiling = measure_ceiling(clip, folder, opts.duration, opts.preset)
-                naive = measure_naive(args, clip, folder, effect, opts.duration, opts.preset)
-                pipe, stats = measure_pipeline(args, clip, folder, effect, opts.duration, opts.preset)
+                ceiling = measure_ceiling(clip, work, opts.duration, opts.preset)
+                naive = measure_naive(args, clip, work, effect, opts.duration, opts.preset)
+                pipe, stats = measure_pipeline(args, clip, work, effect, opts.duration, opts.preset)
             finally:
                 effect.close()
             rows.append((clip.name, pipe.frames, stats.faces, ceiling.fps, naive.fps, pipe.fps,
