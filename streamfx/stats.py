@@ -54,10 +54,12 @@ class RunStats:
         return self.frames_out / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     def ms_per_frame(self, stage: str) -> float:
+        """Busy milliseconds per frame that the stage handled (live mode drops frames after capture)."""
         entry = self.stages.get(stage)
-        if entry is None or self.frames_out == 0:
+        frames = self.frames_in if stage in ("decode", "capture") else self.frames_out
+        if entry is None or frames == 0:
             return 0.0
-        return 1000.0 * entry.seconds / max(self.frames_in, 1)
+        return 1000.0 * entry.seconds / frames
 
     def table(self, title: str = "pipeline") -> str:
         """A plain-text table: one row per stage (ms per frame, share of the busy time), then totals."""
