@@ -4,39 +4,22 @@ no output or temp file left, input bytes unchanged."""
 from __future__ import annotations
 
 import pytest
-from test_io_fixtures import digest, make_audio_only, make_clip
+from test_io_fixtures import digest, make_audio_only, make_clip, make_cut, make_empty, make_text
 
 from conftest import SAMPLES
 from streamfx.cli import main
 
 
-def _zero(folder):
-    path = folder / "zero.mp4"
-    path.write_bytes(b"")
-    return path
-
-
-def _text(folder):
-    path = folder / "notes.mp4"
-    path.write_text("this is not a video\n")
-    return path
-
-
 def _truncated(folder):
     """The project's sample cut mid-file (its index is at the end, so it is gone)."""
-    data = (SAMPLES / "astronaut.mp4").read_bytes()
-    path = folder / "cut.mp4"
-    path.write_bytes(data[: len(data) // 2])
-    return path
+    return make_cut(SAMPLES / "astronaut.mp4", folder)
 
 
 def _truncated_index_first(folder):
     """Index first (faststart): the file opens, the decoder runs short mid-way through the run."""
     whole = make_clip(folder / "whole.mp4", width=96, height=96, frames=60, options={"movflags": "faststart"})
-    data = whole.read_bytes()
+    path = make_cut(whole, folder, "cut_first.mp4")
     whole.unlink()
-    path = folder / "cut_first.mp4"
-    path.write_bytes(data[: len(data) // 2])
     return path
 
 
@@ -45,8 +28,8 @@ def _audio_only(folder):
 
 
 BAD_MEDIA = {
-    "zero-byte": (_zero, "empty file"),
-    "text": (_text, "not a readable media file"),
+    "zero-byte": (make_empty, "empty file"),
+    "text": (make_text, "not a readable media file"),
     "truncated": (_truncated, "not a readable media file"),
     "truncated-index-first": (_truncated_index_first, "truncated"),
     "audio-only": (_audio_only, "no video stream"),

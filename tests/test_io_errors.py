@@ -6,7 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from test_io_fixtures import digest, leftovers, make_audio_only, make_clip
+from test_io_fixtures import digest, leftovers, make_audio_only, make_clip, make_cut, make_empty, make_text
 
 from conftest import DATA, require
 from streamfx.cli import main
@@ -19,24 +19,9 @@ from streamfx.io.probe import probe
 HAMILTON = DATA / "videos/face_recognition/short_hamilton_clip.mp4"
 
 
-def _zero(tmp_path):
-    path = tmp_path / "zero.mp4"
-    path.write_bytes(b"")
-    return path
-
-
-def _text(tmp_path):
-    path = tmp_path / "notes.mp4"
-    path.write_text("this is not a video\n")
-    return path
-
-
 def _truncated_index_at_end(tmp_path):
     """A real clip cut in half: its index (moov, at the end) is gone."""
-    data = require(HAMILTON).read_bytes()
-    path = tmp_path / "cut.mp4"
-    path.write_bytes(data[: len(data) // 2])
-    return path
+    return make_cut(require(HAMILTON), tmp_path)
 
 
 def _audio_only(tmp_path):
@@ -44,8 +29,8 @@ def _audio_only(tmp_path):
 
 
 BAD_MEDIA = {
-    "zero-byte": (_zero, "empty file"),
-    "text": (_text, "not a readable media file"),
+    "zero-byte": (make_empty, "empty file"),
+    "text": (make_text, "not a readable media file"),
     "truncated": (_truncated_index_at_end, "not a readable media file"),
     "audio-only": (_audio_only, "no video stream"),
 }
@@ -143,7 +128,7 @@ def test_writer_refuses_bad_targets_and_leaves_nothing(tmp_path):
 
 
 def test_writer_with_unreadable_audio_source_leaves_nothing(tmp_path):
-    bad = _text(tmp_path)
+    bad = make_text(tmp_path)
     with pytest.raises(MediaError, match="notes.mp4"):
         _writer(tmp_path / "out.mp4", audio_from=bad)
     assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []

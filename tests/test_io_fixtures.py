@@ -56,6 +56,27 @@ def make_audio_only(path: Path, seconds=1.0, sample_rate=22050) -> Path:
     return path
 
 
+def make_empty(folder: Path) -> Path:
+    path = folder / "zero.mp4"
+    path.write_bytes(b"")
+    return path
+
+
+def make_text(folder: Path) -> Path:
+    """A text file wearing a video's name."""
+    path = folder / "notes.mp4"
+    path.write_text("this is not a video\n")
+    return path
+
+
+def make_cut(source: Path, folder: Path, name: str = "cut.mp4") -> Path:
+    """`source` cut in half (for a file with its index at the end, the index is gone)."""
+    data = source.read_bytes()
+    path = folder / name
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
