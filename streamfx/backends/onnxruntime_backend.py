@@ -126,6 +126,9 @@ class OnnxRuntimeBackend(Backend):
         options = ort.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
+        # Idle pool threads sleep instead of spinning: the pipeline runs face detection and encoding
+        # beside the model, and spinning threads starve them on small CPUs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # provider load failures are reported by us, once
         profile = self._profile(onnx_inputs(self.onnx_path)) if self.provider == "tensorrt" else None
         chain = provider_chain(self.provider, self.device, trt_cache_dir=self.trt_cache_dir,
