@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+
+# OpenMP worker threads that spin while idle starve the pipeline's other stages, and other programs, on small
+# CPUs (face detection measured 5-10x slower next to one busy core). Set before torch loads; the user's own
+# setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from streamfx import __version__
 from streamfx.errors import StreamfxError
