@@ -9,6 +9,7 @@ import logging
 import sys
 
 from streamfx.errors import UsageError
+from streamfx.face.track import parse_selection
 
 log = logging.getLogger("streamfx")
 
@@ -44,14 +45,6 @@ def add_face_arguments(parser) -> None:
     group.add_argument("--color-match", action="store_true", help="match the face colours to the frame")
 
 
-def face_selection(text: str):
-    if text in ("all", "largest"):
-        return text
-    if text.isdigit():
-        return int(text)
-    raise UsageError(f"--faces must be all, largest or a track id, not {text!r}")
-
-
 def check_common(args) -> None:
     if args.batch < 1 or args.batch > 64:
         raise UsageError(f"--batch must be 1..64, not {args.batch}")
@@ -59,7 +52,7 @@ def check_common(args) -> None:
         raise UsageError(f"--detect-every must be at least 1, not {args.detect_every}")
     if not 0.0 <= args.mask_margin < 0.5 or args.feather < 0.0:
         raise UsageError("--mask-margin must be in [0, 0.5) and --feather >= 0")
-    face_selection(args.faces)
+    parse_selection(args.faces, "--faces")
     styles = [x for x in (args.style_seed, args.style_image, args.style_mix) if x is not None]
     if len(styles) > 1:
         raise UsageError("choose one of --style-seed, --style-image, --style-mix")
@@ -81,7 +74,7 @@ def build_pipeline(args, effect, *, live: bool, grid: int = 0, side_by_side: boo
     from streamfx.pipeline import Pipeline, PipelineOptions
     from streamfx.stages import ComposeOptions, Composer, FaceStage
 
-    select = "largest" if grid > 1 else face_selection(args.faces)  # a style grid shows one face
+    select = "largest" if grid > 1 else parse_selection(args.faces, "--faces")  # a style grid shows one face
     detector_device = "cuda" if str(effect.device).startswith("cuda") else "cpu"
     detector = MTCNNDetector(device=detector_device, max_side=640)
     tracker = FaceTracker(detector, detect_every=args.detect_every, smooth=not args.no_smooth, select=select)

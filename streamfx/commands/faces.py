@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from streamfx.errors import MediaError, UsageError
+from streamfx.face.track import parse_selection
 
 log = logging.getLogger("streamfx.faces")
 
@@ -38,14 +39,6 @@ def register(sub) -> None:
     parser.set_defaults(run=run)
 
 
-def _select_rule(text: str):
-    if text in ("all", "largest"):
-        return text
-    if text.isdigit():
-        return int(text)
-    raise UsageError(f"--select must be all, largest or a track id, not {text!r}")
-
-
 def _detector(args):
     from streamfx.face.detect import MTCNNDetector
 
@@ -70,7 +63,7 @@ def run(args) -> int:
     from streamfx.io.paths import check_input
 
     source = check_input(args.input)
-    select = _select_rule(args.select)
+    select = parse_selection(args.select, "--select")
     if args.json is not None:
         json_path = Path(args.json).expanduser()
         if json_path.exists() and not args.overwrite:

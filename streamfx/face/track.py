@@ -19,6 +19,16 @@ DEFAULT_MIN_CUTOFF = 0.7  # Hz
 DEFAULT_BETA = 4.0  # per (face sizes per second)
 
 
+def parse_selection(text: str, option: str = "face selection") -> str | int:
+    """A face-selection rule as typed on a command line: "all", "largest" or a track id; `option` names
+    the flag in the error."""
+    if text in ("all", "largest"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise UsageError(f"{option} must be all, largest or a track id, not {text!r}")
+
+
 @dataclass
 class _Track:
     track_id: int
