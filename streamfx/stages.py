@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
+from streamfx.face.align import align_face
+from streamfx.face.blend import paste_back
 from streamfx.types import AlignedCrop, Face, VideoFrame
 
 
@@ -33,8 +36,6 @@ class FaceStage:
         self.crop_size = int(crop_size)
 
     def __call__(self, frame: VideoFrame) -> FaceWork:
-        from streamfx.face.align import align_face
-
         faces: list[Face] = self.tracker.update(frame)
         crops = tuple(align_face(frame.image, face, self.crop_size) for face in faces)
         return FaceWork(frame, crops)
@@ -56,8 +57,6 @@ def grid_shape(count: int) -> tuple[int, int]:
 
 def tile_grid(images: list[np.ndarray]) -> np.ndarray:
     """Tiles [H,W,3] into a rows x cols grid, each shrunk by the column count (empty tiles black)."""
-    import cv2
-
     rows, cols = grid_shape(len(images))
     height, width = images[0].shape[:2]
     tile_w, tile_h = max(2, width // cols), max(2, height // cols)
@@ -99,8 +98,6 @@ class Composer:
         return picture
 
     def _paste(self, image: np.ndarray, crops, generated: np.ndarray) -> np.ndarray:
-        from streamfx.face.blend import paste_back
-
         o = self.options
         for crop, face in zip(crops, generated):
             image = paste_back(image, face, crop, mask_margin=o.mask_margin, feather=o.feather,

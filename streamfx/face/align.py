@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from streamfx.types import AlignedCrop, Face
@@ -26,8 +27,6 @@ def template(size: int = 256) -> np.ndarray:
 
 def similarity_to_template(landmarks: np.ndarray, size: int = 256) -> np.ndarray:
     """[2,3] float64 frame -> crop similarity (rotation, uniform scale, translation) fitted to the 5 points."""
-    import cv2
-
     src = np.asarray(landmarks, np.float64).reshape(5, 2)
     # A huge RANSAC threshold keeps all 5 points as inliers: the result is the least-squares similarity.
     affine, _ = cv2.estimateAffinePartial2D(src, template(size), method=cv2.RANSAC, ransacReprojThreshold=1e4)
@@ -60,8 +59,6 @@ def align_face(image: np.ndarray, face: Face, size: int = 256) -> AlignedCrop:
 
 def warp_to_crop(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
     """Warp only the frame region the crop sees, area-shrinking it first when the face is much larger."""
-    import cv2
-
     inverse = cv2.invertAffineTransform(affine)
     corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64), inverse)
     height, width = image.shape[:2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from streamfx.types import AlignedCrop
@@ -10,8 +11,6 @@ from streamfx.types import AlignedCrop
 def feather_mask(size: int, margin: float = 0.1, feather: float = 0.1) -> np.ndarray:
     """[size,size] float32 in [0,1]: 0 over `margin` of the side at each edge, then a soft ramp about `feather`
     of the side wide up to 1 in the middle."""
-    import cv2
-
     if not (0.0 <= margin < 0.5) or feather < 0.0:
         raise ValueError(f"mask margin must be in [0,0.5) and feather >= 0, got {margin}, {feather}")
     mask = np.zeros((size, size), np.float32)
@@ -37,8 +36,6 @@ def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, m
     Only the frame rectangle the crop covers is warped; faces partly outside the frame are clipped.
     color_match moves the generated face's Lab mean and std inside the mask to the frame's.
     """
-    import cv2
-
     size = generated.shape[0]
     if generated.shape[:2] != (size, size) or crop.image.shape[0] != size:
         raise ValueError(f"generated face {generated.shape} does not match the crop {crop.image.shape}")
@@ -64,8 +61,6 @@ def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, m
 
 def _covered_rect(affine: np.ndarray, size: int, frame_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """Frame rectangle (x0, y0, x1, y1) covered by the crop square, clipped to the frame; None when empty."""
-    import cv2
-
     inverse = cv2.invertAffineTransform(affine)
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inverse[:, :2].T + inverse[:, 2]
     height, width = frame_hw
@@ -79,8 +74,6 @@ def _covered_rect(affine: np.ndarray, size: int, frame_hw: tuple[int, int]) -> t
 def match_color(source: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndarray:
     """`source` (uint8 RGB) with its Lab mean/std inside `where` moved to those of `target` there
     (Reinhard et al. 2001 colour transfer)."""
-    import cv2
-
     if where.sum() < 16:
         return source
     src = cv2.cvtColor(source, cv2.COLOR_RGB2LAB).astype(np.float32)
