@@ -7,6 +7,7 @@ import logging
 
 from streamfx.commands.anime import add_face_arguments, add_model_arguments, build_effect, build_pipeline, check_common
 from streamfx.errors import UsageError
+from streamfx.io.paths import check_output
 
 log = logging.getLogger("streamfx")
 
@@ -65,10 +66,7 @@ def _sinks(args, camera, width: int, height: int, on_key) -> list:
     sinks = []
     try:
         if args.output is not None:
-            from streamfx.io.paths import resolve_output
-
-            out = resolve_output(getattr(camera, "path", "."), args.output, overwrite=args.overwrite) \
-                if hasattr(camera, "path") else _recording_path(args)
+            out = check_output(args.output, overwrite=args.overwrite, source=getattr(camera, "path", None))
             sinks.append(FileSink(out, width=width, height=height, time_base=camera.time_base, fps=camera.fps,
                                   comment="streamfx live recording", overwrite=args.overwrite))
         if args.virtual_cam:
@@ -88,19 +86,6 @@ def _sinks(args, camera, width: int, height: int, on_key) -> list:
     return sinks
 
 
-def _recording_path(args):
-    from pathlib import Path
-
-    out = Path(args.output).expanduser()
-    if out.is_dir():
-        raise UsageError(f"{out}: output is a folder, give a file name")
-    if out.exists() and not args.overwrite:
-        raise UsageError(f"{out}: output exists (use --overwrite to replace it)")
-    if not out.parent.is_dir():
-        raise UsageError(f"{out}: output folder {out.parent} does not exist")
-    return out
-
-
 def run(args) -> int:
     from streamfx.io.camera import open_camera
     from streamfx.pipeline import sigterm_as_interrupt
@@ -110,6 +95,8 @@ def run(args) -> int:
         raise UsageError("live mode takes --style-seed (n/p keys change it), not --style-image or --style-mix")
     camera = open_camera(args.camera, width=args.width, height=args.height, fps=args.fps, reconnect=args.reconnect)
     try:
+        if args.output is not None:  # refuse a bad recording path before the model loads
+            check_output(args.output, overwrite=args.overwrite, source=getattr(camera, "path", None))
         effect = build_effect(args)
         try:
             pipeline = build_pipeline(args, effect, live=True)

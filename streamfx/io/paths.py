@@ -42,11 +42,15 @@ def resolve_output(input, output=None, suffix: str = "anime", overwrite: bool = 
     spelling), an existing output unless `overwrite`, and an output folder that does not exist.
     """
     src = check_input(input)
-    if output is None:
-        out = src.with_name(f"{src.stem}_{suffix}{ext}")
-    else:
-        out = Path(output).expanduser()
-    if out.exists() and _same_file(out, src):
+    out = src.with_name(f"{src.stem}_{suffix}{ext}") if output is None else output
+    return check_output(out, overwrite=overwrite, source=src)
+
+
+def check_output(output, overwrite: bool = False, source: Path | None = None) -> Path:
+    """Validate an explicit output path (e.g. a live recording): not the `source` file, not a folder, not an
+    existing file unless `overwrite`, in a folder that exists."""
+    out = Path(output).expanduser()
+    if source is not None and out.exists() and _same_file(out, source):
         raise UsageError(f"{out}: output is the same file as the input")
     if out.is_dir():
         raise UsageError(f"{out}: output is a folder, give a file name")
