@@ -1,0 +1,59 @@
+"""LPIPS (shift-tolerant VGG16) loaded from the stlpips-pytorch wheel into our own module."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from conftest import DATA, require
+from streamfx.training.data import list_images, load_batch
+from streamfx.training.lpips import _file_key_map, load_lpips, weight_path
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("stlpips_pytorch") is None,
+                                reason="stlpips-pytorch not installed (pip install --no-deps stlpips-pytorch==0.0.2)")
+
+
+@pytest.fixture(scope="module")
+def lpips():
+    torch.set_num_threads(2)
+    return load_lpips()
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return load_batch(list_images(require(DATA / "celebahq256" / "images"))[:4], 128)
+
+
+def test_every_learned_tensor_of_the_file_is_used():
+    source = torch.load(weight_path(), map_location="cpu", weights_only=True)
+    used = set(_file_key_map().values())
+    # the only tensors left are the fixed blur kernels, which the module builds itself
+    assert {k for k in source if k not in used} == {k for k in source if k.endswith(".filt")}
+    assert len(used) == 2 + 13 * 2 + 5
+
+
+def test_heads_are_the_trained_non_negative_weights(lpips):
+    for head in lpips.heads:
+        assert float(head.weight.min()) >= 0 and float(head.weight.max()) > 0
+
+
+def test_distances_on_real_faces(lpips, faces):
+    with torch.no_grad():
+        same = lpips(faces, faces)
+        shifted = lpips(faces.roll(1, dims=3), faces)
+        noisy = lpips(faces + 0.1 * torch.randn(faces.shape, generator=torch.Generator().manual_seed(0)), faces)
+        other = lpips(faces.roll(1, dims=0), faces)
+    assert same.shape == (4,) and float(same.abs().max()) < 1e-6
+    # shift tolerant: a one-pixel shift is far closer than mild noise, which is closer than another person
+    assert float(shifted.max()) < 0.1 < float(noisy.min())
+    assert float(noisy.mean()) < float(other.mean())
+    assert 0.3 < float(other.mean()) < 0.8
+
+
+def test_gradient_reaches_the_input_only(lpips, faces):
+    x = faces.flip(3).clone().requires_grad_()
+    lpips(x, faces).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert all(p.grad is None for p in lpips.parameters())
