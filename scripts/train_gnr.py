@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.errors import StreamfxError, UsageError  # noqa: E402
-from streamfx.training.data import CELEBAHQ, SELFIE2ANIME, build_domains  # noqa: E402
+from streamfx.training.data import CELEBAHQ, SELFIE2ANIME, build_domains, with_teacher_pairs  # noqa: E402
 from streamfx.training.loop import RunOptions, TrainingRun  # noqa: E402
 from streamfx.training.trainer import TrainConfig, model_config  # noqa: E402
 
@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data-b", type=Path, default=SELFIE2ANIME / "trainB", help="domain B (anime) folder")
     p.add_argument("--celeba-count", type=int, default=0, help="mix this many CelebA-HQ faces into domain A")
     p.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
+    p.add_argument("--teacher", type=Path, action="append", default=[], metavar="DIR",
+                   help="teacher outputs for CelebA-HQ faces, same file names (repeat for several teachers): "
+                        "adds the paired distillation term")
     p.add_argument("--config", default="slim", choices=["tiny", "slim", "official"], help="generator widths")
     p.add_argument("--size", type=int, default=None, help="training resolution (default: the config's, 256)")
     p.add_argument("--batch", type=int, default=4)
@@ -40,7 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:N")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                   help="bf16 autocast (CUDA; CPUs with native bf16, e.g. AVX-512 BF16)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                   help="NHWC activations (faster convolutions on the CPU)")
     p.add_argument("--time-budget", type=float, default=None, metavar="MINUTES", help="stop cleanly and save")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--log-every", type=int, default=10)
@@ -74,6 +80,13 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def bf16_supported(device: str) -> bool:
+    """bf16 autocast pays off on CUDA and on CPUs with native bf16 arithmetic (oneDNN reports it)."""
+    if device.startswith("cuda"):
+        return True
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -86,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
             torch.backends.cudnn.allow_tf32 = True
             torch.backends.cudnn.benchmark = True
         data = build_domains(args.data_a, args.data_b, args.celeba_dir, args.celeba_count)
+        if args.teacher:
+            data = with_teacher_pairs(data, args.celeba_dir, args.teacher)
         log.info("data %s", data.describe())
         model = resumed_model_config(args.run_dir) or model_config(args.config, args.size)
         cfg = TrainConfig(model=model, batch=args.batch, lr=args.lr, seed=args.seed,
-                          amp=args.amp and device.startswith("cuda"))
+                          amp=args.amp and bf16_supported(device), channels_last=args.channels_last)
         if args.benchmark:
             return benchmark(cfg, data, args.benchmark, device)
         budget = None if args.time_budget is None else args.time_budget * 60

@@ -1,11 +1,12 @@
-"""GNR augmentation: identity when switched off, exact flips, determinism, and the two views of a batch."""
+"""GNR augmentation: identity when switched off, exact flips, determinism, the two views of a batch, pairs in register."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from conftest import DATA, require
-from streamfx.training.augment import AugmentConfig, augment, gnr_batch
+from streamfx.training.augment import AugmentConfig, augment, augment_pair, gnr_batch
 from streamfx.training.data import list_images, load_batch
 
 OFF = AugmentConfig(degrees=0.0, translate=0.0, scale=(1.0, 1.0), shear=0.0, resize_ratio=1.0, flip=False)
@@ -46,3 +47,15 @@ def test_gnr_batch_same_is_one_image_varied_is_all():
     assert not torch.equal(same[0], same[1])
     means = same.mean((1, 2, 3))
     assert float(means.max() - means.min()) < float(faces.mean((1, 2, 3)).max() - faces.mean((1, 2, 3)).min()) + 0.1
+
+
+def test_pairs_are_warped_together():
+    faces = torch.rand(3, 3, 32, 32) * 2 - 1
+    targets = faces.flip(1)  # channel-reversed copies: the same warp keeps them channel-reversed
+    warped_faces, warped_targets = augment_pair(faces, targets, torch.Generator().manual_seed(4))
+    assert torch.equal(warped_targets, warped_faces.flip(1))
+    assert not torch.allclose(warped_faces, faces, atol=1e-3)
+    # the same draws as augmenting the faces alone
+    assert torch.equal(warped_faces, augment(faces, torch.Generator().manual_seed(4)))
+    with pytest.raises(ValueError):
+        augment_pair(faces, targets[:2], torch.Generator())

@@ -82,9 +82,26 @@ def augment(images: torch.Tensor, generator: torch.Generator, cfg: AugmentConfig
     count, _, height, width = images.shape
     if height != width:
         raise ValueError(f"augment expects square images, got {height}x{width}")
-    theta = sample_transforms(count, height, cfg, generator).to(images.device, images.dtype)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    theta = sample_transforms(count, height, cfg, generator)
+    return _warp(images, theta, cfg)
+
+
+def _warp(images: torch.Tensor, theta: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
+    grid = F.affine_grid(theta.to(images.device, images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode=cfg.padding, align_corners=False)
+
+
+def augment_pair(
+    faces: torch.Tensor, targets: torch.Tensor, generator: torch.Generator, cfg: AugmentConfig = AugmentConfig()
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment faces and their teacher outputs with the same transform per pair, so pixels stay in register.
+
+    [N,3,S,S] each, in [-1,1] -> the same shapes.
+    """
+    if faces.shape != targets.shape:
+        raise ValueError(f"pair shapes differ: {tuple(faces.shape)} vs {tuple(targets.shape)}")
+    theta = sample_transforms(faces.shape[0], faces.shape[-1], cfg, generator)
+    return _warp(faces, theta, cfg), _warp(targets, theta, cfg)
 
 
 def gnr_batch(

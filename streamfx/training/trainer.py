@@ -20,10 +20,11 @@ from streamfx.errors import UsageError
 from streamfx.models.discriminator import Discriminator, LatentDiscriminator
 from streamfx.models.gnr import OFFICIAL, SLIM, GNRConfig, Generator
 from streamfx.training import checkpoint as ckpt
-from streamfx.training.augment import AugmentConfig, gnr_batch
-from streamfx.training.data import DomainData, DomainSampler, load_batch
-from streamfx.training.losses import (LossWeights, d_logistic_loss, g_nonsaturating_loss, perceptual_loss,
-                                      r1_penalty, style_consistency_loss)
+from streamfx.training.augment import AugmentConfig, augment_pair, gnr_batch
+from streamfx.training.data import DomainData, DomainSampler, ImageCache
+from streamfx.training.losses import (LossWeights, d_logistic_loss, g_nonsaturating_loss, r1_penalty,
+                                      style_consistency_loss)
+from streamfx.training.lpips import load_lpips
 
 TINY_CHANNELS = ((4, 32), (8, 32), (16, 32), (32, 16), (64, 16))
 
@@ -53,7 +54,9 @@ class TrainConfig:
     ema_warmup: bool = True  # decay min(0.999, (1+t)/(10+t)): short runs get a usable EMA; 0.999 from ~9k steps
     lr_halve_every: int = 100_000
     seed: int = 0
-    amp: bool = False  # bf16 autocast (CUDA)
+    amp: bool = False  # bf16 autocast (CUDA, and CPUs with AVX-512 BF16 / AMX)
+    channels_last: bool = False  # NHWC activations: faster convolutions on the CPU
+    cycle_lpips_downsample: int = 2  # the cycle's LPIPS at 1/2 resolution: VGG16 at full size would triple the step
     weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -83,6 +86,10 @@ class GNRTrainer:
         self.d_a = Discriminator(m.size, channels).to(self.device)
         self.d_b = Discriminator(m.size, channels).to(self.device)
         self.d_l = LatentDiscriminator(m.latent_dim).to(self.device)
+        self.lpips = load_lpips().to(self.device)
+        if cfg.channels_last:
+            for net in (self.g_a2b, self.g_b2a, self.ema_a2b, self.ema_b2a, self.d_a, self.d_b, self.lpips):
+                net.to(memory_format=torch.channels_last)
         d_ratio = cfg.d_reg_every / (cfg.d_reg_every + 1)  # lazy regularization correction of Adam's beta2
         self.g_optim = torch.optim.Adam(
             list(self.g_a2b.parameters()) + list(self.g_b2a.parameters()), lr=cfg.lr, betas=(0.0, 0.99))
@@ -90,6 +97,8 @@ class GNRTrainer:
             [p for d in (self.d_a, self.d_b, self.d_l) for p in d.parameters()], lr=cfg.lr, betas=(0.0, 0.99**d_ratio))
         self.sampler_a = DomainSampler(data.train_a, seed=cfg.seed * 2 + 1)
         self.sampler_b = DomainSampler(data.train_b, seed=cfg.seed * 2 + 2)
+        self.sampler_pairs = DomainSampler(data.pairs, seed=cfg.seed * 2 + 3) if data.pairs else None
+        self.images = ImageCache(m.size)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.step_count = 0
         self.wall_seconds = 0.0
@@ -97,24 +106,33 @@ class GNRTrainer:
     # -- one iteration ------------------------------------------------------------------------------------------------
 
     def _autocast(self):
-        enabled = self.cfg.amp and self.device.type == "cuda"
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp)
+
+    def _input(self, images: Tensor) -> Tensor:
+        images = images.to(self.device)
+        return images.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else images
 
     def _draw(self) -> dict[str, Tensor]:
         """Images, augmentations and style noise for one step, all from the saved RNG state."""
-        b, size, dev = self.cfg.batch, self.cfg.model.size, self.device
-        ori_a = load_batch(self.sampler_a.next_paths(b), size).to(dev)  # [B,3,S,S] in [-1,1]
-        ori_b = load_batch(self.sampler_b.next_paths(b), size).to(dev)
+        b, dev = self.cfg.batch, self.device
+        ori_a = self.images.batch(self.sampler_a.next_paths(b))  # [B,3,S,S] in [-1,1]
+        ori_b = self.images.batch(self.sampler_b.next_paths(b))
         same_a, varied_a = gnr_batch(ori_a, self.generator, self.cfg.augment)
         same_b, varied_b = gnr_batch(ori_b, self.generator, self.cfg.augment)
         latent = self.cfg.model.latent_dim
         draw = {"same_a": same_a, "varied_a": varied_a, "same_b": same_b, "varied_b": varied_b}
+        draw = {name: self._input(images) for name, images in draw.items()}
         draw["rand_a"] = torch.randn(b, latent, generator=self.generator).to(dev)  # [B,8] N(0,I) face styles
         draw["rand_b"] = torch.randn(b, latent, generator=self.generator).to(dev)  # anime styles
         for name in ("pick_a", "pick_b"):
             draw[name] = torch.randperm(2 * b, generator=self.generator)[:b].to(dev)
         for name in ("shuffle_a", "shuffle_b"):
             draw[name] = torch.randperm(b, generator=self.generator).to(dev)
+        if self.sampler_pairs is not None:
+            faces, targets = zip(*self.sampler_pairs.next_paths(b))
+            pair_x, pair_y = augment_pair(self.images.batch(list(faces)), self.images.batch(list(targets)),
+                                          self.generator, self.cfg.augment)
+            draw["pair_x"], draw["pair_y"] = self._input(pair_x), self._input(pair_y)  # [B,3,S,S] face, teacher
         return draw
 
     def _translate(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -169,17 +187,47 @@ class GNRTrainer:
             cycle_a = self.g_b2a.decode(rec_content_a, self.g_b2a.mapping(f["style_a"][x["shuffle_a"]]))
             cycle_b = self.g_a2b.decode(rec_content_b, self.g_a2b.mapping(f["style_b"][x["shuffle_b"]]))
             cycle = F.mse_loss(cycle_a.float(), x["same_a"]) + F.mse_loss(cycle_b.float(), x["same_b"])
-            perceptual = perceptual_loss(cycle_a, x["same_a"]) + perceptual_loss(cycle_b, x["same_b"])
             style_rec = (F.mse_loss(rec_style_b.float(), f["target_b"].float())
                          + F.mse_loss(rec_style_a.float(), f["target_a"].float()))
+            distilled = self._distill(x) if "pair_x" in x else None
+            if distilled is not None:
+                lat = lat + g_nonsaturating_loss([self.d_l(distilled["style"])])  # teacher styles inside N(0,I)
+            perceptual, distill_lpips = self._perceptual(x, cycle_a, cycle_b, distilled)
         loss = (w.adversarial * adv + w.latent_adversarial * lat + w.style_consistency * consistency
                 + w.cycle * cycle + w.perceptual * perceptual + w.style_reconstruction * style_rec)
+        logs = {"g_adv": adv.detach(), "g_latent": lat.detach(), "style_consistency": consistency.detach(),
+                "cycle_mse": cycle.detach(), "cycle_perceptual": perceptual.detach(),
+                "style_reconstruction": style_rec.detach()}
+        if distilled is not None:
+            distill_l1 = (distilled["image"].float() - x["pair_y"]).abs().mean()
+            loss = loss + w.distill_l1 * distill_l1 + w.distill_lpips * distill_lpips
+            logs.update(distill_l1=distill_l1.detach(), distill_lpips=distill_lpips.detach())
         self.g_optim.zero_grad(set_to_none=True)
         loss.backward()
         self.g_optim.step()
-        return {"g_total": loss.detach(), "g_adv": adv.detach(), "g_latent": lat.detach(),
-                "style_consistency": consistency.detach(), "cycle_mse": cycle.detach(),
-                "cycle_perceptual": perceptual.detach(), "style_reconstruction": style_rec.detach()}
+        return {"g_total": loss.detach(), **logs}
+
+    def _distill(self, x: dict) -> dict[str, Tensor]:
+        """A->B decoding of the face's content with the style that the B->A encoder reads from the teacher output."""
+        content = self.g_a2b.encode(x["pair_x"])[0]
+        style = self.g_b2a.encode(x["pair_y"])[1]  # [B,8]
+        return {"image": self.g_a2b.decode(content, self.g_a2b.mapping(style)), "style": style}
+
+    def _perceptual(self, x: dict, cycle_a: Tensor, cycle_b: Tensor, distilled: dict | None) -> tuple[Tensor, Tensor]:
+        """(cycle LPIPS summed over both domains, distillation LPIPS).
+
+        VGG16 LPIPS costs more than the rest of the step, so the cycle (whose job is to keep the content) is
+        measured at half resolution, in one call for both domains; the distillation, which carries the
+        teacher's line work, at full resolution.
+        """
+        half = self.cfg.cycle_lpips_downsample
+        outputs = F.avg_pool2d(torch.cat([cycle_a, cycle_b]), half) if half > 1 else torch.cat([cycle_a, cycle_b])
+        targets = torch.cat([x["same_a"], x["same_b"]])
+        targets = F.avg_pool2d(targets, half) if half > 1 else targets
+        cycle = self.lpips(outputs, targets).float().mean() * 2  # the sum of the two domains' means
+        if distilled is None:
+            return cycle, cycle.new_zeros(())
+        return cycle, self.lpips(distilled["image"], x["pair_y"]).float().mean()
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -219,7 +267,8 @@ class GNRTrainer:
         """(tensors, JSON meta) that restore this trainer exactly."""
         tensors = {f"model/{n}/{k}": v for n, m in self._modules().items() for k, v in m.state_dict().items()}
         meta = {"step": self.step_count, "wall_seconds": self.wall_seconds, "config": self.cfg.to_dict(),
-                "samplers": {"A": self.sampler_a.state_dict(), "B": self.sampler_b.state_dict()},
+                "samplers": {"A": self.sampler_a.state_dict(), "B": self.sampler_b.state_dict(),
+                             **({"pairs": self.sampler_pairs.state_dict()} if self.sampler_pairs else {})},
                 "data": self.data.sources}
         for name, optim in (("G", self.g_optim), ("D", self.d_optim)):
             t, m = ckpt.optimizer_state(f"optim/{name}", optim)
@@ -237,5 +286,7 @@ class GNRTrainer:
             ckpt.restore_optimizer(f"optim/{name}", optim, tensors, meta[f"optim_{name}"])
         self.sampler_a.load_state_dict(meta["samplers"]["A"])
         self.sampler_b.load_state_dict(meta["samplers"]["B"])
+        if self.sampler_pairs is not None:
+            self.sampler_pairs.load_state_dict(meta["samplers"]["pairs"])
         ckpt.restore_rng({"train": self.generator}, tensors, meta["rng"])
         self.step_count, self.wall_seconds = int(meta["step"]), float(meta["wall_seconds"])
