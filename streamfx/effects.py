@@ -117,10 +117,11 @@ def grid_styles(generator, first_seed: int, count: int) -> torch.Tensor:
 
 def build_effect(weights: str | None, *, engine: str = "auto", device: str = "auto", precision: str = "auto",
                  max_batch: int = 8, seed: int | None = None, mix: str | None = None, style_image=None,
-                 grid: int = 0, cache_dir=None):
+                 anchor: str | None = None, grid: int = 0, cache_dir=None):
     """The anime effect for `weights` (path or catalog name), or passthrough when none is installed.
 
-    Exactly one style source is used: seed (default 0), mix 'a,b,t', or a reference image path.
+    Exactly one style source is used: seed (default 0), mix 'a,b,t', a reference image path, or the name of a
+    style anchor stored in the weights' metadata.
     grid > 1 makes `grid` variants per face, seeds seed .. seed+grid-1.
     """
     import logging
@@ -149,10 +150,22 @@ def build_effect(weights: str | None, *, engine: str = "auto", device: str = "au
             from streamfx.io.image import read_image
 
             image = read_image(style_image)
-        styles = style_w(generator, seed=seed, mix=mix, image_rgb=image, G_B2A=generators.get("B2A"))
+        styles = style_w(generator, seed=seed, mix=mix, image_rgb=image, G_B2A=generators.get("B2A"),
+                         anchor_z=anchor_code(meta, anchor) if anchor is not None else None)
     return effect_from_generator(generator, styles, engine=engine, device=device, precision=precision,
                                  max_batch=max_batch, cache_dir=cache_dir, source_hash=_source_hash(path, meta),
                                  weights=path)
+
+
+def anchor_code(meta: dict, name: str) -> list[float]:
+    """The z of a named style anchor in a weight file's metadata; UsageError naming those that exist."""
+    from streamfx.errors import UsageError
+
+    anchors = meta.get("style_anchors", {})
+    if name not in anchors:
+        have = ", ".join(sorted(anchors)) or "none"
+        raise UsageError(f"--style-anchor {name!r}: this model has no such anchor (it has: {have})")
+    return anchors[name]
 
 
 def effect_from_generator(generator, styles: torch.Tensor, *, engine: str = "auto", device: str = "auto",

@@ -104,11 +104,13 @@ def style_w(
     mix: str | tuple[int, int, float] | None = None,
     image_rgb: np.ndarray | None = None,
     G_B2A: Generator | None = None,
+    anchor_z: list[float] | None = None,
 ) -> torch.Tensor:
-    """One w [1,style_dim] for a whole video from exactly one of: seed, mix 'a,b,t', reference image (needs G_B2A)."""
-    given = sum(x is not None for x in (seed, mix, image_rgb))
+    """One w [1,style_dim] for a whole video from exactly one of: seed, mix 'a,b,t', reference image (needs G_B2A),
+    a stored anchor z."""
+    given = sum(x is not None for x in (seed, mix, image_rgb, anchor_z))
     if given > 1:
-        raise UsageError("choose one of --style-seed, --style-mix, --style-image")
+        raise UsageError("choose one of --style-seed, --style-mix, --style-image, --style-anchor")
     param = next(G_A2B.parameters())
     latent = G_A2B.config.latent_dim
 
@@ -119,6 +121,10 @@ def style_w(
         if G_B2A is None:
             raise UsageError("--style-image needs weights with the B2A (anime->face) generator")
         return w_of(style_from_image(image_rgb, G_B2A))
+    if anchor_z is not None:
+        if len(anchor_z) != latent:
+            raise UsageError(f"style anchor has {len(anchor_z)} numbers, the model's z has {latent}")
+        return w_of(torch.tensor([anchor_z], dtype=torch.float32))
     if mix is not None:
         a, b, t = parse_style_mix(mix) if isinstance(mix, str) else mix
         return mix_styles(w_of(style_from_seed(a, latent)), w_of(style_from_seed(b, latent)), t)

@@ -67,3 +67,33 @@ def test_parsers():
     for bad in ("1,2", "1,2,3,4", "a,b,c"):
         with pytest.raises(UsageError):
             parse_style_mix(bad)
+
+
+def test_style_anchor_from_weight_metadata(tmp_path):
+    from streamfx.effects import anchor_code, build_effect
+    from streamfx.weights import save_weights
+
+    torch.manual_seed(0)
+    G = Generator(TINY).eval()
+    anchor = [0.5, -1.0, 0.25, 0.0, 1.5, -0.5, 0.75, -0.25]
+    w = style_w(G, anchor_z=anchor)
+    assert torch.allclose(w, G.mapping(torch.tensor([anchor])))
+    with pytest.raises(UsageError, match="choose one"):
+        style_w(G, seed=1, anchor_z=anchor)
+    with pytest.raises(UsageError, match="8"):
+        style_w(G, anchor_z=anchor[:3])
+    meta = {"style_anchors": {"jpface": anchor}}
+    assert anchor_code(meta, "jpface") == anchor
+    with pytest.raises(UsageError, match="it has: jpface"):
+        anchor_code(meta, "cute")
+    path = tmp_path / "tiny.safetensors"
+    save_weights(path, {"A2B": G, "B2A": Generator(TINY)}, meta)
+    effect = build_effect(str(path), engine="torch", device="cpu", anchor="jpface")
+    try:
+        loaded = build_effect(str(path), engine="torch", device="cpu", seed=0)
+        assert not torch.allclose(effect._styles, loaded._styles)  # the anchor is not the default seed's style
+        loaded.close()
+    finally:
+        effect.close()
+    with pytest.raises(UsageError, match="no such anchor"):
+        build_effect(str(path), engine="torch", device="cpu", anchor="cute")

@@ -23,6 +23,8 @@ def add_model_arguments(parser) -> None:
     group.add_argument("--style-seed", type=int, default=None, metavar="N", help="style code from seed N (default 0)")
     group.add_argument("--style-image", metavar="IMG", help="style taken from a reference anime face image")
     group.add_argument("--style-mix", metavar="A,B,T", help="style between seeds A and B (T=0 is A, T=1 is B)")
+    group.add_argument("--style-anchor", metavar="NAME",
+                       help="a named look stored with the model (the default model: jpface, cute)")
     group.add_argument("--engine", default="auto", choices=("auto", "tensorrt", "onnxruntime", "torch"),
                        help="inference engine (default auto: the fastest that loads)")
     group.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
@@ -53,9 +55,9 @@ def check_common(args) -> None:
     if not 0.0 <= args.mask_margin < 0.5 or args.feather < 0.0:
         raise UsageError("--mask-margin must be in [0, 0.5) and --feather >= 0")
     parse_selection(args.faces, "--faces")
-    styles = [x for x in (args.style_seed, args.style_image, args.style_mix) if x is not None]
+    styles = [x for x in (args.style_seed, args.style_image, args.style_mix, args.style_anchor) if x is not None]
     if len(styles) > 1:
-        raise UsageError("choose one of --style-seed, --style-image, --style-mix")
+        raise UsageError("choose one of --style-seed, --style-image, --style-mix, --style-anchor")
 
 
 def build_effect(args, grid: int = 0):
@@ -63,7 +65,7 @@ def build_effect(args, grid: int = 0):
 
     effect = build(args.weights, engine=args.engine, device=args.device, precision=args.precision,
                    max_batch=args.batch, seed=args.style_seed, mix=args.style_mix, style_image=args.style_image,
-                   grid=grid)
+                   anchor=args.style_anchor, grid=grid)
     log.info("engine: %s; device: %s", effect.description, effect.device)
     return effect
 
@@ -90,6 +92,8 @@ def style_label(args, grid: int = 0) -> str:
         return f"image {args.style_image}"
     if args.style_mix:
         return f"mix {args.style_mix}"
+    if args.style_anchor:
+        return f"anchor {args.style_anchor}"
     return f"seed {args.style_seed or 0}"
 
 

@@ -46,6 +46,31 @@ def ema_generators(checkpoint_dir: Path, live: bool = False) -> tuple[dict[str, 
     return generators, meta
 
 
+def teacher_name(folder: Path) -> str:
+    """A teacher's name from its output folder: `.../teacher_jpface/celebahq256` -> `jpface`."""
+    folder = Path(folder)
+    return folder.parent.name.removeprefix("teacher_") if folder.parent.name.startswith("teacher_") else folder.name
+
+
+def teacher_anchors(b2a: Generator, teacher_dirs: list[str], celeba_dir: Path | None, count: int = 256,
+                    size: int | None = None) -> dict[str, list[float]]:
+    """{teacher: z} where z is the mean style B2A reads from `count` of the teacher's training outputs.
+
+    Eight numbers per teacher, not images: they let a user pick the teacher's look (`--style-anchor`)."""
+    from streamfx.training.data import CELEBAHQ, load_batch, teacher_pairs
+    from streamfx.training.evaluate import style_anchor
+
+    anchors = {}
+    for folder in map(Path, teacher_dirs):
+        if not folder.is_dir():
+            log.warning("teacher folder %s not found: no anchor for it", folder)
+            continue
+        targets = [t for _, t in teacher_pairs(Path(celeba_dir or CELEBAHQ), [folder])][:count]
+        z = style_anchor(b2a, load_batch(targets, size or b2a.config.size))
+        anchors[teacher_name(folder)] = [round(float(v), 6) for v in z[0]]
+    return anchors
+
+
 def provenance(meta: dict, device: str) -> dict:
     """Metadata stored with exported weights: what data, how long, where, which code."""
     return {
@@ -58,7 +83,7 @@ def provenance(meta: dict, device: str) -> dict:
         "git_commit": git_commit(),
         "torch": torch.__version__,
         "host": platform.node(),
-        "perceptual_loss": "L1 + multi-scale SSIM (LPIPS stand-in)",
+        "perceptual_loss": "LPIPS, shift-tolerant VGG16 (stlpips-pytorch 0.0.2 weights)",
     }
 
 
@@ -70,6 +95,10 @@ def export_weights(checkpoint_dir: Path, output: Path, device: str = "unknown",
     except ImportError as error:  # the weights module is another part of the project
         raise ModelError(f"streamfx.weights is not available: {error}") from None
     generators, meta = ema_generators(checkpoint_dir)
-    digest = save_weights(Path(output), generators, provenance(meta, device), dtype=dtype)
+    metadata = provenance(meta, device)
+    teachers = list(meta.get("data", {}).get("teacher_pairs", {}))
+    if teachers:
+        metadata["style_anchors"] = teacher_anchors(generators["B2A"], teachers, None)
+    digest = save_weights(Path(output), generators, metadata, dtype=dtype)
     log.info("exported %s (step %d, sha256 %s)", output, meta["step"], digest)
     return digest
