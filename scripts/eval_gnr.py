@@ -25,9 +25,10 @@ sys.path.insert(0, str(REPO))
 from streamfx.errors import StreamfxError, UsageError  # noqa: E402
 from streamfx.training import checkpoint as ckpt  # noqa: E402
 from streamfx.training.classifier import load_classifier, save_classifier, train_classifier  # noqa: E402
-from streamfx.training.data import (CELEBAHQ, SELFIE2ANIME, celeba_holdout_by_sex, list_images,  # noqa: E402
-                                    load_batch, split_holdout)
-from streamfx.training.evaluate import evaluate_group, markdown_table  # noqa: E402
+from streamfx.training.data import (CELEBAHQ, DEFAULT_ROOT, SELFIE2ANIME, celeba_holdout_by_sex,  # noqa: E402
+                                    list_images, load_batch, split_holdout, teacher_pairs)
+from streamfx.training.evaluate import (evaluate_group, evaluate_teacher, markdown_table,  # noqa: E402
+                                        style_anchor, teacher_table)
 from streamfx.training.samples import fixed_styles, tile, translation_grid, write_png  # noqa: E402
 
 log = logging.getLogger("streamfx")
@@ -47,17 +48,21 @@ def parse_args(argv):
     p.add_argument("--classifier", type=Path, default=REPO / "runs" / "eval" / "anime_classifier.safetensors")
     p.add_argument("--retrain-classifier", action="store_true")
     p.add_argument("--live", action="store_true", help="evaluate the live generators, not the EMA copies")
+    p.add_argument("--teacher", type=Path, action="append", default=None, metavar="DIR",
+                   help="teacher outputs of CelebA-HQ faces, same file names (repeatable; default: those in "
+                        "the model's metadata, else the JP_face folder of the shared data)")
+    p.add_argument("--anchor-faces", type=int, default=256, help="training teacher outputs that define an anchor")
     p.add_argument("--threads", type=int, default=None)
     return p.parse_args(argv)
 
 
-def load_generators(args) -> tuple[dict, Path, str]:
-    """({"A2B", "B2A"} generators, default output folder, a description of the source)."""
+def load_generators(args) -> tuple[dict, Path, str, dict]:
+    """({"A2B", "B2A"} generators, default output folder, a description of the source, its metadata)."""
     if args.weights:
         from streamfx.weights import load_weights
 
         generators, meta = load_weights(args.weights)
-        return generators, args.weights.with_suffix(""), f"{args.weights} ({meta.get('steps', '?')} steps)"
+        return generators, args.weights.with_suffix(""), f"{args.weights} ({meta.get('steps', '?')} steps)", meta
     from streamfx.training.export import ema_generators
 
     path = args.checkpoint
@@ -68,7 +73,7 @@ def load_generators(args) -> tuple[dict, Path, str]:
     generators, meta = ema_generators(path, live=args.live)
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     kind = "live" if args.live else "EMA"
-    return generators, run_dir / f"eval_{kind.lower()}", f"{path} ({kind}, step {meta['step']})"
+    return generators, run_dir / f"eval_{kind.lower()}", f"{path} ({kind}, step {meta['step']})", meta
 
 
 def classifier_for(args):
@@ -84,6 +89,32 @@ def classifier_for(args):
     return model, report
 
 
+def teacher_rows(args, meta: dict, a2b, b2a, classifier, held: list[Path]) -> list:
+    """Held-out CelebA-HQ faces against each teacher's outputs, with that teacher's anchor style."""
+    from streamfx.training.export import teacher_name
+    from streamfx.training.lpips import load_lpips
+
+    folders = args.teacher or [Path(f) for f in meta.get("data", {}).get("teacher_pairs", {})]
+    folders = folders or [DEFAULT_ROOT / "teacher_jpface" / "celebahq256"]
+    folders = [f for f in folders if f.is_dir()]
+    if not folders:
+        return []
+    size, lpips, anchors, rows = a2b.config.size, load_lpips(), meta.get("style_anchors", {}), []
+    for folder in folders:
+        name = teacher_name(folder)
+        if name in anchors:
+            anchor = torch.tensor([anchors[name]], dtype=torch.float32)
+        else:
+            train = [t for _, t in teacher_pairs(args.celeba_dir, [folder])][: args.anchor_faces]
+            anchor = style_anchor(b2a, load_batch(train, size))
+        pairs = [(face, folder / face.name) for face in held if (folder / face.name).is_file()]
+        if pairs:
+            faces, targets = (load_batch([p[i] for p in pairs], size) for i in (0, 1))
+            rows.append(evaluate_teacher(f"{name}, CelebA-HQ held-out", faces, targets, anchor, a2b, b2a, lpips,
+                                         classifier))
+    return rows
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -91,7 +122,7 @@ def main(argv=None) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         started = time.monotonic()
-        generators, default_out, source = load_generators(args)
+        generators, default_out, source, meta = load_generators(args)
         a2b, b2a = generators["A2B"].eval(), generators["B2A"].eval()
         size, out = a2b.config.size, args.out or default_out
         classifier, report = classifier_for(args)
@@ -104,11 +135,15 @@ def main(argv=None) -> int:
         reference = {"real faces (held-out trainA)": float(classifier.anime_probability(load_batch(held[: args.faces], size)).mean()),
                      "real anime (testB)": float(classifier.anime_probability(load_batch(list_images(args.selfie2anime / "testB"), size)).mean())}
         table = markdown_table(scores, reference)
+        teachers = teacher_rows(args, meta, a2b, b2a, classifier, celeba["female"] + celeba["male"])
+        if teachers:
+            table += "\n\n" + teacher_table(teachers)
         note = (f"Model: {source}, {size}x{size}, {args.seeds} seeds per face. Anime classifier held-out accuracy "
                 f"{report['test_accuracy']:.3f} ({report['test_faces']} faces + {report['test_anime']} anime).")
         out.mkdir(parents=True, exist_ok=True)
         (out / "eval.md").write_text(table + "\n\n" + note + "\n")
         (out / "eval.json").write_text(json.dumps({"source": source, "groups": [vars(s) for s in scores],
+                                                  "teachers": [vars(t) for t in teachers],
                                                   "reference": reference, "classifier": report}, indent=1))
         faces = torch.cat([load_batch(files[:2], size) for files in groups.values()])  # 2 faces per group
         grid = translation_grid(a2b, b2a, faces, fixed_styles(6, a2b.config.latent_dim))

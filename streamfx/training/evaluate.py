@@ -5,6 +5,11 @@ Per face, the A2B generator translates with K fixed style seeds, and the metrics
 - style diversity: mean pairwise L1 (on [0,1] pixels) between the K translations of the face;
 - content consistency: Pearson correlation of 16x16 grey thumbnails of face and translation (pose/layout kept);
 - anime score: mean probability from `classifier.AnimeClassifier` that the translation is anime.
+
+Against a teacher (faces with a teacher output, none distilled): LPIPS between the A2B output and the teacher's
+output, with the teacher's anchor style (one fixed z for every face, as a video uses it) and with the style that
+B2A reads from that face's own teacher output (what the distillation term trains); LPIPS of the untranslated face
+gives the scale.
 """
 
 from __future__ import annotations
@@ -73,6 +78,46 @@ def evaluate_group(name: str, faces: Tensor, a2b: Generator, b2a: Generator, cla
         anime.append(classifier.anime_probability(outputs).mean())
     return GroupScores(name, len(faces), float(torch.cat(cycle).mean()), float(torch.stack(diversity).mean()),
                        float(torch.stack(corr).mean()), float(torch.stack(anime).mean()))
+
+
+@dataclass(frozen=True)
+class TeacherScores:
+    name: str
+    count: int
+    lpips_anchor: float  # A2B(face, anchor z) vs teacher output
+    lpips_read: float  # A2B(face, style read from the teacher output) vs teacher output
+    lpips_input: float  # the face itself vs teacher output
+    anime_anchor: float
+    anime_teacher: float
+
+
+def style_anchor(b2a: Generator, teacher_outputs: Tensor, chunk: int = 32) -> Tensor:
+    """[1,latent] mean of the style codes that B2A reads from a teacher's outputs [N,3,S,S]: the teacher's look."""
+    with torch.no_grad():
+        codes = torch.cat([b2a.encode(part)[1] for part in teacher_outputs.split(chunk)])
+    return codes.mean(0, keepdim=True)
+
+
+@torch.no_grad()
+def evaluate_teacher(name: str, faces: Tensor, targets: Tensor, anchor: Tensor, a2b: Generator, b2a: Generator,
+                     lpips, classifier: AnimeClassifier) -> TeacherScores:
+    """Scores of faces [N,3,S,S] against their teacher outputs [N,3,S,S]; `anchor` z [1,latent]."""
+    content = a2b.encode(faces)[0]
+    anchored = a2b.decode(content, a2b.mapping(anchor.expand(len(faces), -1)))
+    read = a2b.decode(content, a2b.mapping(b2a.encode(targets)[1]))
+    return TeacherScores(name, len(faces), float(lpips(anchored.clamp(-1, 1), targets).mean()),
+                         float(lpips(read.clamp(-1, 1), targets).mean()), float(lpips(faces, targets).mean()),
+                         float(classifier.anime_probability(anchored).mean()),
+                         float(classifier.anime_probability(targets).mean()))
+
+
+def teacher_table(rows: list[TeacherScores]) -> str:
+    lines = ["| teacher, faces | n | LPIPS, anchor style | LPIPS, style read from its output | LPIPS of the face "
+             "(no model) | anime score, anchor | anime score of the teacher |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.name} | {r.count} | {r.lpips_anchor:.3f} | {r.lpips_read:.3f} | {r.lpips_input:.3f} "
+                     f"| {r.anime_anchor:.3f} | {r.anime_teacher:.3f} |")
+    return "\n".join(lines)
 
 
 def markdown_table(groups: list[GroupScores], reference: dict[str, float]) -> str:
