@@ -31,7 +31,7 @@ def run(args) -> int:
     import cv2
 
     from streamfx.io.image import read_image
-    from streamfx.styles import parse_seeds, style_from_seed
+    from streamfx.styles import parse_seeds
     from streamfx.weights import load_generators, resolve_weights
 
     seeds = parse_seeds(args.seeds)
@@ -44,15 +44,7 @@ def run(args) -> int:
     G = generators["A2B"]
     size = G.config.size
     face = face_crop(read_image(args.face), size, detect=not args.no_detect)  # [S,S,3] uint8
-    x = torch.from_numpy(face).permute(2, 0, 1).float().unsqueeze(0) / 127.5 - 1.0  # [1,3,S,S] in [-1,1]
-    tiles = [face]
-    with torch.inference_mode():
-        content, _ = G.encode(x)
-        for start in range(0, len(seeds), BATCH):
-            chunk = seeds[start : start + BATCH]
-            z = torch.cat([style_from_seed(s, G.config.latent_dim) for s in chunk])
-            out = G.decode(content.expand(len(chunk), -1, -1, -1), G.mapping(z))  # [N,3,S,S]
-            tiles += list(to_uint8(out))
+    tiles = [face] + stylize_seeds(G, face, seeds)
     labels = ["input"] + [f"seed {s}" for s in seeds]
     grid = make_grid(tiles, labels, args.cols)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +52,22 @@ def run(args) -> int:
         raise MediaError(f"cannot write {output}")
     log.info("wrote %s: %d styles", output, len(seeds))
     return 0
+
+
+def stylize_seeds(G, face: np.ndarray, seeds: list[int]) -> list[np.ndarray]:
+    """One aligned face [S,S,3] uint8 RGB decoded with each seed's style: a list of [S,S,3] uint8 tiles."""
+    from streamfx.styles import style_from_seed
+
+    x = torch.from_numpy(face).permute(2, 0, 1).float().unsqueeze(0) / 127.5 - 1.0  # [1,3,S,S] in [-1,1]
+    tiles = []
+    with torch.inference_mode():
+        content, _ = G.encode(x)
+        for start in range(0, len(seeds), BATCH):
+            chunk = seeds[start : start + BATCH]
+            z = torch.cat([style_from_seed(s, G.config.latent_dim) for s in chunk])
+            out = G.decode(content.expand(len(chunk), -1, -1, -1), G.mapping(z))  # [N,3,S,S]
+            tiles += list(to_uint8(out))
+    return tiles
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
