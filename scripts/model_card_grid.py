@@ -5,7 +5,7 @@
 
 Rows: scikit-image's public-domain astronaut photo (Eileen Collins, NASA) and frames of the project's own
 `samples/astronaut.mp4` (the same photo under a moving virtual camera: other scales, shifts and rolls). Each row
-is the aligned input crop followed by one tile per seed. No dataset or teacher image is used, so the grid may be
+is the aligned input crop followed by one tile per seed and one per style anchor stored with the model. No dataset or teacher image is used, so the grid may be
 committed.
 """
 
@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 
 import cv2
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamfx.commands.styles import face_crop, make_grid, stylize_seeds  # noqa: E402
+from streamfx.commands.styles import face_crop, make_grid, stylize, stylize_seeds  # noqa: E402
 from streamfx.io.decode import VideoReader  # noqa: E402
 from streamfx.styles import parse_seeds  # noqa: E402
 from streamfx.weights import load_generators, resolve_weights  # noqa: E402
@@ -49,18 +50,23 @@ def main(argv=None) -> int:
     p.add_argument("--times", default="1.0,2.2,3.4", help="seconds of the sample clip to take frames from")
     p.add_argument("-o", "--output", type=Path, required=True)
     args = p.parse_args(argv)
-    generators, _ = load_generators(resolve_weights(args.weights))
+    generators, meta = load_generators(resolve_weights(args.weights))
     G = generators["A2B"]
     seeds = parse_seeds(args.seeds)
+    anchors = meta.get("style_anchors", {})
     tiles, labels = [], []
     for label, image in publishable_faces(args.sample, [float(t) for t in args.times.split(",")]):
         face = face_crop(image, G.config.size)
         tiles += [face] + stylize_seeds(G, face, seeds)
         labels += [label] + [f"seed {s}" for s in seeds]
-    grid = make_grid(tiles, labels, cols=1 + len(seeds))
+        if anchors:
+            tiles += stylize(G, face, torch.tensor(list(anchors.values()), dtype=torch.float32))
+            labels += list(anchors)
+    grid = make_grid(tiles, labels, cols=1 + len(seeds) + len(anchors))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.output), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-    print(f"wrote {args.output} ({len(tiles) // (1 + len(seeds))} faces x {len(seeds)} seeds)")
+    faces = len(tiles) // (1 + len(seeds) + len(anchors))
+    print(f"wrote {args.output} ({faces} faces x {len(seeds)} seeds and {len(anchors)} anchors)")
     return 0
 
 

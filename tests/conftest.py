@@ -44,3 +44,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def no_default_model(tmp_path, monkeypatch):
+    """A machine where no default model is installed: empty weight cache, no bundled file (passthrough runs)."""
+    import streamfx.catalog
+
+    monkeypatch.setenv("STREAMFX_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(streamfx.catalog, "PACKAGE_DATA", tmp_path / "no_package_data")

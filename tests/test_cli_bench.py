@@ -22,8 +22,7 @@ def test_bench_prints_ceiling_pipeline_and_stages(capsys):
     assert "engine torch" in out
 
 
-def test_progress_bar_shown_unless_quiet(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("STREAMFX_HOME", str(tmp_path / "home"))
+def test_progress_bar_shown_unless_quiet(tmp_path, capsys, monkeypatch, no_default_model):
     source = SAMPLES / "astronaut.mp4"
     assert main(["anime", str(source), "-o", str(tmp_path / "a.mp4"), "--duration", "0.4"]) == 0
     assert re.search(r"\d+/10 \[", capsys.readouterr().err)  # tqdm: frames done of 10

@@ -95,8 +95,7 @@ def test_shared_clips(tmp_path, tiny_weights, clip, start, duration):
     _check_output(source, out, start, duration)
 
 
-def test_without_weights_runs_passthrough_and_says_so(tmp_path, caplog, monkeypatch):
-    monkeypatch.setenv("STREAMFX_HOME", str(tmp_path / "home"))  # no default model installed there
+def test_without_weights_runs_passthrough_and_says_so(tmp_path, caplog, monkeypatch, no_default_model):
     out = tmp_path / "out.mp4"
     assert main(["anime", str(SAMPLES / "astronaut.mp4"), "-o", str(out), "--duration", "1"]) == 0
     src, dst = _frames(SAMPLES / "astronaut.mp4")[:25], _frames(out)

@@ -54,8 +54,7 @@ def _live(*argv):
     return main(["-q", "live", "--no-preview", "--virtual-cam", "--virtual-cam-backend", "fake", *argv])
 
 
-def test_file_camera_to_virtual_camera_and_recording(tmp_path, fake_cam, monkeypatch):
-    monkeypatch.setenv("STREAMFX_HOME", str(tmp_path / "home"))
+def test_file_camera_to_virtual_camera_and_recording(tmp_path, fake_cam, monkeypatch, no_default_model):
     rec = tmp_path / "rec.mp4"
     started = time.perf_counter()
     assert _live("--camera", str(SAMPLES / "astronaut.mp4"), "-o", str(rec)) == 0
@@ -72,8 +71,7 @@ def test_file_camera_to_virtual_camera_and_recording(tmp_path, fake_cam, monkeyp
     assert probe(rec).frame_count == len(cam.sizes)  # the recording holds what was streamed
 
 
-def test_file_camera_alone_runs_to_the_end(tmp_path, monkeypatch):
-    monkeypatch.setenv("STREAMFX_HOME", str(tmp_path / "home"))
+def test_file_camera_alone_runs_to_the_end(tmp_path, monkeypatch, no_default_model):
     clip = make_clip(tmp_path / "clip.mp4", width=64, height=48, frames=25)
     rec = tmp_path / "rec.mp4"
     assert main(["-q", "live", "--camera", str(clip), "-o", str(rec)]) == 0
@@ -81,8 +79,7 @@ def test_file_camera_alone_runs_to_the_end(tmp_path, monkeypatch):
     assert (info.width, info.height) == (64, 48) and 1 <= info.frame_count <= 25
 
 
-def test_input_ending_mid_stream_stops_cleanly(tmp_path, fake_cam, monkeypatch, caplog):
-    monkeypatch.setenv("STREAMFX_HOME", str(tmp_path / "home"))
+def test_input_ending_mid_stream_stops_cleanly(tmp_path, fake_cam, monkeypatch, caplog, no_default_model):
     whole = make_clip(tmp_path / "whole.mp4", width=64, height=48, frames=50, options={"movflags": "faststart"})
     data = whole.read_bytes()
     cut = tmp_path / "cut.mp4"
@@ -123,10 +120,8 @@ class FakeCapture:
         pass
 
 
-def test_camera_disconnect_is_reported_and_stops_cleanly(tmp_path, fake_cam, monkeypatch, capsys):
+def test_camera_disconnect_is_reported_and_stops_cleanly(tmp_path, fake_cam, monkeypatch, capsys, no_default_model):
     import cv2
-
-    monkeypatch.setenv("STREAMFX_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
     rec = tmp_path / "rec.mp4"
     assert main(["live", "--no-preview", "--virtual-cam", "--virtual-cam-backend", "fake", "--camera", "0",

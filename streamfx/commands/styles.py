@@ -58,14 +58,17 @@ def stylize_seeds(G, face: np.ndarray, seeds: list[int]) -> list[np.ndarray]:
     """One aligned face [S,S,3] uint8 RGB decoded with each seed's style: a list of [S,S,3] uint8 tiles."""
     from streamfx.styles import style_from_seed
 
+    return stylize(G, face, torch.cat([style_from_seed(s, G.config.latent_dim) for s in seeds]))
+
+
+def stylize(G, face: np.ndarray, z: torch.Tensor) -> list[np.ndarray]:
+    """One aligned face [S,S,3] uint8 RGB decoded with each style code z [K,latent]: K [S,S,3] uint8 tiles."""
     x = torch.from_numpy(face).permute(2, 0, 1).float().unsqueeze(0) / 127.5 - 1.0  # [1,3,S,S] in [-1,1]
     tiles = []
     with torch.inference_mode():
         content, _ = G.encode(x)
-        for start in range(0, len(seeds), BATCH):
-            chunk = seeds[start : start + BATCH]
-            z = torch.cat([style_from_seed(s, G.config.latent_dim) for s in chunk])
-            out = G.decode(content.expand(len(chunk), -1, -1, -1), G.mapping(z))  # [N,3,S,S]
+        for chunk in z.split(BATCH):
+            out = G.decode(content.expand(len(chunk), -1, -1, -1), G.mapping(chunk))  # [N,3,S,S]
             tiles += list(to_uint8(out))
     return tiles
 
