@@ -1,12 +1,16 @@
 """Temporal consistency of `streamfx anime` output: flicker inside the face, relative to the input's own motion.
 
-    python scripts/consistency_report.py [CLIP ...] [--duration 4] [--weights PATH] [--markdown]
+    python scripts/consistency_report.py [CLIP ...] [--duration 4] [--weights PATH|default] [--markdown]
+        [--style-seed N | --style-anchor NAME] [--anime-score]
 
 Per clip: ratio = mean |out[t] - out[t-1]| / mean |in[t] - in[t-1]|, both inside the face box of frame t
 (MTCNN on the input, every frame, largest face). Measured with a fixed style and landmark smoothing on,
 then with smoothing off (--no-smooth). 1.0 means the output changes exactly as much as the input does.
 Without --weights the model is a tiny random GNR (seeded): meaningless for anime looks, but its output
-moves with the alignment, so it measures steadiness of detection, tracking and paste-back.
+moves with the alignment, so it measures steadiness of detection, tracking and paste-back. `--weights default`
+runs what a user gets with no --weights (the bundled model). `--anime-score` also scores the output's face crops
+(aligned with the input's landmarks, every 5th frame) with the evaluation's anime-vs-photo classifier
+(`runs/eval/anime_classifier.safetensors`, made by `scripts/eval_gnr.py`), next to the input crops' score.
 """
 
 from __future__ import annotations
@@ -29,13 +33,17 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("clips", nargs="*", type=Path)
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per clip (default 4)")
-    parser.add_argument("--weights", default=None, help="GNR weights (default: a tiny random model)")
+    parser.add_argument("--weights", default=None, help="GNR weights, or 'default' (default: a tiny random model)")
+    parser.add_argument("--style-seed", type=int, default=0)
+    parser.add_argument("--style-anchor", default=None, help="a style anchor of the weights instead of the seed")
+    parser.add_argument("--anime-score", action="store_true", help="score output face crops as anime (0..1)")
+    parser.add_argument("--classifier", type=Path, default=REPO / "runs" / "eval" / "anime_classifier.safetensors")
     parser.add_argument("--markdown", action="store_true")
     return parser.parse_args()
 
 
 def face_boxes(clip: Path, duration: float) -> dict[int, tuple[int, int, int, int]]:
-    """Frame index -> largest raw detection box (x1, y1, x2, y2), every frame, no tracking."""
+    """Frame index -> (largest raw detection box (x1, y1, x2, y2), the Face), every frame, no tracking."""
     from streamfx.face.detect import MTCNNDetector
     from streamfx.io.decode import VideoReader
 
@@ -46,21 +54,30 @@ def face_boxes(clip: Path, duration: float) -> dict[int, tuple[int, int, int, in
             if faces:
                 h, w = frame.image.shape[:2]
                 x1, y1, x2, y2 = faces[0].box
-                boxes[frame.index] = (max(0, int(x1)), max(0, int(y1)), min(w, int(x2)), min(h, int(y2)))
+                boxes[frame.index] = ((max(0, int(x1)), max(0, int(y1)), min(w, int(x2)), min(h, int(y2))), faces[0])
     return boxes
 
 
 class FlickerMeter:
     """A sink accumulating frame-to-frame differences of input and output inside the face boxes."""
 
+    CROP_EVERY = 5  # frames between the face crops kept for the anime score
+    CROP_SIZE = 128
+
     def __init__(self, boxes):
         self.boxes, self.previous = boxes, None
         self.out_sum = self.in_sum = 0.0
+        self.crops_in, self.crops_out = [], []  # aligned [S,S,3] uint8 face crops
 
     def write(self, image, frame):
-        box = self.boxes.get(frame.index)
-        if self.previous is not None and box is not None and frame.index - 1 == self.previous[0]:
-            x1, y1, x2, y2 = box
+        from streamfx.face.align import align_face
+
+        found = self.boxes.get(frame.index)
+        if found is not None and frame.index % self.CROP_EVERY == 0:
+            self.crops_in.append(align_face(frame.image, found[1], self.CROP_SIZE).image)
+            self.crops_out.append(align_face(image, found[1], self.CROP_SIZE).image)
+        if self.previous is not None and found is not None and frame.index - 1 == self.previous[0]:
+            x1, y1, x2, y2 = found[0]
             _, prev_in, prev_out = self.previous
             self.in_sum += np.abs(frame.image[y1:y2, x1:x2].astype(np.int16) - prev_in[y1:y2, x1:x2]).mean()
             self.out_sum += np.abs(image[y1:y2, x1:x2].astype(np.int16) - prev_out[y1:y2, x1:x2]).mean()
@@ -89,12 +106,12 @@ def tiny_weights(folder: Path) -> Path:
     return path
 
 
-def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool) -> float:
+def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, style: list[str]) -> FlickerMeter:
     from streamfx.cli import build_parser
     from streamfx.commands.anime import build_effect, build_pipeline
     from streamfx.io.decode import VideoReader
 
-    argv = ["anime", str(clip), "--weights", weights, "--engine", "torch", "--style-seed", "0"]
+    argv = ["anime", str(clip), "--engine", "torch", *style] + ([] if weights == "default" else ["--weights", weights])
     args = build_parser().parse_args(argv + ([] if smooth else ["--no-smooth"]))
     effect = build_effect(args)
     meter = FlickerMeter(boxes)
@@ -103,30 +120,50 @@ def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool) -> f
             build_pipeline(args, effect, live=False).run(reader, [meter])
     finally:
         effect.close()
-    return meter.ratio
+    return meter
+
+
+def anime_scores(classifier_path: Path, meter: FlickerMeter) -> tuple[float, float]:
+    """(mean anime probability of the input crops, of the output crops)."""
+    import torch
+
+    from streamfx.training.classifier import load_classifier
+
+    classifier, _ = load_classifier(classifier_path)
+
+    def score(crops) -> float:
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        return float(classifier.anime_probability(x).mean())
+
+    return score(meter.crops_in), score(meter.crops_out)
 
 
 def main() -> int:
     opts = parse()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     clips = opts.clips or [VIDEOS / c for c in DEFAULT_CLIPS]
+    style = ["--style-anchor", opts.style_anchor] if opts.style_anchor else ["--style-seed", str(opts.style_seed)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         weights = opts.weights or str(tiny_weights(Path(tmp)))
         for clip in (c for c in clips if c.is_file()):
             boxes = face_boxes(clip, opts.duration)
-            smooth = measure(clip, weights, opts.duration, boxes, smooth=True)
-            raw = measure(clip, weights, opts.duration, boxes, smooth=False)
-            rows.append((f"{clip.parent.name}/{clip.name}", len(boxes), smooth, raw))
-            print(f"{rows[-1][0]}: {smooth:.3f} smoothed, {raw:.3f} unsmoothed", flush=True)
+            smoothed = measure(clip, weights, opts.duration, boxes, True, style)
+            raw = measure(clip, weights, opts.duration, boxes, False, style).ratio
+            scores = anime_scores(opts.classifier, smoothed) if opts.anime_score else (float("nan"),) * 2
+            rows.append((f"{clip.parent.name}/{clip.name}", len(boxes), smoothed.ratio, raw, *scores))
+            print(f"{rows[-1][0]}: {smoothed.ratio:.3f} smoothed, {raw:.3f} unsmoothed; anime score "
+                  f"{scores[1]:.3f} (input {scores[0]:.3f})", flush=True)
     model = Path(opts.weights).name if opts.weights else "tiny random GNR (seed 0)"
     if opts.markdown:
-        print(f"\nmodel: {model}; fixed style seed 0; first {opts.duration:g} s of each clip\n")
-        print("| clip | frames with a face | ratio, smoothing on | ratio, smoothing off |\n|---|---|---|---|")
-        for name, count, smooth, raw in rows:
-            print(f"| {name} | {count} | {smooth:.3f} | {raw:.3f} |")
+        print(f"\nmodel: {model}; style {' '.join(style)}; first {opts.duration:g} s of each clip\n")
+        print("| clip | frames with a face | ratio, smoothing on | ratio, smoothing off | anime score of the output "
+              "faces | of the input faces |\n|---|---|---|---|---|---|")
+        for name, count, smooth, raw, score_in, score_out in rows:
+            print(f"| {name} | {count} | {smooth:.3f} | {raw:.3f} | {score_out:.3f} | {score_in:.3f} |")
         if rows:
-            print(f"| mean | | {np.mean([r[2] for r in rows]):.3f} | {np.mean([r[3] for r in rows]):.3f} |")
+            means = [np.mean([r[i] for r in rows]) for i in (2, 3, 5, 4)]
+            print("| mean | | " + " | ".join(f"{m:.3f}" for m in means) + " |")
     return 0
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamfx.errors import ModelError
-from streamfx.models.gnr import OFFICIAL, SLIM, GNRConfig
+from streamfx.models.gnr import OFFICIAL, SLIM_128, GNRConfig
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_MODEL = "gnr-slim"
@@ -49,11 +49,12 @@ CATALOG: dict[str, ModelEntry] = {
         ModelEntry(
             name="gnr-slim",
             file="gnr_slim.safetensors",
-            config=SLIM,
+            config=SLIM_128,
             directions=("A2B", "B2A"),
-            license="MIT (streamfx); trained on selfie2anime (UGATIT), research data",
-            source="trained by the streamfx project (scripts/, on a GPU); not trained yet",
-            description="default: GNR at 1/64 of the official compute, for real-time use",
+            license="MIT code; weights for non-commercial research use: trained on selfie2anime and CelebA-HQ "
+                    "(research-only data) with AnimeGANv3 teachers (non-commercial terms); see docs/model-card.md",
+            source="trained by the streamfx project on a 2-core CPU (scripts/train_gnr.py, teacher-guided GNR)",
+            description="default: slim GNR at 128x128 with two teacher style anchors (jpface, cute), fp16",
             bundled=True,
         ),
         ModelEntry(

@@ -81,6 +81,8 @@ OFFICIAL = GNRConfig()
 # Proposed default for real-time CPU/GPU use: the same architecture at about 1/64 of the official compute
 # (see docs/model.md for the measured table). Content stays at 16x16, I/O at 256x256.
 SLIM = GNRConfig(channels=((4, 256), (8, 256), (16, 128), (32, 64), (64, 32), (128, 16), (256, 16)), style_dim=256)
+# The bundled default: SLIM at 128x128 (content still 16x16), the size the CPU could train; pasted back upsampled.
+SLIM_128 = GNRConfig(size=128, num_down=3, channels=SLIM.channels[:-1], style_dim=256)
 
 
 class GNREncoder(nn.Module):
