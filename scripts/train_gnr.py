@@ -45,6 +45,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:N")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                    help="bf16 autocast (CUDA; CPUs with native bf16, e.g. AVX-512 BF16)")
+    p.add_argument("--gnr-every", type=int, default=1, metavar="N",
+                   help="with --teacher: the full GNR step every N steps, distillation-only steps between")
+    p.add_argument("--jitter-teacher", action=argparse.BooleanOptionalAction, default=True,
+                   help="colour-jitter teacher outputs, so each teacher spans a family of palettes in style space")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="NHWC activations (faster convolutions on the CPU)")
     p.add_argument("--time-budget", type=float, default=None, metavar="MINUTES", help="stop cleanly and save")
@@ -104,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("data %s", data.describe())
         model = resumed_model_config(args.run_dir) or model_config(args.config, args.size)
         cfg = TrainConfig(model=model, batch=args.batch, lr=args.lr, seed=args.seed,
-                          amp=args.amp and bf16_supported(device), channels_last=args.channels_last)
+                          amp=args.amp and bf16_supported(device), channels_last=args.channels_last,
+                          gnr_every=args.gnr_every, jitter_teacher=args.jitter_teacher)
         if args.benchmark:
             return benchmark(cfg, data, args.benchmark, device)
         budget = None if args.time_budget is None else args.time_budget * 60
@@ -139,6 +144,9 @@ def benchmark(cfg: TrainConfig, data, steps: int, device: str) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {args_config_name(cfg)} | {result['size']} | {result['batch']} | {result['g_params'] / 1e6:.2f} M "
           f"| {result['d_params'] / 1e6:.2f} M | {result['s_per_it']:.3f} | {tflop:.3f} | {result['ops_per_it']} | {_device_name(device)} |")
+    if result["s_per_distill_it"] is not None:
+        print(f"distillation-only step {result['s_per_distill_it']:.3f} s; mean over a cycle of {cfg.gnr_every} "
+              f"steps {result['s_per_it_mean']:.3f} s")
     for label, peak, util in (("H100 bf16, 10% of 989 TFLOPS", 989, 0.10), ("H100 bf16, 25% of 989 TFLOPS", 989, 0.25)):
         its = gpu_estimate(result["flops_per_it"], result["ops_per_it"], 25, peak, util)
         print(f"25 min on {label} (or 8 us per op launch, whichever is slower): ~{its:,} iterations")

@@ -59,3 +59,19 @@ def test_pairs_are_warped_together():
     assert torch.equal(warped_faces, augment(faces, torch.Generator().manual_seed(4)))
     with pytest.raises(ValueError):
         augment_pair(faces, targets[:2], torch.Generator())
+
+
+def test_colour_jitter_keeps_grey_grey_and_varies_colour():
+    from streamfx.training.augment import jitter_colours
+
+    generator = torch.Generator().manual_seed(1)
+    grey = torch.linspace(-0.8, 0.8, 8).view(1, 1, 1, 8).expand(4, 3, 8, 8)
+    jittered = jitter_colours(grey, generator)
+    # hue and saturation act on chroma only: grey pixels stay grey (equal channels)
+    assert torch.allclose(jittered[:, 0], jittered[:, 1], atol=1e-5) and torch.allclose(jittered[:, 1], jittered[:, 2], atol=1e-5)
+    faces = _faces(4, 64)
+    coloured = jitter_colours(faces, torch.Generator().manual_seed(2))
+    assert coloured.shape == faces.shape and float(coloured.abs().max()) <= 1.0
+    assert float((coloured - faces).abs().mean()) > 0.02
+    off = AugmentConfig(hue_degrees=0.0, saturation=(1.0, 1.0), brightness=0.0, contrast=(1.0, 1.0))
+    assert torch.allclose(jitter_colours(faces, torch.Generator(), off), faces, atol=1e-5)

@@ -68,6 +68,24 @@ def test_training_moves_every_network(domains):
         assert changed, f"{name} did not change after a step"
 
 
+def test_distillation_only_steps_between_full_steps(domains):
+    trainer = _trainer(domains, gnr_every=2, jitter_teacher=True)
+    d_before = [p.detach().clone() for p in trainer.d_a.parameters()]
+    full = _as_floats(trainer.step())
+    assert "d_adv" in full and "cycle_mse" in full and "d_r1" in full
+    d_after_full = [p.detach().clone() for p in trainer.d_a.parameters()]
+    a2b_before = [p.detach().clone() for p in trainer.g_a2b.parameters()]
+    distill = _as_floats(trainer.step())
+    assert set(distill) == {"g_total", "distill_l1", "distill_lpips"}
+    assert all(math.isfinite(v) for v in distill.values())
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, d_after_full))
+    assert all(torch.equal(a, b) for a, b in zip(d_after_full, trainer.d_a.parameters()))  # no D update
+    assert any(not torch.equal(a, b) for a, b in zip(a2b_before, trainer.g_a2b.parameters()))
+    # R1 counts full steps: with d_reg_every=2 it runs on every other full step (steps 0, 4, ...)
+    assert "d_r1" not in _as_floats(trainer.step()) and "d_r1" not in trainer.step()
+    assert "d_r1" in trainer.step()
+
+
 def test_cpu_bf16_channels_last_step_matches_fp32_closely(domains):
     """The fast CPU step (bf16 autocast, NHWC) computes the same losses as fp32 to bf16 precision, and its
     optimizer keeps fp32 weights."""

@@ -24,6 +24,11 @@ class AugmentConfig:
     resize_ratio: float = 286 / 256  # resize to 286 then crop 256 (scaled for other sizes)
     flip: bool = True
     padding: str = "zeros"  # what kornia used; 0 in [-1,1] is mid grey
+    # colour jitter of teacher targets only (the face keeps its colours, so the style code must carry them)
+    hue_degrees: float = 30.0
+    saturation: tuple[float, float] = (0.6, 1.4)
+    brightness: float = 0.1  # added, in [-1,1] units
+    contrast: tuple[float, float] = (0.8, 1.2)
 
 
 def _uniform(count: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
@@ -119,3 +124,30 @@ def gnr_batch(
     same = augment(originals[pick : pick + 1].expand_as(originals).contiguous(), generator, cfg)
     return same, varied
 
+
+
+# RGB <-> YIQ: hue is a rotation of the (I, Q) chroma plane, saturation its length
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+
+
+def jitter_colours(images: torch.Tensor, generator: torch.Generator, cfg: AugmentConfig = AugmentConfig()) -> torch.Tensor:
+    """Per-image random hue rotation, saturation, contrast and brightness. [N,3,H,W] in [-1,1] -> same, clamped.
+
+    Applied to teacher outputs so that one teacher gives a family of palettes: the style code read from a jittered
+    output must carry its palette, which spreads the teacher's look over the style space that seeds sample.
+    """
+    count = images.shape[0]
+    angle = torch.deg2rad(_uniform(count, -cfg.hue_degrees, cfg.hue_degrees, generator)).float()
+    saturation = _uniform(count, *cfg.saturation, generator).float()
+    contrast = _uniform(count, *cfg.contrast, generator).float()
+    brightness = _uniform(count, -cfg.brightness, cfg.brightness, generator).float()
+    cos, sin = torch.cos(angle) * saturation, torch.sin(angle) * saturation
+    chroma = torch.zeros(count, 3, 3)
+    chroma[:, 0, 0] = 1.0
+    chroma[:, 1, 1], chroma[:, 1, 2], chroma[:, 2, 1], chroma[:, 2, 2] = cos, -sin, sin, cos
+    matrix = _YIQ_TO_RGB @ chroma @ _RGB_TO_YIQ  # [N,3,3] acting on RGB
+    matrix = (matrix * contrast.view(-1, 1, 1)).to(images.device, images.dtype)
+    mixed = torch.einsum("nij,njhw->nihw", matrix, images)
+    # contrast scales about mid grey (0 in [-1,1]); brightness shifts
+    return (mixed + brightness.view(-1, 1, 1, 1).to(images.device, images.dtype)).clamp(-1, 1)

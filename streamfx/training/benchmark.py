@@ -32,28 +32,39 @@ def count_step_flops(trainer: GNRTrainer) -> tuple[int, int]:
 
 
 def measure(cfg: TrainConfig, data: DomainData, steps: int = 3, device: str = "cpu") -> dict:
-    """Median seconds per iteration over `steps` timed steps (after one warm-up step), and FLOPs per step.
+    """Median seconds per full GNR step over the timed steps (after a warm-up), FLOPs of a full step, and with
+    `gnr_every` > 1 the median distillation-only step and the mean over a cycle of `gnr_every` steps.
 
-    Steps with the lazy R1 pass (every `d_reg_every`-th) cost more; they are excluded from the timing and the
-    FLOP count, and their share is small (1 in 16).
+    Steps with the lazy R1 pass (every `d_reg_every`-th full step) cost more; they are excluded from the timing and
+    the FLOP count, and their share is small (1 in 16).
     """
     trainer = GNRTrainer(cfg, data, device)
     trainer.step()  # warm-up, and step 0 runs R1
+    while not trainer.is_full_step(trainer.step_count):
+        trainer.step()
     flops, ops = count_step_flops(trainer)
-    times = []
+    times: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(steps):
-        if trainer.step_count % cfg.d_reg_every == 0:
-            trainer.step()
-            continue
+        full = trainer.is_full_step(trainer.step_count)
+        r1 = full and (trainer.step_count // max(1, cfg.gnr_every if data.pairs else 1)) % cfg.d_reg_every == 0
         tick = time.perf_counter()
         trainer.step()
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - tick)
-    times.sort()
-    return {"size": cfg.model.size, "batch": cfg.batch, "s_per_it": times[len(times) // 2], "flops_per_it": flops, "ops_per_it": ops,
+        if not r1:
+            times[full].append(time.perf_counter() - tick)
+    full_s = _median(times[True])
+    distill_s = _median(times[False]) if times[False] else None
+    cycle_s = full_s if distill_s is None else (full_s + (cfg.gnr_every - 1) * distill_s) / cfg.gnr_every
+    return {"size": cfg.model.size, "batch": cfg.batch, "s_per_it": full_s, "s_per_distill_it": distill_s,
+            "s_per_it_mean": cycle_s, "flops_per_it": flops, "ops_per_it": ops,
             "g_params": sum(p.numel() for p in trainer.g_a2b.parameters()),
             "d_params": sum(p.numel() for p in trainer.d_a.parameters())}
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 def gpu_estimate(flops_per_it: float, ops_per_it: int, minutes: float, peak_tflops: float, utilization: float,

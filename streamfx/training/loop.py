@@ -73,7 +73,8 @@ class TrainingRun:
         row.update({k: round(float(v), 6) for k, v in logs.items()})
         with open(self.root / "log.jsonl", "a") as handle:
             handle.write(json.dumps(row) + "\n")
-        log.info("step %d  %.2f s/it  g %.3f  d %.3f", row["step"], seconds_per_step, row["g_total"], row["d_adv"])
+        d = f"  d {row['d_adv']:.3f}" if "d_adv" in row else "  (distillation step)"
+        log.info("step %d  %.2f s/it  g %.3f%s", row["step"], seconds_per_step, row["g_total"], d)
 
     def run(self) -> dict:
         """Train until `iterations` or the time budget; always ends with a checkpoint and a sample grid."""

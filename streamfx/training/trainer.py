@@ -20,7 +20,7 @@ from streamfx.errors import UsageError
 from streamfx.models.discriminator import Discriminator, LatentDiscriminator
 from streamfx.models.gnr import OFFICIAL, SLIM, GNRConfig, Generator
 from streamfx.training import checkpoint as ckpt
-from streamfx.training.augment import AugmentConfig, augment_pair, gnr_batch
+from streamfx.training.augment import AugmentConfig, augment_pair, gnr_batch, jitter_colours
 from streamfx.training.data import DomainData, DomainSampler, ImageCache
 from streamfx.training.losses import (LossWeights, d_logistic_loss, g_nonsaturating_loss, r1_penalty,
                                       style_consistency_loss)
@@ -57,6 +57,8 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast (CUDA, and CPUs with AVX-512 BF16 / AMX)
     channels_last: bool = False  # NHWC activations: faster convolutions on the CPU
     cycle_lpips_downsample: int = 2  # the cycle's LPIPS at 1/2 resolution: VGG16 at full size would triple the step
+    gnr_every: int = 1  # with teacher pairs: the full GNR step every N steps, distillation-only steps between
+    jitter_teacher: bool = False  # colour-jitter teacher outputs: a family of palettes per teacher in style space
     weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -132,6 +134,8 @@ class GNRTrainer:
             faces, targets = zip(*self.sampler_pairs.next_paths(b))
             pair_x, pair_y = augment_pair(self.images.batch(list(faces)), self.images.batch(list(targets)),
                                           self.generator, self.cfg.augment)
+            if self.cfg.jitter_teacher:
+                pair_y = jitter_colours(pair_y, self.generator, self.cfg.augment)
             draw["pair_x"], draw["pair_y"] = self._input(pair_x), self._input(pair_y)  # [B,3,S,S] face, teacher
         return draw
 
@@ -147,6 +151,8 @@ class GNRTrainer:
         f["target_a"] = torch.cat([x["rand_a"], f["enc_a"]])[x["pick_a"]]
         f["fake_b"] = self.g_a2b.decode(f["content_a"], self.g_a2b.mapping(f["target_b"]))  # [B,3,S,S] anime
         f["fake_a"] = self.g_b2a.decode(f["content_b"], self.g_b2a.mapping(f["target_a"]))  # faces
+        if "pair_y" in x:
+            f["distilled"] = self._distill(x)
         return f
 
     def _discriminator_step(self, x: dict, f: dict, regularize: bool) -> dict[str, Tensor]:
@@ -163,6 +169,8 @@ class GNRTrainer:
                     + d_logistic_loss(out_real_b, self.d_b(f["fake_b"].detach()))
                     + d_logistic_loss(out_lat_a, [self.d_l(f["enc_a"].detach())])
                     + d_logistic_loss(out_lat_b, [self.d_l(f["enc_b"].detach())]))
+            if "distilled" in f:  # teacher styles are fakes too: D_L pulls them into N(0,I), where seeds land
+                loss = loss + F.softplus(self.d_l(f["distilled"]["style"].detach()).float()).mean()
         logs = {"d_adv": loss.detach()}
         if regularize:
             r1 = (r1_penalty(out_real_a, real_a) + r1_penalty(out_real_b, real_b)
@@ -189,7 +197,7 @@ class GNRTrainer:
             cycle = F.mse_loss(cycle_a.float(), x["same_a"]) + F.mse_loss(cycle_b.float(), x["same_b"])
             style_rec = (F.mse_loss(rec_style_b.float(), f["target_b"].float())
                          + F.mse_loss(rec_style_a.float(), f["target_a"].float()))
-            distilled = self._distill(x) if "pair_x" in x else None
+            distilled = f.get("distilled")
             if distilled is not None:
                 lat = lat + g_nonsaturating_loss([self.d_l(distilled["style"])])  # teacher styles inside N(0,I)
             perceptual, distill_lpips = self._perceptual(x, cycle_a, cycle_b, distilled)
@@ -243,16 +251,40 @@ class GNRTrainer:
         for group in self.g_optim.param_groups + self.d_optim.param_groups:
             group["lr"] = lr
 
+    def _distill_step(self, x: dict) -> dict[str, Tensor]:
+        """A generator update on the teacher pairs alone: a fifth of the full step's cost on the CPU."""
+        _set_requires_grad(self.d_l, False)
+        w = self.cfg.weights
+        with self._autocast():
+            distilled = self._distill(x)
+            lat = g_nonsaturating_loss([self.d_l(distilled["style"])])
+            distill_lpips = self.lpips(distilled["image"], x["pair_y"]).float().mean()
+        distill_l1 = (distilled["image"].float() - x["pair_y"]).abs().mean()
+        loss = w.distill_l1 * distill_l1 + w.distill_lpips * distill_lpips + w.latent_adversarial * lat
+        self.g_optim.zero_grad(set_to_none=True)
+        loss.backward()
+        self.g_optim.step()
+        return {"g_total": loss.detach(), "distill_l1": distill_l1.detach(), "distill_lpips": distill_lpips.detach()}
+
+    def is_full_step(self, step: int) -> bool:
+        """Whether `step` runs the whole GNR update (always, without teacher pairs)."""
+        return self.sampler_pairs is None or step % self.cfg.gnr_every == 0
+
     def step(self) -> dict[str, Tensor]:
-        """One iteration (D update, G update, EMA). Returns detached scalar losses (no device sync)."""
+        """One iteration (D update, G update, EMA; or a distillation-only G update, see `gnr_every`).
+        Returns detached scalar losses (no device sync)."""
         self._set_lr()
         self.g_a2b.train()
         self.g_b2a.train()
         x = self._draw()
-        with self._autocast():
-            f = self._translate(x)
-        logs = self._discriminator_step(x, f, self.step_count % self.cfg.d_reg_every == 0)
-        logs.update(self._generator_step(x, f))
+        if self.is_full_step(self.step_count):
+            with self._autocast():
+                f = self._translate(x)
+            full_steps = self.step_count // (self.cfg.gnr_every if self.sampler_pairs is not None else 1)
+            logs = self._discriminator_step(x, f, full_steps % self.cfg.d_reg_every == 0)
+            logs.update(self._generator_step(x, f))
+        else:
+            logs = self._distill_step(x)
         self._update_ema()
         self.step_count += 1
         return logs
