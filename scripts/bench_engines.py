@@ -21,9 +21,9 @@ import torch
 
 from streamfx.backends.select import EngineHooks, open_runtime
 from streamfx.errors import StreamfxError
-from streamfx.models.gnr import OFFICIAL, SLIM, Generator
+from streamfx.models.gnr import OFFICIAL, SLIM, SLIM_128, Generator
 
-MODELS = {"slim": SLIM, "official": OFFICIAL}
+MODELS = {"slim": SLIM, "slim128": SLIM_128, "official": OFFICIAL}  # slim128: the bundled default
 
 
 def parse_args(argv=None) -> argparse.Namespace:
