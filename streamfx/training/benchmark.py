@@ -45,8 +45,7 @@ def measure(cfg: TrainConfig, data: DomainData, steps: int = 3, device: str = "c
     flops, ops = count_step_flops(trainer)
     times: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(steps):
-        full = trainer.is_full_step(trainer.step_count)
-        r1 = full and (trainer.step_count // max(1, cfg.gnr_every if data.pairs else 1)) % cfg.d_reg_every == 0
+        full, r1 = trainer.is_full_step(trainer.step_count), trainer.is_r1_step(trainer.step_count)
         tick = time.perf_counter()
         trainer.step()
         if trainer.device.type == "cuda":
