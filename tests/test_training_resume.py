@@ -110,3 +110,14 @@ def test_cuda_bf16_steps_are_finite(domains):
         logs = _as_floats(trainer.step())
         assert all(math.isfinite(v) for v in logs.values()), logs
     assert next(trainer.ema_a2b.parameters()).dtype == torch.float32
+
+
+def test_benchmark_reports_both_step_kinds(domains):
+    from streamfx.training.benchmark import measure
+
+    torch.set_num_threads(1)
+    config = TrainConfig(model=model_config("tiny"), batch=2, seed=0, d_reg_every=4, gnr_every=2)
+    result = measure(config, domains, steps=4)
+    assert result["s_per_it"] > 0 and result["s_per_distill_it"] > 0
+    assert result["s_per_it_mean"] == pytest.approx((result["s_per_it"] + result["s_per_distill_it"]) / 2)
+    assert result["flops_per_it"] > 0 and result["size"] == 64
