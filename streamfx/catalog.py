@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamfx.errors import ModelError
-from streamfx.models.gnr import OFFICIAL, SLIM_128, GNRConfig
+from streamfx.models.config import OFFICIAL, SLIM_128, GNRConfig
 
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_MODEL = "gnr-slim"

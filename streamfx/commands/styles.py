@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from streamfx.errors import MediaError, UsageError
 
@@ -56,13 +55,17 @@ def run(args) -> int:
 
 def stylize_seeds(G, face: np.ndarray, seeds: list[int]) -> list[np.ndarray]:
     """One aligned face [S,S,3] uint8 RGB decoded with each seed's style: a list of [S,S,3] uint8 tiles."""
+    import torch
+
     from streamfx.styles import style_from_seed
 
     return stylize(G, face, torch.cat([style_from_seed(s, G.config.latent_dim) for s in seeds]))
 
 
-def stylize(G, face: np.ndarray, z: torch.Tensor) -> list[np.ndarray]:
+def stylize(G, face: np.ndarray, z) -> list[np.ndarray]:
     """One aligned face [S,S,3] uint8 RGB decoded with each style code z [K,latent]: K [S,S,3] uint8 tiles."""
+    import torch
+
     x = torch.from_numpy(face).permute(2, 0, 1).float().unsqueeze(0) / 127.5 - 1.0  # [1,3,S,S] in [-1,1]
     tiles = []
     with torch.inference_mode():
@@ -73,7 +76,7 @@ def stylize(G, face: np.ndarray, z: torch.Tensor) -> list[np.ndarray]:
     return tiles
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
+def to_uint8(images) -> np.ndarray:
     """[N,3,S,S] in nominal [-1,1] -> [N,S,S,3] uint8 (clamped: the network output is not)."""
     return ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
