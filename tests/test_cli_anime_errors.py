@@ -3,6 +3,8 @@ no output or temp file left, input bytes unchanged."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 from test_io_fixtures import digest, make_audio_only, make_clip, make_cut, make_empty, make_text
 
@@ -99,8 +101,19 @@ def test_existing_output_needs_overwrite(tmp_path, capsys):
     (["--style-seed", "3", "--style-mix", "1,2,0.5"], "choose one"),
     (["--grid", "4", "--side-by-side"], "--grid"),
     (["--mask-margin", "0.7"], "--mask-margin"),
+    (["--duration", "nan"], "duration"),
+    (["--start", "nan"], "start"),
+    (["--start", "-1"], "start"),
+    (["--duration", "inf"], "duration"),
+    (["--preset", "bogus"], "--preset"),
+    (["--device", "bogus"], "device"),
+    (["--style-image", "no-such-anime.png"], "--style-image"),
+    (["--style-mix", "1,2"], "--style-mix"),
+    (["--style-seed", "-1"], "--style-seed"),
+    (["--style-seed", "1", "--style-anchor", "jpface"], "choose one"),
 ])
-def test_bad_options_exit_2(tmp_path, capsys, argv, needle):
+def test_bad_options_exit_2(tmp_path, capsys, argv, needle, no_default_model):
+    """Refused with one line naming the option, before any work, also when no model is installed."""
     source = make_clip(tmp_path / "in.mp4")
     assert main(["anime", str(source), *argv]) == 2
     assert needle in _error_line(capsys)
@@ -111,4 +124,12 @@ def test_missing_weights_file_exits_1(tmp_path, capsys):
     source = make_clip(tmp_path / "in.mp4")
     assert main(["-q", "anime", str(source), "--weights", str(tmp_path / "none.safetensors")]) == 1
     assert "none.safetensors" in _error_line(capsys)
+    _only(tmp_path, "in.mp4")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
+def test_tensorrt_engine_without_tensorrt_exits_2(tmp_path, capsys, no_default_model):
+    source = make_clip(tmp_path / "in.mp4")
+    assert main(["anime", str(source), "--engine", "tensorrt"]) == 2
+    assert "TensorRT is not installed" in _error_line(capsys)
     _only(tmp_path, "in.mp4")

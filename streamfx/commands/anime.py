@@ -58,6 +58,27 @@ def check_common(args) -> None:
     styles = [x for x in (args.style_seed, args.style_image, args.style_mix, args.style_anchor) if x is not None]
     if len(styles) > 1:
         raise UsageError("choose one of --style-seed, --style-image, --style-mix, --style-anchor")
+    check_model_options(args)
+
+
+def check_model_options(args) -> None:
+    """Model and style options, refused before any work, whether or not a model is installed."""
+    import importlib.util
+    from pathlib import Path
+
+    from streamfx.backends.base import Device
+    from streamfx.styles import parse_style_mix
+
+    if args.device != "auto":
+        Device.parse(args.device)
+    if args.style_mix is not None:
+        parse_style_mix(args.style_mix)
+    if args.style_seed is not None and args.style_seed < 0:
+        raise UsageError(f"--style-seed must be >= 0, not {args.style_seed}")
+    if args.style_image is not None and not Path(args.style_image).is_file():
+        raise UsageError(f"--style-image: file not found: {args.style_image}")
+    if args.engine == "tensorrt" and importlib.util.find_spec("tensorrt") is None:
+        raise UsageError('--engine tensorrt: TensorRT is not installed (pip install ".[gpu]" on an NVIDIA machine)')
 
 
 def build_effect(args, grid: int = 0):
@@ -127,6 +148,9 @@ def _check_args(args) -> None:
         raise UsageError("--grid uses seeds; it cannot be combined with --side-by-side, --style-image or --style-mix")
     if not 0 <= args.crf <= 51:
         raise UsageError(f"--crf must be 0..51, not {args.crf}")
+    from streamfx.io.encode import check_preset
+
+    check_preset(args.codec, args.preset)
 
 
 def _expected_frames(info, start, duration) -> int | None:

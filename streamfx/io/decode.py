@@ -8,6 +8,7 @@ Timestamps are carried, never regenerated, so variable frame rate survives.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -45,10 +46,11 @@ class VideoReader:
     """
 
     def __init__(self, path, start: float | None = None, duration: float | None = None, threads: int = 0):
-        if start is not None and start < 0:
-            raise UsageError(f"start must be >= 0 seconds, got {start}")
-        if duration is not None and duration <= 0:
-            raise UsageError(f"duration must be > 0 seconds, got {duration}")
+        # written so that NaN fails too: every comparison with NaN is false
+        if start is not None and not (math.isfinite(start) and start >= 0):
+            raise UsageError(f"start must be a number of seconds >= 0, got {start}")
+        if duration is not None and not (math.isfinite(duration) and duration > 0):
+            raise UsageError(f"duration must be a number of seconds > 0, got {duration}")
         self.path = Path(path)
         self.info: MediaInfo = probe(self.path)
         video_end = self.info.start_time + self.info.duration

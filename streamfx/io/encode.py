@@ -47,7 +47,23 @@ def pad_to_even(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+
+
+def check_preset(codec: str, preset: str) -> None:
+    """UsageError unless the encoder takes `preset` (x264/x265 names; NVENC also p1..p7); others ignore it."""
+    known = X264_PRESETS
+    if codec.endswith("_nvenc"):
+        known = tuple(_NVENC_PRESETS) + tuple(f"p{i}" for i in range(1, 8))
+    elif codec not in ("libx264", "libx265"):
+        return
+    if preset not in known:
+        raise UsageError(f"--preset {preset!r} is not a {codec} preset (one of: {', '.join(known)})")
+
+
 def _codec_options(codec: str, crf: int, preset: str) -> dict[str, str]:
+    check_preset(codec, preset)
     if codec.endswith("_nvenc"):
         # NVENC has no CRF; constant-quality VBR with cq is its nearest equivalent.
         return {"rc": "vbr", "cq": str(crf), "preset": _NVENC_PRESETS.get(preset, preset)}
