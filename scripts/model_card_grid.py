@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The model card's sample grid: faces the project may publish x style seeds, from one weight file.
 
-    python scripts/model_card_grid.py --weights streamfx/data/gnr_slim.safetensors -o docs/images/gnr_slim_seeds.png
+    python scripts/model_card_grid.py --weights streamfx/data/gnr_slim.safetensors -o docs/images/gnr_slim_seeds.jpg
 
 Rows: scikit-image's public-domain astronaut photo (Eileen Collins, NASA) and frames of the project's own
 `samples/astronaut.mp4` (the same photo under a moving virtual camera: other scales, shifts and rolls). Each row
