@@ -5,8 +5,8 @@
 
 Rows: scikit-image's public-domain astronaut photo (Eileen Collins, NASA) and frames of the project's own
 `samples/astronaut.mp4` (the same photo under a moving virtual camera: other scales, shifts and rolls). Each row
-is the aligned input crop followed by one tile per seed and one per style anchor stored with the model. No dataset or teacher image is used, so the grid may be
-committed.
+is the aligned input crop followed by one tile per seed and one per style anchor stored with the model. No
+dataset or teacher image is used, so the grid may be committed.
 """
 
 from __future__ import annotations

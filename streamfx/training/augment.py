@@ -125,13 +125,14 @@ def gnr_batch(
     return same, varied
 
 
-
 # RGB <-> YIQ: hue is a rotation of the (I, Q) chroma plane, saturation its length
 _RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 
 
-def jitter_colours(images: torch.Tensor, generator: torch.Generator, cfg: AugmentConfig = AugmentConfig()) -> torch.Tensor:
+def jitter_colours(
+    images: torch.Tensor, generator: torch.Generator, cfg: AugmentConfig = AugmentConfig()
+) -> torch.Tensor:
     """Per-image random hue rotation, saturation, contrast and brightness. [N,3,H,W] in [-1,1] -> same, clamped.
 
     Applied to teacher outputs so that one teacher gives a family of palettes: the style code read from a jittered

@@ -52,8 +52,8 @@ def teacher_name(folder: Path) -> str:
     return folder.parent.name.removeprefix("teacher_") if folder.parent.name.startswith("teacher_") else folder.name
 
 
-def teacher_anchors(b2a: Generator, teacher_dirs: list[str], celeba_dir: Path | None, count: int = 256,
-                    size: int | None = None) -> dict[str, list[float]]:
+def teacher_anchors(b2a: Generator, teacher_dirs: list[str], celeba_dir: Path | None,
+                    count: int = 256) -> dict[str, list[float]]:
     """{teacher: z} where z is the mean style B2A reads from `count` of the teacher's training outputs.
 
     Eight numbers per teacher, not images: they let a user pick the teacher's look (`--style-anchor`)."""
@@ -66,7 +66,7 @@ def teacher_anchors(b2a: Generator, teacher_dirs: list[str], celeba_dir: Path | 
             log.warning("teacher folder %s not found: no anchor for it", folder)
             continue
         targets = [t for _, t in teacher_pairs(Path(celeba_dir or CELEBAHQ), [folder])][:count]
-        z = style_anchor(b2a, load_batch(targets, size or b2a.config.size))
+        z = style_anchor(b2a, load_batch(targets, b2a.config.size))
         anchors[teacher_name(folder)] = [round(float(v), 6) for v in z[0]]
     return anchors
 

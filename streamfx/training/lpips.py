@@ -129,7 +129,8 @@ def load_lpips(path: Path | None = None) -> LPIPS:
         if theirs not in source:
             raise ModelError(f"LPIPS weight file lacks {theirs}")
         if source[theirs].shape != state[ours].shape:
-            raise ModelError(f"LPIPS weight {theirs}: shape {tuple(source[theirs].shape)}, expected {tuple(state[ours].shape)}")
+            raise ModelError(f"LPIPS weight {theirs}: shape {tuple(source[theirs].shape)}, "
+                             f"expected {tuple(state[ours].shape)}")
         state[ours] = source[theirs]
     model.load_state_dict(state)
     return model
