@@ -26,9 +26,9 @@ from streamfx.errors import StreamfxError, UsageError  # noqa: E402
 from streamfx.training import checkpoint as ckpt  # noqa: E402
 from streamfx.training.classifier import load_classifier, save_classifier, train_classifier  # noqa: E402
 from streamfx.training.data import (CELEBAHQ, DEFAULT_ROOT, SELFIE2ANIME, celeba_holdout_by_sex,  # noqa: E402
-                                    list_images, load_batch, split_holdout, teacher_pairs)
+                                    list_images, load_batch, split_holdout)
 from streamfx.training.evaluate import (evaluate_group, evaluate_teacher, markdown_table,  # noqa: E402
-                                        style_anchor, teacher_table)
+                                        teacher_table)
 from streamfx.training.samples import fixed_styles, tile, translation_grid, write_png  # noqa: E402
 
 log = logging.getLogger("streamfx")
@@ -91,7 +91,7 @@ def classifier_for(args):
 
 def teacher_rows(args, meta: dict, a2b, b2a, classifier, held: list[Path]) -> list:
     """Held-out CelebA-HQ faces against each teacher's outputs, with that teacher's anchor style."""
-    from streamfx.training.export import teacher_name
+    from streamfx.training.export import teacher_anchors, teacher_name
     from streamfx.training.lpips import load_lpips
 
     folders = args.teacher or [Path(f) for f in meta.get("data", {}).get("teacher_pairs", {})]
@@ -99,14 +99,12 @@ def teacher_rows(args, meta: dict, a2b, b2a, classifier, held: list[Path]) -> li
     folders = [f for f in folders if f.is_dir()]
     if not folders:
         return []
-    size, lpips, anchors, rows = a2b.config.size, load_lpips(), meta.get("style_anchors", {}), []
+    size, lpips, anchors, rows = a2b.config.size, load_lpips(), dict(meta.get("style_anchors", {})), []
     for folder in folders:
         name = teacher_name(folder)
-        if name in anchors:
-            anchor = torch.tensor([anchors[name]], dtype=torch.float32)
-        else:
-            train = [t for _, t in teacher_pairs(args.celeba_dir, [folder])][: args.anchor_faces]
-            anchor = style_anchor(b2a, load_batch(train, size))
+        if name not in anchors:  # a checkpoint: the anchor as export would compute it
+            anchors.update(teacher_anchors(b2a, [folder], args.celeba_dir, args.anchor_faces))
+        anchor = torch.tensor([anchors[name]], dtype=torch.float32)
         pairs = [(face, folder / face.name) for face in held if (folder / face.name).is_file()]
         if pairs:
             faces, targets = (load_batch([p[i] for p in pairs], size) for i in (0, 1))
