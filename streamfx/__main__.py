@@ -1,3 +1,3 @@
-from streamfx.cli import main
+from streamfx.cli import entry
 
-raise SystemExit(main())
+entry()

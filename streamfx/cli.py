@@ -19,9 +19,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from streamfx import __version__
 from streamfx.errors import StreamfxError
+from streamfx.signals import import_uninterrupted, interrupt_held
 
 # Sub-command modules, in the order `--help` lists them.
 COMMANDS = ("anime", "live", "faces", "styles", "models", "engines", "bench", "probe")
+
+# The exit code of a run stopped by Ctrl-C or SIGTERM, as shells report a process ended by SIGINT.
+EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("streamfx")
 
@@ -52,11 +56,14 @@ def _configure_logging(quiet: bool, verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-    except KeyboardInterrupt:  # Ctrl-C while the command line is read: the same one line as later
+        # Ctrl-C waits while the command line is read and the command's C extensions load (see signals.py).
+        with interrupt_held():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            import_uninterrupted(getattr(args, "preload", ()))
+    except KeyboardInterrupt:
         print("streamfx: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if args.command is None:
         parser.print_help()
         return 2
@@ -68,8 +75,21 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         print("streamfx: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def entry() -> None:
+    """The `streamfx` program and `python -m streamfx`: run `main` and exit with its code."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        # A Ctrl-C that passed through Python code run by a C extension can make CPython end the process by
+        # SIGINT at exit even though it was handled. Leave with exactly 130; the command has cleaned up already
+        # and the pipeline's threads are daemons.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

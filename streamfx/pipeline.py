@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -265,20 +264,3 @@ def _interrupt_message(sinks: Sequence) -> str:
     if files:
         return f"interrupted: stopped early, no output written ({', '.join(files)} not created, temp file removed)"
     return "interrupted: stopped early"
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """Make SIGTERM behave like Ctrl-C in the main thread, so both clean up the same way."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

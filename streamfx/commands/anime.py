@@ -11,6 +11,9 @@ import sys
 from streamfx.errors import UsageError
 from streamfx.face.track import parse_selection
 
+# C extensions a stylizing command uses, loaded before it starts (see streamfx/signals.py).
+PRELOAD = ("numpy", "torch", "cv2", "av", "onnxruntime")
+
 log = logging.getLogger("streamfx")
 
 
@@ -137,7 +140,7 @@ def register(sub) -> None:
     group.add_argument("--grid", type=int, default=0, metavar="N",
                        help="one face in N styles (seeds --style-seed .. +N-1), tiled like the GNR demo")
     group.add_argument("--stats", action="store_true", help="print per-stage timings at the end")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, preload=PRELOAD)
 
 
 def _check_args(args) -> None:
@@ -170,7 +173,7 @@ def run(args) -> int:
     from streamfx import __version__
     from streamfx.io.decode import VideoReader
     from streamfx.io.paths import check_input, resolve_output
-    from streamfx.pipeline import sigterm_as_interrupt
+    from streamfx.signals import sigterm_as_interrupt
     from streamfx.sinks.file import FileSink
     from streamfx.sinks.preview import open_preview
 

@@ -40,7 +40,7 @@ def register(sub) -> None:
     clear = actions.add_parser("clear", help="delete cached plans and ONNX files")
     clear.add_argument("--dir", type=Path, help="engine cache folder")
     clear.add_argument("--keep-onnx", action="store_true", help="delete only plans, timing caches and notes")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, preload=("numpy", "torch", "onnxruntime"))
 
 
 def _cache_dir(args) -> Path:

@@ -36,7 +36,7 @@ def register(sub) -> None:
     parser.add_argument("--device", default="cpu", help="torch device for detection: cpu or cuda (default cpu)")
     parser.add_argument("--start", type=float, default=None, metavar="S", help="start at S seconds (video)")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="process S seconds (video)")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, preload=("numpy", "torch", "cv2", "av"))
 
 
 def _detector(args):

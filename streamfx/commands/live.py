@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from streamfx.commands.anime import add_face_arguments, add_model_arguments, build_effect, build_pipeline, check_common
+from streamfx.commands.anime import (PRELOAD, add_face_arguments, add_model_arguments, build_effect, build_pipeline,
+                                     check_common)
 from streamfx.errors import UsageError
 from streamfx.io.paths import check_output
 
@@ -33,7 +34,7 @@ def register(sub) -> None:
     parser.add_argument("--stats", action="store_true", help="print per-stage timings at the end")
     add_model_arguments(parser)
     add_face_arguments(parser)
-    parser.set_defaults(run=run, batch=1)
+    parser.set_defaults(run=run, batch=1, preload=(*PRELOAD, "pyvirtualcam"))
 
 
 class LiveControls:
@@ -88,7 +89,7 @@ def _sinks(args, camera, width: int, height: int, on_key) -> list:
 
 def run(args) -> int:
     from streamfx.io.camera import open_camera
-    from streamfx.pipeline import sigterm_as_interrupt
+    from streamfx.signals import sigterm_as_interrupt
 
     check_common(args)
     if args.style_image or args.style_mix:

@@ -11,7 +11,7 @@ def register(sub) -> None:
     parser = sub.add_parser("probe", help="show a video's size, frame rate, duration, frames and audio streams")
     parser.add_argument("input", metavar="IN", help="video file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, preload=("av",))
 
 
 def format_table(info: MediaInfo) -> str:

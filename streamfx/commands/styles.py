@@ -23,7 +23,7 @@ def register(sub) -> None:
     parser.add_argument("--weights", help="weight file or catalog name (default: the bundled default model)")
     parser.add_argument("--cols", type=int, help="tiles per row (default: about square)")
     parser.add_argument("--no-detect", action="store_true", help="use the centre square, no face detection")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, preload=("numpy", "torch", "cv2"))
 
 
 def run(args) -> int:
