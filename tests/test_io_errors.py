@@ -3,6 +3,8 @@ the input untouched. Checked through the Python API and through `streamfx probe`
 
 from __future__ import annotations
 
+import dataclasses
+
 from fractions import Fraction
 
 import pytest
@@ -74,15 +76,25 @@ def test_missing_input_is_usage_error(tmp_path, capsys):
     assert "nope.mp4" in capsys.readouterr().err
 
 
-def test_truncated_with_index_first_fails_while_decoding(tmp_path):
-    """Index at the front (faststart): it opens, but decoding runs short and must not pass silently."""
+def test_truncated_with_index_first_is_refused_on_open(tmp_path):
+    """Index at the front (faststart): the header is whole, the video is not; refused before any decoding."""
     whole = make_clip(tmp_path / "whole.mp4", frames=50, options={"movflags": "faststart"})
     data = whole.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    with VideoReader(cut) as reader, pytest.raises(MediaError, match="truncated"):
-        for _ in reader:
-            pass
+    with pytest.raises(MediaError, match=r"truncated or damaged, the video stops at 0\.\d+ s of the 2\.00 s"):
+        VideoReader(cut)
+
+
+def test_decoding_that_stops_short_of_the_declared_end_fails(tmp_path):
+    """Damage the open-time look at the tail misses still ends in an error, never a short output."""
+    clip = make_clip(tmp_path / "c.mp4", frames=25)
+    with VideoReader(clip) as reader:
+        assert reader.info.video_end == pytest.approx(1.0)
+        assert len(list(reader)) == 25  # complete: no error
+        reader.info = dataclasses.replace(reader.info, video_end=1.2)  # as if 5 frames had not decoded
+        with pytest.raises(MediaError, match="truncated or damaged, decoding stopped at 1.00 s of 1.20 s"):
+            list(reader)
 
 
 def test_resolve_output_rules(tmp_path, monkeypatch):

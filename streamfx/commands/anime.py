@@ -130,7 +130,9 @@ def register(sub) -> None:
     add_model_arguments(parser)
     add_face_arguments(parser)
     group = parser.add_argument_group("output")
-    group.add_argument("--codec", default="libx264", help="video encoder (default libx264; h264_nvenc on NVIDIA)")
+    group.add_argument("--codec", default=None,
+                       help="video encoder (default: the output container's, libx264, or libvpx-vp9 for .webm; "
+                            "h264_nvenc on NVIDIA)")
     group.add_argument("--crf", type=int, default=18, help="quality, lower is better (default 18)")
     group.add_argument("--preset", default="medium", help="encoder speed preset (default medium)")
     group.add_argument("--start", type=float, default=None, metavar="S", help="start at S seconds")
@@ -153,7 +155,7 @@ def _check_args(args) -> None:
         raise UsageError(f"--crf must be 0..51, not {args.crf}")
     from streamfx.io.encode import check_preset
 
-    check_preset(args.codec, args.preset)
+    check_preset(args.codec or "libx264", args.preset)  # every encoder takes x264's preset names
 
 
 def _expected_frames(info, start, duration) -> int | None:
@@ -173,6 +175,7 @@ def run(args) -> int:
     from streamfx import __version__
     from streamfx.io.decode import VideoReader
     from streamfx.io.paths import check_input, resolve_output
+    from streamfx.io.plan import plan_output
     from streamfx.signals import sigterm_as_interrupt
     from streamfx.sinks.file import FileSink
     from streamfx.sinks.preview import open_preview
@@ -181,6 +184,8 @@ def run(args) -> int:
     source = check_input(args.input)
     output = resolve_output(source, args.output, suffix="anime", overwrite=args.overwrite)
     with sigterm_as_interrupt(), VideoReader(source, start=args.start, duration=args.duration) as reader:
+        # What goes into the output is settled before the model loads, so a mismatch costs nothing.
+        log.debug("output plan: %s", plan_output(output, args.codec, reader.info.audio).describe())
         effect = build_effect(args, grid=args.grid)
         try:
             pipeline = build_pipeline(args, effect, live=False, grid=args.grid, side_by_side=args.side_by_side)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from streamfx.errors import MediaError, UsageError
-from streamfx.io.probe import MediaInfo, normalize_rotation, open_input, probe
+from streamfx.io.probe import MediaInfo, frame_slack, normalize_rotation, open_input, probe
 from streamfx.types import VideoFrame
 
 log = logging.getLogger("streamfx.io")
@@ -99,6 +99,7 @@ class VideoReader:
         begin, end = span if span is not None else (None, None)
         self._seek(begin)
         index = 0
+        last_time = None
         try:
             for frame in self._container.decode(self._stream):
                 t = None if frame.pts is None else float(frame.pts * self.time_base)
@@ -109,9 +110,11 @@ class VideoReader:
                 image = apply_rotation(frame.to_ndarray(format="rgb24"), frame.rotation)
                 yield VideoFrame(index=index, image=image, pts=frame.pts, time_base=self.time_base)
                 index += 1
+                last_time = t if t is not None else last_time
         except av.FFmpegError as error:
             raise MediaError(f"{self.path}: video decoding failed at frame {index} ({error})") from None
-        self._check_complete(index, span)
+        if span is None:
+            self._check_complete(index, last_time)
 
     def _seek(self, begin: float | None) -> None:
         fresh, self._fresh = self._fresh, False
@@ -123,8 +126,18 @@ class VideoReader:
         target = int(begin / self.time_base)
         self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
 
-    def _check_complete(self, decoded: int, span) -> None:
-        """A file cut mid-way but with its index intact decodes short without an error: catch it."""
-        expected = self.info.frame_count
-        if span is None and expected > 0 and decoded < expected:
-            raise MediaError(f"{self.path}: truncated or damaged, decoded {decoded} of {expected} frames")
+    def _check_complete(self, decoded: int, last_time: float | None) -> None:
+        """Damage that the probe's look at the file's tail missed decodes short without an error: catch it.
+
+        Measured in time against the declared end where the header gives one (a declared frame count may include
+        a packet that decodes to no picture), else in frames with the same one-frame slack.
+        """
+        info = self.info
+        if info.video_end is not None:
+            interval = 1 / float(self.fps) if self.fps else 0.0
+            reached = (last_time if last_time is not None else info.start_time) + interval
+            if reached < info.video_end - frame_slack(self.fps):
+                raise MediaError(f"{self.path}: truncated or damaged, decoding stopped at {reached:.2f} s "
+                                 f"of {info.video_end:.2f} s ({decoded} frames)")
+        elif info.frame_count > 1 and decoded < info.frame_count - 1:
+            raise MediaError(f"{self.path}: truncated or damaged, decoded {decoded} of {info.frame_count} frames")

@@ -2,8 +2,8 @@
 
 The file is written under a hidden temporary name in the target folder and renamed into place
 only when `close()` finishes; an exception (KeyboardInterrupt included) or `abort()` deletes it.
-Audio packets are copied from `audio_from` unchanged; they are transcoded only when the output
-container cannot hold their codec. With `audio_range=(begin, end)` (file seconds, as
+What goes in follows the output plan (`streamfx.io.plan`): audio packets are copied from `audio_from`
+unchanged, and transcoded only when the output container cannot hold their codec. With `audio_range=(begin, end)` (file seconds, as
 `VideoReader.time_range` gives) audio outside the span is dropped and video and audio are both
 shifted by `begin`, so a trimmed output starts at 0 and stays in sync.
 """
@@ -19,11 +19,10 @@ import numpy as np
 
 from streamfx.errors import MediaError, UsageError
 from streamfx.io.paths import temp_path_for
+from streamfx.io.plan import OutputPlan, plan_output
+from streamfx.io.probe import audio_streams
 
 log = logging.getLogger("streamfx.io")
-
-# Output extension -> FFmpeg muxer; the temporary name hides the extension from FFmpeg.
-CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 
 # libx264 preset names -> NVENC presets (p1 fastest .. p7 best).
 _NVENC_PRESETS = {
@@ -31,7 +30,12 @@ _NVENC_PRESETS = {
     "medium": "p4", "slow": "p5", "slower": "p6", "veryslow": "p7",
 }
 
-_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+# libx264 preset names -> libvpx `cpu-used` (0 best .. 5 fastest at the "good" deadline) and SVT-AV1 presets
+# (0 best .. 13 fastest), so --preset means the same trade for every encoder.
+_VPX_SPEED = {"ultrafast": 5, "superfast": 5, "veryfast": 5, "faster": 4, "fast": 4, "medium": 3, "slow": 2,
+              "slower": 1, "veryslow": 0, "placebo": 0}
+_SVT_PRESET = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 7, "slow": 5,
+               "slower": 4, "veryslow": 2, "placebo": 1}
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -52,14 +56,20 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 
 
 def check_preset(codec: str, preset: str) -> None:
-    """UsageError unless the encoder takes `preset` (x264/x265 names; NVENC also p1..p7); others ignore it."""
+    """UsageError unless the encoder takes `preset`: x264's names (mapped for x265, libvpx and SVT-AV1), NVENC
+    also p1..p7. Encoders without speed presets (mpeg4, prores) ignore it."""
     known = X264_PRESETS
     if codec.endswith("_nvenc"):
         known = tuple(_NVENC_PRESETS) + tuple(f"p{i}" for i in range(1, 8))
-    elif codec not in ("libx264", "libx265"):
+    elif codec not in ("libx264", "libx265", "libvpx", "libvpx-vp9", "libsvtav1"):
         return
     if preset not in known:
         raise UsageError(f"--preset {preset!r} is not a {codec} preset (one of: {', '.join(known)})")
+
+
+def _crf_63(crf: int) -> str:
+    """x264's 0..51 quality scale on the 0..63 scale of libvpx and SVT-AV1."""
+    return str(round(crf * 63 / 51))
 
 
 def _codec_options(codec: str, crf: int, preset: str) -> dict[str, str]:
@@ -69,6 +79,13 @@ def _codec_options(codec: str, crf: int, preset: str) -> dict[str, str]:
         return {"rc": "vbr", "cq": str(crf), "preset": _NVENC_PRESETS.get(preset, preset)}
     if codec in ("libx264", "libx265"):
         return {"crf": str(crf), "preset": preset}
+    if codec in ("libvpx", "libvpx-vp9"):
+        # Constant quality needs a bitrate: 0 (no cap) for VP9, a ceiling for VP8.
+        bitrate = "0" if codec == "libvpx-vp9" else "20M"
+        return {"crf": _crf_63(crf), "b": bitrate, "deadline": "good", "cpu-used": str(_VPX_SPEED.get(preset, 3)),
+                "row-mt": "1"}
+    if codec == "libsvtav1":
+        return {"crf": _crf_63(crf), "preset": str(_SVT_PRESET.get(preset, 7))}
     return {}
 
 
@@ -87,23 +104,16 @@ def _encoder_opens(codec: str, width: int, height: int) -> bool:
         return False
 
 
-def choose_video_codec(codec: str, width: int, height: int) -> str:
-    """The requested encoder, or libx264 with a warning when a hardware encoder cannot open."""
+def choose_video_codec(codec: str, width: int, height: int, fallback: str = "libx264") -> str:
+    """The requested encoder, or `fallback` with a warning when a hardware encoder cannot open."""
     import av
 
     if codec not in av.codecs_available:
         raise UsageError(f"unknown video codec '{codec}'")
     if codec.endswith(("_nvenc", "_qsv", "_amf", "_vaapi")) and not _encoder_opens(codec, width, height):
-        log.warning("video codec %s is not usable on this machine; using libx264", codec)
-        return "libx264"
+        log.warning("video codec %s is not usable on this machine; using %s", codec, fallback)
+        return fallback
     return codec
-
-
-def _container_format(path: Path) -> str:
-    fmt = CONTAINER_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise UsageError(f"{path}: unsupported output extension (use one of {', '.join(CONTAINER_FORMATS)})")
-    return fmt
 
 
 def _container_options(fmt: str) -> dict[str, str]:
@@ -130,7 +140,7 @@ class AudioCopier:
     muxer interleaves audio with video instead of buffering a whole track.
     """
 
-    def __init__(self, source: Path, output, audio_range: tuple[float, float | None] | None):
+    def __init__(self, source: Path, output, plan: OutputPlan, audio_range: tuple[float, float | None] | None):
         import av
 
         try:
@@ -143,7 +153,7 @@ class AudioCopier:
         self._routes = {}  # source stream index -> (output stream, decoder or None for packet copy)
         self._stream_end = {}  # source stream index -> end in its time base (container edit lists trim)
         for stream in self._input.streams.audio:
-            self._routes[stream.index] = self._route(stream, output)
+            self._routes[stream.index] = self._route(stream, output, plan)
             if stream.duration is not None:
                 self._stream_end[stream.index] = (stream.start_time or 0) + stream.duration
         self._output = output
@@ -151,18 +161,14 @@ class AudioCopier:
         self._packets = self._input.demux(*streams) if streams else iter(())
         self._pending = None
 
-    def _route(self, stream, output):
-        name = stream.codec_context.name
-        if name in output.supported_codecs:
+    @staticmethod
+    def _route(stream, output, plan: OutputPlan):
+        route = plan.route(stream.index)
+        if route.copied:
             return output.add_stream_from_template(stream), None
-        # Transcode only when the container cannot hold the codec: AAC where allowed.
-        target = "aac" if "aac" in output.supported_codecs else output.default_audio_codec
-        log.info("audio stream %d (%s) cannot go into %s: transcoding to %s",
-                 stream.index, name, output.format.name, target)
-        # Some sources name no layout ("2 channels"), which encoders refuse: use the usual one for the count.
-        layout = _DEFAULT_LAYOUTS.get(stream.codec_context.channels, stream.layout.name)
-        out = output.add_stream(target, rate=stream.rate, layout=layout)
-        return out, stream.codec_context
+        log.info("%s", route.describe())
+        # The encoder resamples each decoded frame to the planned rate and layout.
+        return output.add_stream(route.encoder, rate=route.rate, layout=route.layout), stream.codec_context
 
     def _inside(self, t: float) -> bool:
         if self._end is not None and t >= self._end - 1e-6:
@@ -245,7 +251,7 @@ class VideoWriter:
 
     def __init__(self, path, *, width: int, height: int, time_base: Fraction, fps: Fraction | None,
                  audio_from: Path | None = None, audio_range: tuple[float, float | None] | None = None,
-                 codec: str = "libx264", crf: int = 18, preset: str = "medium",
+                 codec: str | None = None, crf: int = 18, preset: str = "medium",
                  comment: str | None = None, overwrite: bool = False):
         import av
 
@@ -259,28 +265,30 @@ class VideoWriter:
         self._step = max(1, round(1 / (self.fps * self.time_base))) if self.fps else 1
         self._last_pts: int | None = None
         self.frames_written = 0
+        self.plan = plan_output(self.path, codec, () if audio_from is None else audio_streams(audio_from))
         self.temp_path = temp_path_for(self.path)
         self._container = None
         self._audio = None
         try:
-            fmt = _container_format(self.path)
+            fmt = self.plan.container.muxer  # the temporary name hides the extension from FFmpeg
             self._container = av.open(str(self.temp_path), "w", format=fmt, options=_container_options(fmt))
             if comment:
                 self._container.metadata["comment"] = comment
-            self.codec = self._add_video_stream(codec, crf, preset)
+            self.codec = self._add_video_stream(crf, preset)
             if audio_from is not None:
-                self._audio = AudioCopier(Path(audio_from), self._container, audio_range)
+                self._audio = AudioCopier(Path(audio_from), self._container, self.plan, audio_range)
         except BaseException as error:
             self.abort()
             if isinstance(error, av.FFmpegError):
                 raise MediaError(f"{self.path}: cannot open output ({error})") from None
             raise
 
-    def _add_video_stream(self, codec: str, crf: int, preset: str) -> str:
+    def _add_video_stream(self, crf: int, preset: str) -> str:
         out_w, out_h = even_size(self.width, self.height)
-        codec = choose_video_codec(codec, out_w, out_h)
+        codec = choose_video_codec(self.plan.encoder, out_w, out_h, fallback=self.plan.container.default_encoder)
+        pixel_format = self.plan.pixel_format if codec == self.plan.encoder else "yuv420p"
         stream = self._container.add_stream(codec, rate=self.fps, options=_codec_options(codec, crf, preset))
-        stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = out_w, out_h, pixel_format
         # Encode in the source time base so pts pass through without rounding.
         stream.time_base = self.time_base
         stream.codec_context.time_base = self.time_base

@@ -17,7 +17,7 @@ class FileSink:
     """
 
     def __init__(self, path, *, width: int, height: int, time_base: Fraction, fps: Fraction | None,
-                 audio_from: Path | None = None, audio_range=None, codec: str = "libx264", crf: int = 18,
+                 audio_from: Path | None = None, audio_range=None, codec: str | None = None, crf: int = 18,
                  preset: str = "medium", comment: str | None = None, overwrite: bool = False):
         from streamfx.io.encode import VideoWriter
 
