@@ -50,10 +50,16 @@ def _read_official(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "unsupported pickle"
-        raise ModelError(f"{path}: refused, the pickle needs code to load (weights_only): {first[:160]}") from None
-    except (EOFError, zipfile.BadZipFile, RuntimeError) as error:
-        raise ModelError(f"{path}: truncated or not a torch checkpoint ({type(error).__name__})") from None
+        # torch explains every weights_only failure at length; the line naming the cause is what matters.
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        causes = (line[line.index("Unsupported"):] for line in lines if "Unsupported" in line)
+        cause = next(causes, "")
+        if cause.startswith("Unsupported global"):
+            raise ModelError(f"{path}: refused, the pickle needs code to load (weights_only): {cause[:100]}") from None
+        reason = cause or "unreadable pickle"
+        raise ModelError(f"{path}: truncated, damaged or not a torch checkpoint ({reason})") from None
+    except (EOFError, zipfile.BadZipFile, RuntimeError, KeyError, ValueError, IndexError) as error:
+        raise ModelError(f"{path}: truncated, damaged or not a torch checkpoint ({type(error).__name__})") from None
     if not isinstance(ckpt, dict):
         raise ModelError(f"{path}: expected a dict of state dicts, got {type(ckpt).__name__}")
     return ckpt
@@ -184,10 +190,23 @@ def load_weights(path: str | Path) -> tuple[dict[str, Generator], dict]:
     return generators, meta
 
 
+def weights_format(path: Path) -> str:
+    """"safetensors" or "torch", read from the file's first bytes; ModelError for anything else."""
+    if not path.is_file():
+        raise ModelError(f"weights not found: {path}")
+    with path.open("rb") as f:
+        head = f.read(9)
+    if head.startswith((b"PK\x03\x04", b"\x80")):  # a torch zip archive, or a legacy pickle
+        return "torch"
+    if len(head) == 9 and head[8:9] == b"{":  # safetensors: 8-byte header length, then the JSON header
+        return "safetensors"
+    raise ModelError(f"{path}: not a weight file (neither safetensors nor a torch checkpoint)")
+
+
 def load_generators(path: str | Path) -> tuple[dict[str, Generator], dict]:
     """Either format, by file content: a safetensors file or the official torch checkpoint."""
     path = Path(path)
-    if path.suffix == ".safetensors":
+    if weights_format(path) == "safetensors":
         return load_weights(path)
     generators = load_official_generators(path)
     return generators, {"source": {"official_checkpoint": path.name}, "configs": {}, "directions": list(generators)}

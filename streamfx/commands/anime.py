@@ -174,6 +174,7 @@ def run(args) -> int:
 
     from streamfx import __version__
     from streamfx.io.decode import VideoReader
+    from streamfx.io.image import is_image_path
     from streamfx.io.paths import check_input, resolve_output
     from streamfx.io.plan import plan_output
     from streamfx.signals import sigterm_as_interrupt
@@ -182,6 +183,8 @@ def run(args) -> int:
 
     _check_args(args)
     source = check_input(args.input)
+    if is_image_path(source):
+        return _run_image(args, source)
     output = resolve_output(source, args.output, suffix="anime", overwrite=args.overwrite)
     with sigterm_as_interrupt(), VideoReader(source, start=args.start, duration=args.duration) as reader:
         # What goes into the output is settled before the model loads, so a mismatch costs nothing.
@@ -205,4 +208,29 @@ def run(args) -> int:
     if args.stats:
         print(stats.table("anime"))
     log.info("wrote %s (%d frames, %.1f fps)", output, stats.frames_out, stats.fps)
+    return 0
+
+
+def _run_image(args, source) -> int:
+    """A photo in, the stylized photo out, in the same format (`IN_anime.jpg`)."""
+    from fractions import Fraction
+
+    from streamfx.io.image import is_image_path, read_image
+    from streamfx.io.paths import resolve_output
+    from streamfx.sinks.image import ImageSink
+    from streamfx.types import VideoFrame
+
+    if args.start is not None or args.duration is not None:
+        raise UsageError(f"{source.name} is an image: --start and --duration apply to videos only")
+    output = resolve_output(source, args.output, suffix="anime", overwrite=args.overwrite, ext=source.suffix)
+    if not is_image_path(output):
+        raise UsageError(f"{output}: an image input gives an image output; name it .png, .jpg or like the input")
+    frame = VideoFrame(index=0, image=read_image(source), pts=0, time_base=Fraction(1, 1))
+    effect = build_effect(args, grid=args.grid)
+    try:
+        pipeline = build_pipeline(args, effect, live=False, grid=args.grid, side_by_side=args.side_by_side)
+        pipeline.run([frame], [ImageSink(output)])
+    finally:
+        effect.close()
+    log.info("wrote %s (one image; engine %s)", output, effect.engine)
     return 0

@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from streamfx.errors import MediaError, UsageError
+from streamfx.errors import UsageError
 from streamfx.face.track import parse_selection
 
 log = logging.getLogger("streamfx.faces")
@@ -84,7 +84,7 @@ def run(args) -> int:
 
 def _run_image(args, source: Path, select) -> list[dict]:
     from streamfx.face.draw import draw_faces
-    from streamfx.io.image import read_image
+    from streamfx.io.image import read_image, write_image
     from streamfx.io.paths import resolve_output
 
     output = None
@@ -98,7 +98,7 @@ def _run_image(args, source: Path, select) -> list[dict]:
     elif isinstance(select, int):
         faces = [f for f in faces if f.track_id == select]
     if output is not None:
-        _write_image(output, draw_faces(image, faces))
+        write_image(output, draw_faces(image, faces))
     return [{"index": 0, "pts": 0.0, "faces": [face_record(f) for f in faces]}]
 
 
@@ -132,18 +132,6 @@ def _run_video(args, source: Path, select) -> list[dict]:
     elapsed = time.perf_counter() - started
     log.info("tracked %d frames in %.1f s (%.1f fps)", len(frames), elapsed, len(frames) / max(elapsed, 1e-9))
     return frames
-
-
-def _write_image(path: Path, image) -> None:
-    import cv2
-
-    from streamfx.io.paths import atomic_output
-
-    ok, data = cv2.imencode(path.suffix or ".png", image[:, :, ::-1])
-    if not ok:
-        raise MediaError(f"{path}: cannot encode an image of this type")
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(data.tobytes())
 
 
 def _write_json(path: Path, document: dict) -> None:

@@ -65,3 +65,16 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     if np.issubdtype(image.dtype, np.floating):
         return (np.clip(np.nan_to_num(image), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     raise MediaError(f"unsupported image sample type {image.dtype}")
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Write [H,W,3] uint8 RGB in the format the extension names, atomically (temp name, then rename)."""
+    import cv2
+
+    from streamfx.io.paths import atomic_output
+
+    ok, data = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(image[:, :, ::-1]))
+    if not ok:
+        raise MediaError(f"{path}: cannot encode an image of this type")
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data.tobytes())

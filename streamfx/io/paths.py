@@ -7,12 +7,16 @@ decoder's business (MediaError).
 from __future__ import annotations
 
 import contextlib
+import glob
+import logging
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from streamfx.errors import UsageError
+
+log = logging.getLogger("streamfx.io")
 
 
 def check_input(path) -> Path:
@@ -58,12 +62,53 @@ def check_output(output, overwrite: bool = False, source: Path | None = None) ->
         raise UsageError(f"{out}: output exists (use --overwrite to replace it)")
     if not out.parent.is_dir():
         raise UsageError(f"{out}: output folder {out.parent} does not exist")
+    _check_writable(out)
     return out
 
 
+def _check_writable(out: Path) -> None:
+    """Create and delete a file next to `out`: the one test that also holds for root and read-only mounts."""
+    trial = out.with_name(f".streamfx-write-test.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        trial.touch(exist_ok=False)
+        trial.unlink()
+    except OSError as error:
+        raise UsageError(f"{out}: cannot write in {out.parent} ({error.strerror or error})") from None
+
+
 def temp_path_for(target: Path) -> Path:
-    """A hidden temporary name in the target's folder, so the final rename stays on one filesystem."""
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    """A hidden temporary name in the target's folder, so the final rename stays on one filesystem.
+
+    The name carries the writing process's id, so a later run can tell a file left by a killed run (its process
+    is gone) from one another run is still writing. Stale ones for the same target are removed here.
+    """
+    remove_stale_parts(target)
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_parts(target: Path) -> list[Path]:
+    """Delete `.TARGET.<pid>.<hex>.part` files in the target's folder whose writing process no longer runs."""
+    removed = []
+    prefix = f".{target.name}."
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        pid, _, rest = path.name[len(prefix):].partition(".")
+        if not pid.isdigit() or rest.count(".") != 1 or _process_alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+            log.info("removed %s, left by an interrupted run", path)
+    return removed
 
 
 @contextlib.contextmanager
