@@ -14,9 +14,15 @@ REFERENCE = SHARED / "reference"
 SAMPLES = REPO / "samples"
 
 
+# CI sets this: there a missing ../shared is a broken set-up, not a user's fresh clone, and must fail loudly.
+SHARED_REQUIRED = os.environ.get("STREAMFX_REQUIRE_SHARED") == "1"
+
+
 def require(path: Path) -> Path:
-    """Skip the calling test, with a reason, when a shared file is absent."""
+    """Skip the calling test, with a reason, when a shared file is absent (fail instead under CI)."""
     if not path.exists():
+        if SHARED_REQUIRED:
+            pytest.fail(f"shared data missing: {path} (STREAMFX_REQUIRE_SHARED=1)")
         pytest.skip(f"shared data not available: {path}")
     return path
 
