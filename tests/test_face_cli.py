@@ -4,22 +4,55 @@ from __future__ import annotations
 
 import json
 
+import cv2
+import numpy as np
 import pytest
 
 from conftest import DATA, require
 from streamfx.cli import main
 
 
+def _read_rgb(path):
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+def _check_drawing(original, drawn, faces):
+    """Each face's box edges in its track colour and its landmarks in the landmark colours, where the JSON puts
+    them; every pixel away from the boxes and their labels exactly as in the input."""
+    from streamfx.face.draw import _track_colour
+
+    assert drawn.shape == original.shape
+    near = np.zeros(original.shape[:2], bool)
+    for face in faces:
+        x1, y1, x2, y2 = (int(round(v)) for v in face["box"])
+        colour = np.array(_track_colour(face["id"]))
+        edges = [drawn[y2, x1 + 4:x2 - 3], drawn[y1 + 4:y2 - 3, x1], drawn[y1 + 4:y2 - 3, x2]]  # bottom, left, right
+        for edge in edges:
+            on_colour = (np.abs(edge.astype(int) - colour).max(axis=1) <= 30).mean()
+            assert on_colour > 0.9, f"face {face['id']}: box edge not drawn in its colour ({on_colour:.2f})"
+        for (x, y), point_colour in zip(face["landmarks"], _LANDMARK_COLOURS):
+            pixel = drawn[int(round(y)), int(round(x))].astype(int)
+            assert np.abs(pixel - point_colour).max() <= 30, f"face {face['id']}: landmark ({x}, {y}) is {pixel}"
+        near[max(0, y1 - 8):y2 + 8, max(0, x1 - 8):x2 + 8] = True
+        near[max(0, y1 - 45):y1 + 8, max(0, x1 - 8):x1 + 150] = True  # the "id score" label above the box
+    assert 0.5 < (~near).mean() < 0.99
+    np.testing.assert_array_equal(drawn[~near], original[~near])
+
+
+# RGB, in landmark order: eyes green, nose blue, mouth corners red (what `faces -o` draws)
+_LANDMARK_COLOURS = ((0, 255, 0), (0, 255, 0), (0, 128, 255), (255, 0, 0), (255, 0, 0))
+
+
 def test_faces_on_still_image(tmp_path):
     photo = require(DATA / "photos" / "facenet-pytorch" / "multiface.jpg")
-    tracks, drawn = tmp_path / "t.json", tmp_path / "drawn.jpg"
+    tracks, drawn = tmp_path / "t.json", tmp_path / "drawn.png"  # lossless, so drawn pixels can be checked
     assert main(["-q", "faces", str(photo), "--json", str(tracks), "-o", str(drawn), "--max-side", "0"]) == 0
     frames = json.loads(tracks.read_text())["frames"]
     assert len(frames) == 1 and frames[0]["index"] == 0
     faces = frames[0]["faces"]
     assert len(faces) == 6 and sorted(f["id"] for f in faces) == list(range(6))
     assert all(len(f["box"]) == 4 and len(f["landmarks"]) == 5 and f["score"] > 0.99 for f in faces)
-    assert drawn.stat().st_size > 10_000
+    _check_drawing(_read_rgb(photo), _read_rgb(drawn), faces)
     # an existing output is refused (exit 2) unless --overwrite
     assert main(["-q", "faces", str(photo), "--json", str(tracks)]) == 2
 

@@ -48,3 +48,37 @@ def test_styles_gallery(tiny_weights, tmp_path):
     # Different seeds give different pictures (labels aside).
     assert np.abs(tiles[1][:200].astype(int) - tiles[2][:200].astype(int)).mean() > 1.0
     assert main(["styles", str(tmp_path / "face.png"), "--seeds", "9-1", "--weights", str(tiny_weights)]) == 2
+
+
+def test_models_verify_and_download_refuse_a_file_whose_hash_does_not_match(tiny_weights, tmp_path, capsys,
+                                                                             monkeypatch):
+    """A catalog file replaced by other (still loadable) weights: only the SHA-256 can tell, and verify must."""
+    import dataclasses
+    import shutil
+
+    from streamfx.catalog import CATALOG, cache_dir, record_hash, sha256_file
+
+    entry = CATALOG["gnr-official-st"]  # no published hash: the one recorded at download/convert time counts
+    cached = cache_dir() / entry.file
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(tiny_weights, cached)
+    good = sha256_file(cached)
+    record_hash(entry.file, good)
+    assert main(["models", "verify", entry.name]) == 0
+    assert f"sha256 {good} (matches" in capsys.readouterr().out
+
+    torch.manual_seed(1)  # same layout, other numbers: loads fine, hash differs
+    save_weights(cached, {"A2B": Generator(TINY), "B2A": Generator(TINY)}, {"training": {"run": "swapped"}})
+    bad = sha256_file(cached)
+    assert bad != good
+    assert main(["models", "verify", entry.name]) == 1
+    err = capsys.readouterr().err
+    assert f"SHA-256 {bad} does not match the expected {good}" in err
+
+    # A published hash is enforced too, by verify and by download's check of a file already present.
+    monkeypatch.setitem(CATALOG, entry.name, dataclasses.replace(entry, sha256=good))
+    record_hash(entry.file, bad)  # a recorded hash never overrides the published one
+    assert main(["models", "verify", entry.name]) == 1
+    assert "does not match" in capsys.readouterr().err
+    assert main(["models", "download", entry.name]) == 1
+    assert f"differs from the published {good}" in capsys.readouterr().err
