@@ -171,3 +171,42 @@ def test_source_without_audio_gives_output_without_audio(tmp_path):
         for f in reader:
             writer.write(f.image, f.pts)
     assert probe(out).audio == ()
+
+
+def test_a_stale_temp_file_from_a_killed_run_is_removed_a_live_one_kept(tmp_path):
+    import os
+
+    gone = _finished_pid()
+    stale = tmp_path / f".out.mp4.{gone}.0badc0de.part"
+    running = tmp_path / f".out.mp4.{os.getpid()}.0badc0de.part"  # this process: still writing
+    other = tmp_path / f".other.mp4.{gone}.0badc0de.part"  # another target's: not ours to judge
+    for path in (stale, running, other):
+        path.write_bytes(b"half a video")
+    with _writer(tmp_path / "out.mp4") as w:
+        w.write(pattern(64, 48, 0), 0)
+    assert not stale.exists() and running.exists() and other.exists()
+    assert (tmp_path / "out.mp4").exists()
+
+
+def _finished_pid() -> int:
+    """The id of a process that has exited (and been reaped), so nothing runs under it."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.parametrize("codec, ext, pixel_format", [("prores_ks", ".mov", "yuv422p10le"),  # takes no 4:2:0
+                                                      ("libsvtav1", ".mp4", "yuv420p")])
+def test_an_encoder_gets_a_pixel_format_it_takes(tmp_path, codec, ext, pixel_format):
+    import av
+
+    out = tmp_path / f"out{ext}"
+    with _writer(out, codec=codec) as w:
+        assert w.plan.pixel_format == pixel_format
+        for i in range(3):
+            w.write(pattern(64, 48, i), i)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == pixel_format
+    assert probe(out).frame_count == 3

@@ -117,3 +117,21 @@ def test_layouts(tmp_path, tiny_weights, argv, size):
         image = _frames(out)[5][1]
         tiles = [image[:240, :240], image[:240, 240:]]
         assert np.abs(tiles[0].astype(np.int16) - tiles[1].astype(np.int16)).mean() > 2
+
+
+def test_a_photo_gives_the_stylized_photo(tmp_path, tiny_weights):
+    import cv2
+
+    with VideoReader(SAMPLES / "astronaut.mp4", start=1.0, duration=0.1) as reader:
+        image = next(iter(reader)).image
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), image[:, :, ::-1])
+    assert main(["-q", "anime", str(photo), "--weights", str(tiny_weights)]) == 0
+    out = cv2.imread(str(tmp_path / "face_anime.png"))[:, :, ::-1]
+    assert out.shape == image.shape
+    zone = _face_zone(MTCNNDetector(), image)
+    assert zone is not None
+    diff = np.abs(out.astype(np.int16) - image.astype(np.int16)).sum(axis=2)
+    assert diff[zone].mean() > 10, "the face is stylized"
+    assert diff[~zone].max() == 0, "a lossless output leaves every pixel away from the face as it was"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.png", "face_anime.png"]
