@@ -127,6 +127,12 @@ def register(sub) -> None:
     parser.add_argument("input", metavar="IN", help="input video")
     parser.add_argument("-o", "--output", metavar="OUT", help="output video (default IN_anime.mp4)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_anime_options(parser)
+    parser.set_defaults(run=run, preload=PRELOAD)
+
+
+def add_anime_options(parser) -> None:
+    """Every option of a stylizing run but the input and output names (`batch` takes the same ones)."""
     add_model_arguments(parser)
     add_face_arguments(parser)
     group = parser.add_argument_group("output")
@@ -142,10 +148,9 @@ def register(sub) -> None:
     group.add_argument("--grid", type=int, default=0, metavar="N",
                        help="one face in N styles (seeds --style-seed .. +N-1), tiled like the GNR demo")
     group.add_argument("--stats", action="store_true", help="print per-stage timings at the end")
-    parser.set_defaults(run=run, preload=PRELOAD)
 
 
-def _check_args(args) -> None:
+def check_anime_options(args) -> None:
     check_common(args)
     if args.grid < 0 or args.grid > 16:
         raise UsageError(f"--grid must be 0..16, not {args.grid}")
@@ -170,45 +175,58 @@ def _expected_frames(info, start, duration) -> int | None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from streamfx import __version__
     from streamfx.io.decode import VideoReader
     from streamfx.io.image import is_image_path
     from streamfx.io.paths import check_input, resolve_output
-    from streamfx.io.plan import plan_output
     from streamfx.signals import sigterm_as_interrupt
-    from streamfx.sinks.file import FileSink
-    from streamfx.sinks.preview import open_preview
 
-    _check_args(args)
+    check_anime_options(args)
     source = check_input(args.input)
     if is_image_path(source):
         return _run_image(args, source)
     output = resolve_output(source, args.output, suffix="anime", overwrite=args.overwrite)
     with sigterm_as_interrupt(), VideoReader(source, start=args.start, duration=args.duration) as reader:
-        # What goes into the output is settled before the model loads, so a mismatch costs nothing.
-        log.debug("output plan: %s", plan_output(output, args.codec, reader.info.audio).describe())
+        check_output_plan(args, reader, output)
         effect = build_effect(args, grid=args.grid)
         try:
-            pipeline = build_pipeline(args, effect, live=False, grid=args.grid, side_by_side=args.side_by_side)
-            width, height = pipeline.composer.output_size(reader.info.width, reader.info.height)
-            comment = (f"streamfx {__version__} anime; engine {effect.engine}; device {effect.device}; "
-                       f"{effect.description}; style {style_label(args, args.grid)}")
-            sinks = [FileSink(output, width=width, height=height, time_base=reader.time_base, fps=reader.fps,
-                              audio_from=source, audio_range=reader.time_range, codec=args.codec, crf=args.crf,
-                              preset=args.preset, comment=comment, overwrite=args.overwrite)]
-            preview = open_preview("streamfx anime") if args.preview else None
-            sinks += [preview] if preview is not None else []
-            total = _expected_frames(reader.info, args.start, args.duration)
-            with tqdm(total=total, unit="frame", disable=args.quiet, file=sys.stderr, leave=False) as bar:
-                stats = pipeline.run(reader, sinks, progress=bar.update)
+            stats = stylize(args, reader, output, effect)
         finally:
             effect.close()
     if args.stats:
         print(stats.table("anime"))
     log.info("wrote %s (%d frames, %.1f fps)", output, stats.frames_out, stats.fps)
     return 0
+
+
+def check_output_plan(args, reader, output) -> None:
+    """What goes into the output is settled before the model loads, so a mismatch costs nothing."""
+    from streamfx.io.plan import plan_output
+
+    log.debug("output plan: %s", plan_output(output, args.codec, reader.info.audio).describe())
+
+
+def stylize(args, reader, output, effect, progress=None):
+    """Run one open video through the pipeline into `output` with a loaded effect; returns the run's stats.
+    `progress(n)` hears of every n frames written (default: a progress bar unless --quiet)."""
+    from tqdm import tqdm
+
+    from streamfx import __version__
+    from streamfx.sinks.file import FileSink
+    from streamfx.sinks.preview import open_preview
+
+    pipeline = build_pipeline(args, effect, live=False, grid=args.grid, side_by_side=args.side_by_side)
+    width, height = pipeline.composer.output_size(reader.info.width, reader.info.height)
+    comment = (f"streamfx {__version__} anime; engine {effect.engine}; device {effect.device}; "
+               f"{effect.description}; style {style_label(args, args.grid)}")
+    sinks = [FileSink(output, width=width, height=height, time_base=reader.time_base, fps=reader.fps,
+                      audio_from=reader.path, audio_range=reader.time_range, codec=args.codec, crf=args.crf,
+                      preset=args.preset, comment=comment, overwrite=args.overwrite)]
+    preview = open_preview("streamfx anime") if args.preview else None
+    sinks += [preview] if preview is not None else []
+    total = _expected_frames(reader.info, args.start, args.duration)
+    quiet = args.quiet or progress is not None
+    with tqdm(total=total, unit="frame", disable=quiet, file=sys.stderr, leave=False) as bar:
+        return pipeline.run(reader, sinks, progress=progress or bar.update)
 
 
 def _run_image(args, source) -> int:
