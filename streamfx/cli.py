@@ -22,7 +22,7 @@ from streamfx.errors import StreamfxError
 from streamfx.signals import import_uninterrupted, interrupt_held
 
 # Sub-command modules, in the order `--help` lists them.
-COMMANDS = ("anime", "live", "faces", "styles", "models", "engines", "bench", "probe")
+COMMANDS = ("anime", "live", "batch", "ui", "faces", "styles", "models", "engines", "bench", "probe")
 
 # The exit code of a run stopped by Ctrl-C or SIGTERM, as shells report a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
