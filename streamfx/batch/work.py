@@ -34,7 +34,8 @@ def _effect_for(args: argparse.Namespace):
 def job_args(options: argparse.Namespace, job: Job) -> argparse.Namespace:
     """The anime options for one job: its input and output, always replacing (the batch owns its outputs)."""
     args = copy.copy(options)
-    args.input, args.output, args.overwrite, args.preview, args.stats = str(job.source), str(job.output), True, False, False
+    args.input, args.output = str(job.source), str(job.output)
+    args.overwrite, args.preview, args.stats = True, False, False
     return args
 
 

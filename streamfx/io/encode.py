@@ -2,10 +2,11 @@
 
 The file is written under a hidden temporary name in the target folder and renamed into place
 only when `close()` finishes; an exception (KeyboardInterrupt included) or `abort()` deletes it.
-What goes in follows the output plan (`streamfx.io.plan`): audio packets are copied from `audio_from`
-unchanged, and transcoded only when the output container cannot hold their codec. With `audio_range=(begin, end)` (file seconds, as
-`VideoReader.time_range` gives) audio outside the span is dropped and video and audio are both
-shifted by `begin`, so a trimmed output starts at 0 and stays in sync.
+What goes in follows the output plan (`streamfx.io.plan`): audio packets are copied from
+`audio_from` unchanged, and transcoded only when the output container cannot hold their codec.
+With `audio_range=(begin, end)` (file seconds, as `VideoReader.time_range` gives) audio outside
+the span is dropped and video and audio are both shifted by `begin`, so a trimmed output starts
+at 0 and stays in sync.
 """
 
 from __future__ import annotations
