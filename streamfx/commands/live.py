@@ -3,6 +3,7 @@ into a preview window, an OBS virtual camera and/or a recording."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 
 from streamfx.commands.anime import (PRELOAD, add_face_arguments, add_model_arguments, build_effect, build_pipeline,
@@ -24,7 +25,8 @@ def register(sub) -> None:
     parser.add_argument("--height", type=int, default=None, help="requested camera height")
     parser.add_argument("--fps", type=float, default=None, help="requested camera frame rate")
     parser.add_argument("--reconnect", action="store_true", help="wait for a camera that disconnects, do not stop")
-    parser.add_argument("--no-preview", dest="preview", action="store_false", help="no preview window")
+    parser.add_argument("--preview", action=argparse.BooleanOptionalAction, default=True,
+                        help="a preview window with the stylized stream (default on; --no-preview for none)")
     parser.add_argument("--virtual-cam", action="store_true", help="send the output to a virtual camera (pyvirtualcam)")
     parser.add_argument("--virtual-cam-device", default=None, metavar="DEV", help="e.g. /dev/video10")
     parser.add_argument("--virtual-cam-backend", default=None, metavar="NAME",
