@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("streamfx: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ImportError as error:  # an installed package whose system library is missing
+        print(f"streamfx: error: {_import_failure(error)}", file=sys.stderr)
+        return 1
     if args.command is None:
         parser.print_help()
         return 2
@@ -76,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("streamfx: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _import_failure(error: ImportError) -> str:
+    text = str(error).splitlines()[0]
+    if "libGL" in text or "libgthread" in text:  # opencv-python on a machine without its desktop libraries
+        return (f"OpenCV cannot load ({text}): install libgl1 and libglib2.0-0 (apt), or on a server without a "
+                "display replace opencv-python with opencv-python-headless")
+    return f"cannot load {error.name or 'a module'} ({text})"
 
 
 def entry() -> None:

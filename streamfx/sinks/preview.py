@@ -15,6 +15,10 @@ from streamfx.types import VideoFrame
 log = logging.getLogger("streamfx.sinks")
 
 
+# Qt (OpenCV's window toolkit) ships no fonts and warns at the first window unless pointed at some.
+_SYSTEM_FONTS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts")
+
+
 def preview_unavailable_reason() -> str | None:
     """Why no window can be shown here, or None when one can."""
     import cv2
@@ -33,9 +37,16 @@ class PreviewSink:
 
     def __init__(self, title: str = "streamfx", on_key: Callable[[str], object] | None = None,
                  show_fps: bool = True):
+        import cv2
+
         self.title, self.on_key, self.show_fps = title, on_key, show_fps
         self._last: float | None = None
         self._fps = 0.0
+        fonts = next((f for f in _SYSTEM_FONTS if os.path.isdir(f)), None)
+        if fonts is not None:
+            os.environ.setdefault("QT_QPA_FONTDIR", fonts)
+        # The picture only: no toolbar or status bar, which would show pixel values under the mouse.
+        cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
 
     def _update_fps(self) -> None:
         now = time.perf_counter()
