@@ -13,6 +13,8 @@ import torch
 
 from streamfx.errors import EngineError, UsageError
 
+# What a backend may be asked for; each engine refuses, with an EngineError, the ones it cannot run.
+BACKEND_PRECISIONS = ("fp32", "fp16", "bf16")
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int64": torch.int64, "int32": torch.int32}
 
 
@@ -61,14 +63,21 @@ def gpu_name(device: Device) -> tuple[str, str]:
         raise EngineError(f"cannot query {device}: {str(error).splitlines()[0]}") from None
 
 
+def refuse_precision(engine: str, precision: str, supported: tuple[str, ...], hint: str = "") -> None:
+    """EngineError naming the engine when it cannot run `precision` (e.g. bf16 on ONNX Runtime)."""
+    if precision not in supported:
+        text = f"{engine} cannot run {precision} here (it runs {', '.join(supported)})"
+        raise EngineError(text + (f"; {hint}" if hint else ""))
+
+
 class Backend(abc.ABC):
     """Base class: subclasses fill `inputs`, `outputs` and `metadata` in `load()`."""
 
     engine = "backend"
 
     def __init__(self, device: Device, precision: str) -> None:
-        if precision not in ("fp32", "fp16"):
-            raise UsageError(f"bad precision {precision!r}: expected fp32 or fp16")
+        if precision not in BACKEND_PRECISIONS:
+            raise UsageError(f"bad precision {precision!r}: expected {', '.join(BACKEND_PRECISIONS)}")
         self.device = device
         self.precision = precision
         self.inputs: tuple[TensorSpec, ...] = ()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from streamfx.backends.base import TORCH_DTYPES, Backend, Device, TensorSpec, gpu_name
+from streamfx.backends.base import TORCH_DTYPES, Backend, Device, TensorSpec, gpu_name, refuse_precision
 from streamfx.errors import EngineError
 
 log = logging.getLogger("streamfx.backends")
@@ -23,6 +23,7 @@ PROVIDERS = {
     "cuda": "CUDAExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
+BF16_HINT = "bf16 runs on --engine torch or --engine openvino"
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64"}
 
 
@@ -93,6 +94,7 @@ class OnnxRuntimeBackend(Backend):
                  precision: str = "fp32", threads: int = 0, trt_cache_dir: Path | None = None,
                  max_batch: int = 8, ort=None) -> None:
         super().__init__(device, precision)
+        refuse_precision("onnxruntime", precision, ("fp32", "fp16"), BF16_HINT)
         if provider not in PROVIDERS:
             raise EngineError(f"unknown onnxruntime provider {provider!r}: expected {', '.join(PROVIDERS)}")
         if (provider == "cpu") != (device.kind == "cpu"):

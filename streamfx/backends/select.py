@@ -1,9 +1,12 @@
 """Choose the engine that runs the generator: the fastest that actually loads, and say which.
 
 `auto` tries native TensorRT, ONNX Runtime (TensorRT EP when the build has it, then CUDA EP),
-torch CUDA, then the faster of torch and ONNX Runtime on the CPU (measured once per model and
-machine, remembered in the engine cache). An engine asked for by name that cannot load is an
-EngineError: users complain most about GPUs silently falling back to the CPU.
+torch CUDA, then the fastest CPU engine: torch (channels-last fp32, bf16 autocast), ONNX Runtime
+fp32 and OpenVINO (fp32, bf16) are each run once on a fixed probe, those whose image falls below
+PSNR_FLOOR_DB against torch fp32 are dropped, the rest are timed and the fastest is kept. The
+measurement happens once per model, precision, library versions and machine, and is remembered in
+the engine cache. An engine asked for by name that cannot load is an EngineError: users complain
+most about GPUs silently falling back to the CPU.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,8 +29,17 @@ from streamfx.errors import EngineError, UsageError
 
 log = logging.getLogger("streamfx.backends")
 
-ENGINES = ("auto", "tensorrt", "onnxruntime", "torch")
-PRECISIONS = ("auto", "fp32", "fp16")
+ENGINES = ("auto", "tensorrt", "onnxruntime", "openvino", "torch")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+PSNR_FLOOR_DB = 40.0  # a CPU candidate whose probe image is further than this from torch fp32 is never chosen
+# (engine, precision) pairs the CPU measurement considers, by the precision asked for; torch runs channels-last.
+CPU_CANDIDATES = {
+    "auto": (("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16")),
+    "fp32": (("torch", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32")),
+    "bf16": (("torch", "bf16"), ("openvino", "bf16")),
+    "fp16": (("torch", "fp16"), ("onnxruntime", "fp16")),
+}
+BF16_ENGINES = ("torch", "openvino")
 
 
 @dataclass
@@ -41,7 +54,7 @@ class GeneratorRuntime:
     precision: str
     description: str
     max_batch: int = 8
-    fallbacks: tuple[str, ...] = ()  # "engine device: why it did not load", in the order tried
+    fallbacks: tuple[str, ...] = ()  # "engine [precision] device: why it did not load", in the order tried
 
     def _chunked(self, backend: Backend, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if tensors[0].shape[0] <= self.max_batch:
@@ -81,6 +94,7 @@ class EngineHooks:
 
     tensorrt: Callable[[], object] | None = None  # returns a NativeTensorRT-like seam
     onnxruntime: Callable[[], object] | None = None  # returns an onnxruntime-like module
+    openvino: Callable[[], object] | None = None  # returns an openvino-like module
     cuda_available: Callable[[], bool] = torch.cuda.is_available
     torch_options: dict = field(default_factory=dict)  # TorchBackend extras on CUDA
 
@@ -100,9 +114,17 @@ def resolve_device(device: str) -> Device | None:
 
 
 def _precision(precision: str, device: Device) -> str:
+    """The precision of a named engine. On the CPU `auto` is fp32 here: only the measured CPU choice
+    (engine auto) considers bf16, because only it checks the result against fp32."""
     if precision == "auto":  # fp16 halves memory traffic on GPUs; CPUs have no fast fp16 convs
         return "fp16" if device.kind == "cuda" else "fp32"
     return precision
+
+
+def _refuse_bf16(engine: str, precision: str) -> None:
+    """Before any export: bf16 asked of an engine that has no bf16 path."""
+    if precision == "bf16" and engine not in BF16_ENGINES:
+        raise EngineError(f"{engine} cannot run bf16 (bf16 runs on --engine {' or --engine '.join(BF16_ENGINES)})")
 
 
 def _specs(request: _Request, part: str):
@@ -116,8 +138,8 @@ def _open_torch(request: _Request, device: Device, precision: str) -> tuple[Back
     from streamfx.backends.torch_backend import TorchBackend
 
     extras = dict(request.hooks.torch_options) if device.kind == "cuda" else {}
-    if device.kind == "cuda":
-        extras.setdefault("channels_last", True)
+    # channels-last: cuDNN and oneDNN (CPU, fp32 and bf16) both run this model's convs faster in NHWC.
+    extras.setdefault("channels_last", True)
     backends = []
     for part in ("encoder", "decoder"):
         inputs, outputs = _specs(request, part)
@@ -130,13 +152,15 @@ def _open_onnxruntime(request: _Request, device: Device, precision: str, provide
     from streamfx.backends.onnxruntime_backend import PROVIDERS, OnnxRuntimeBackend, import_onnxruntime
     from streamfx.export.onnx_export import export_generator
 
+    _refuse_bf16("onnxruntime", precision)
     ort = request.hooks.onnxruntime() if request.hooks.onnxruntime else import_onnxruntime()
     if PROVIDERS[provider] not in ort.get_available_providers():  # before a needless export
         raise EngineError(f"onnxruntime {ort.__version__} has no {PROVIDERS[provider]} (install onnxruntime-gpu for CUDA)")
     exported = export_generator(request.generator, request.cache_dir, fp16=precision == "fp16",
                                 source_hash=request.source_hash)
+    threads = torch.get_num_threads() if device.kind == "cpu" else 0  # every CPU engine runs torch's count
     backends = [
-        OnnxRuntimeBackend(path, provider=provider, device=device, precision=precision, ort=ort,
+        OnnxRuntimeBackend(path, provider=provider, device=device, precision=precision, ort=ort, threads=threads,
                            max_batch=request.max_batch, trt_cache_dir=request.cache_dir / "ort-trt")
         for path in (exported.encoder, exported.decoder)
     ]
@@ -151,6 +175,7 @@ def _open_tensorrt(request: _Request, device: Device, precision: str) -> tuple[B
 
     if device.kind != "cuda":
         raise EngineError("TensorRT runs only on a CUDA device")
+    _refuse_bf16("tensorrt", precision)
     seam = request.hooks.tensorrt() if request.hooks.tensorrt else NativeTensorRT()
     if not request.hooks.cuda_available():
         raise EngineError(f"TensorRT needs CUDA, and torch {torch.__version__} sees no CUDA device")
@@ -166,6 +191,24 @@ def _open_tensorrt(request: _Request, device: Device, precision: str) -> tuple[B
     return _load_pair(backends)
 
 
+def _open_openvino(request: _Request, device: Device, precision: str) -> tuple[Backend, Backend]:
+    from streamfx.backends.openvino_backend import OpenVinoBackend, check_bf16, import_openvino
+    from streamfx.export.onnx_export import export_generator
+
+    if device.kind != "cpu":
+        raise EngineError(f"openvino runs on the CPU in streamfx, not on {device}")
+    if precision not in ("fp32", "bf16"):
+        raise EngineError(f"openvino cannot run {precision} on the CPU (it runs fp32 or bf16)")
+    ov = request.hooks.openvino() if request.hooks.openvino else import_openvino()
+    if precision == "bf16":
+        check_bf16(ov)  # before a needless export
+    exported = export_generator(request.generator, request.cache_dir, fp16=False, source_hash=request.source_hash)
+    threads = torch.get_num_threads()  # the count torch runs with here (and the CPU choice's cache key holds)
+    backends = [OpenVinoBackend(path, device=device, precision=precision, threads=threads, ov=ov)
+                for path in (exported.encoder, exported.decoder)]
+    return _load_pair(backends)
+
+
 def _load_pair(backends: list[Backend]) -> tuple[Backend, Backend]:
     loaded = []
     try:
@@ -178,20 +221,62 @@ def _load_pair(backends: list[Backend]) -> tuple[Backend, Backend]:
     return loaded[0], loaded[1]
 
 
-def _time_pair(pair: tuple[Backend, Backend], request: _Request, repeats: int = 2) -> float:
-    """Seconds per face for encode + decode (after one warm-up call), at the batch the pipeline sends
-    (up to 4): engines rank differently at batch 1, where per-call overhead dominates."""
-    batch = min(4, request.max_batch)
-    x_spec = _specs(request, "encoder")[0][0]
-    w_spec = _specs(request, "decoder")[0][1]
-    x = torch.rand(x_spec.concrete(batch)) * 2 - 1  # [B,3,S,S] in [-1,1]
-    w = torch.randn(w_spec.concrete(batch))
+def _time_pair(pair: tuple[Backend, Backend], request: _Request,
+               inputs: tuple[torch.Tensor, torch.Tensor] | None = None, repeats: int = 3, warmup: bool = True) -> float:
+    """Seconds per face for encode + decode, the fastest of `repeats` calls (a busy core slows one call,
+    not the engine), at the batch the pipeline sends (up to 4): engines rank differently at batch 1,
+    where per-call overhead dominates. `inputs` (x, w) default to random ones; `warmup` runs one
+    untimed call first (the CPU measurement's probe call already did)."""
+    if inputs is None:
+        batch = min(4, request.max_batch)
+        x_spec = _specs(request, "encoder")[0][0]
+        w_spec = _specs(request, "decoder")[0][1]
+        inputs = (torch.rand(x_spec.concrete(batch)) * 2 - 1, torch.randn(w_spec.concrete(batch)))  # x in [-1,1]
+    x, w = inputs
     encoder, decoder = pair
-    decoder(encoder(x)[0], w)
-    started = time.perf_counter()
-    for _ in range(repeats):
+    if warmup:
         decoder(encoder(x)[0], w)
-    return (time.perf_counter() - started) / (repeats * batch)
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        decoder(encoder(x)[0], w)
+        best = min(best, time.perf_counter() - started)
+    return best / x.shape[0]
+
+
+def psnr_db(reference: torch.Tensor, image: torch.Tensor) -> float:
+    """PSNR of image against reference, both nominally [-1,1] (clamped, peak-to-peak 2); -inf when the
+    image is not finite or not the reference's shape."""
+    if image.shape != reference.shape or not torch.isfinite(image).all():
+        return -math.inf
+    mse = torch.mean((reference.clamp(-1, 1) - image.float().clamp(-1, 1)) ** 2).item()
+    return 10 * math.log10(4.0 / max(mse, 1e-20))
+
+
+def probe_inputs(generator: nn.Module, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A fixed probe (x, w) and the torch fp32 image for it (the plain module, NCHW): x is smooth seeded
+    noise in (-1,1), closer to a photo than white noise; w comes from the mapping network, as in a video."""
+    config = generator.config
+    rng = torch.Generator().manual_seed(1009)
+    coarse = torch.randn(batch, 3, 8, 8, generator=rng)
+    x = torch.tanh(nn.functional.interpolate(coarse, size=(config.size, config.size), mode="bicubic",
+                                             align_corners=False))
+    z = torch.randn(batch, config.latent_dim, generator=rng)
+    device = next(generator.parameters()).device
+    with torch.inference_mode():
+        w = generator.mapping_net(z.to(device))
+        reference = generator.decoder(generator.encoder(x.to(device))[0], w)
+    return x, w.cpu().clone(), reference.float().cpu().clone()
+
+
+def _library_version(name: str) -> str:
+    """An installed distribution's version without importing it ("none" when absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "none"
 
 
 def _cpu_choice_key(request: _Request, precision: str) -> str:
@@ -203,55 +288,100 @@ def _cpu_choice_key(request: _Request, precision: str) -> str:
         ort_version = onnxruntime.__version__
     except ImportError:
         ort_version = "none"
+    candidates = "+".join(f"{e}-{p}" for e, p in CPU_CANDIDATES[precision])
     parts = (model_id(request.generator, request.source_hash), precision, f"torch{torch.__version__}",
-             f"ort{ort_version}", f"threads{torch.get_num_threads()}", f"cpus{os.cpu_count()}",
-             f"batch{min(4, request.max_batch)}")
+             f"ort{ort_version}", f"ov{_library_version('openvino')}", f"threads{torch.get_num_threads()}",
+             f"cpus{os.cpu_count()}", f"batch{min(4, request.max_batch)}", candidates, f"floor{PSNR_FLOOR_DB:g}dB")
     return "/".join(parts)
 
 
-def _open_cpu_fastest(request: _Request, device: Device, precision: str) -> tuple[tuple[Backend, Backend], str]:
-    """torch or ONNX Runtime on the CPU, whichever runs this model faster here (measured once, remembered)."""
+def _open_cpu(request: _Request, device: Device, engine: str, precision: str) -> tuple[Backend, Backend]:
+    if engine == "torch":
+        return _open_torch(request, device, precision)
+    if engine == "onnxruntime":
+        return _open_onnxruntime(request, device, precision, "cpu")
+    if engine == "openvino":
+        return _open_openvino(request, device, precision)
+    raise EngineError(f"no CPU engine {engine!r}")
+
+
+def _close_pair(pair: tuple[Backend, Backend]) -> None:
+    pair[0].close()
+    pair[1].close()
+
+
+def _open_cpu_fastest(request: _Request, device: Device,
+                      precision: str) -> tuple[tuple[Backend, Backend], str, tuple[str, ...]]:
+    """The fastest CPU candidate for `precision` (auto, fp32, bf16 or fp16) whose probe image stays within
+    PSNR_FLOOR_DB of torch fp32; measured once, remembered. Returns (pair, engine, why others did not load)."""
     memo_path = request.cache_dir / "cpu-choice.json"
     try:
         memo = json.loads(memo_path.read_text()) if memo_path.is_file() else {}
     except (OSError, ValueError):
         memo = {}
+    candidates = CPU_CANDIDATES[precision]
     key = _cpu_choice_key(request, precision)
-    openers = {"onnxruntime": lambda: _open_onnxruntime(request, device, precision, "cpu"),
-               "torch": lambda: _open_torch(request, device, precision)}
-    remembered = memo.get(key, {}).get("engine")
-    if remembered in openers:
+    remembered = memo.get(key, {})
+    choice = (remembered.get("engine"), remembered.get("precision"))
+    if choice in candidates:
         try:
-            return openers[remembered](), remembered
+            return _open_cpu(request, device, *choice), choice[0], ()
         except EngineError as error:
-            log.info("remembered CPU engine %s no longer loads (%s): measuring again", remembered, error)
-    timings, pairs = {}, {}
-    for name, opener in openers.items():
-        try:
-            pairs[name] = opener()
-        except EngineError as error:
-            log.info("%s on the CPU is unavailable: %s", name, error)
-            continue
-        timings[name] = _time_pair(pairs[name], request)
-    if not pairs:
-        raise EngineError("neither torch nor onnxruntime could run the model on the CPU")
-    best = min(timings, key=timings.get)
-    for name, pair in pairs.items():
-        if name != best:
-            pair[0].close()
-            pair[1].close()
-    log.info("CPU engine: %s (%s)", best, ", ".join(f"{n} {t:.2f} s/face" for n, t in timings.items()))
-    memo[key] = {"engine": best, "seconds_per_face": {n: round(t, 4) for n, t in timings.items()}}
+            log.info("remembered CPU engine %s %s no longer loads (%s): measuring again", *choice, error)
+    x, w, reference = probe_inputs(request.generator, min(4, request.max_batch))
+    notes: list[str] = []  # "engine precision cpu: why it did not load", for GeneratorRuntime.fallbacks
+    timings, quality, rejected, unavailable, pairs = {}, {}, {}, {}, {}
+    best = None
+    try:
+        for engine, prec in candidates:
+            label = f"{engine} {prec}"
+            try:
+                pair = _open_cpu(request, device, engine, prec)
+            except EngineError as error:
+                unavailable[label] = str(error)
+                if not any(n.startswith(f"{engine} ") and n.endswith(f": {error}") for n in notes):  # once per cause
+                    notes.append(f"{label} {device}: {error}")
+                log.info("%s on the CPU is unavailable: %s", label, error)
+                continue
+            pairs[label] = pair
+            try:
+                quality[label] = psnr_db(reference, pair[1](pair[0](x)[0], w)[0])  # also the warm-up call
+                if quality[label] >= PSNR_FLOOR_DB:
+                    timings[label] = _time_pair(pair, request, (x, w), warmup=False)
+            except (EngineError, RuntimeError) as error:
+                _close_pair(pairs.pop(label))
+                unavailable[label] = f"failed on the probe: {str(error).splitlines()[0]}"
+                notes.append(f"{label} {device}: {unavailable[label]}")
+                continue
+            if label not in timings:
+                _close_pair(pairs.pop(label))
+                rejected[label] = (f"{quality[label]:.1f} dB PSNR against torch fp32, "
+                                   f"below the {PSNR_FLOOR_DB:g} dB floor")
+                log.info("%s on the CPU is not used: %s", label, rejected[label])
+        if not timings:
+            reasons = [f"{label}: {why}" for label, why in {**unavailable, **rejected}.items()]
+            raise EngineError("no CPU engine could run the model within the quality floor: " + "; ".join(reasons))
+        best = min(timings, key=timings.get)
+    finally:  # every pair but the chosen one is closed, whatever happened
+        for label, pair in pairs.items():
+            if label != best:
+                _close_pair(pair)
+    log.info("CPU engine: %s (%s)", best, ", ".join(f"{n} {t * 1000:.1f} ms/face {quality[n]:.0f} dB"
+                                                     for n, t in timings.items()))
+    engine, prec = best.split(" ")
+    memo[key] = {"engine": engine, "precision": prec, "seconds_per_face": {n: round(t, 5) for n, t in timings.items()},
+                 "psnr_db": {n: (round(q, 1) if math.isfinite(q) else None) for n, q in quality.items()},
+                 "rejected": rejected, "unavailable": unavailable}
     try:
         request.cache_dir.mkdir(parents=True, exist_ok=True)
         memo_path.write_text(json.dumps(memo, indent=1, sort_keys=True))
     except OSError:  # a read-only cache only costs a re-measure next time
         pass
-    return pairs[best], best
+    return pairs[best], engine, tuple(notes)
 
 
 def _candidates(engine: str, device: Device | None, cuda: bool, ort_has_trt_ep: bool) -> list[tuple[str, Device]]:
-    """(engine, device) pairs to try in order; "cpu-fastest" measures torch against ONNX Runtime."""
+    """(engine, device) pairs to try in order; "cpu-fastest" measures the CPU engines (CPU_CANDIDATES)."""
     gpu = device if device is not None and device.kind == "cuda" else Device("cuda", 0)
     if engine == "auto":
         if device is not None and device.kind == "cpu":
@@ -260,8 +390,8 @@ def _candidates(engine: str, device: Device | None, cuda: bool, ort_has_trt_ep: 
         chain += [("onnxruntime", gpu), ("torch", gpu)]
         # An explicit --device cuda never silently ends on the CPU; "auto" does, when no GPU path loads.
         return chain + ([("cpu-fastest", Device("cpu"))] if device is None else [])
-    if device is None:
-        device = Device("cuda", 0) if cuda or engine == "tensorrt" else Device("cpu")
+    if device is None:  # openvino runs on the CPU only; the others prefer a GPU when there is one
+        device = Device("cuda", 0) if (cuda and engine != "openvino") or engine == "tensorrt" else Device("cpu")
     return [(engine, device)]
 
 
@@ -302,29 +432,33 @@ def open_runtime(generator: nn.Module, *, engine: str = "auto", device: str = "a
         candidates = [c for c in candidates if c[1].kind == "cpu"]  # no GPU: skip the doomed GPU attempts
     failures: list[str] = []
     for name, dev in candidates:
-        prec = _precision(precision, dev)
+        prec = precision if name == "cpu-fastest" else _precision(precision, dev)  # the CPU choice resolves auto
         try:
-            pair, chosen = _open_candidate(request, name, dev, prec)
+            pair, chosen, notes = _open_candidate(request, name, dev, prec)
         except EngineError as error:
             failures.append(f"{name} {dev}: {error}")
             if engine != "auto":
                 raise
             log.info("engine %s on %s unavailable: %s", name, dev, error)
             continue
+        failures.extend(notes)
         description = pair[0].describe()
         log.info("engine: %s", description)
-        return GeneratorRuntime(pair[0], pair[1], generator.mapping_net, chosen, str(dev), prec, description,
-                                max_batch, tuple(failures))
+        return GeneratorRuntime(pair[0], pair[1], generator.mapping_net, chosen, str(dev), pair[0].precision,
+                                description, max_batch, tuple(failures))
     raise EngineError("no engine could load the generator: " + " | ".join(failures))
 
 
 def _open_candidate(request: _Request, name: str, device: Device, precision: str):
+    """(pair, engine name, notes on CPU candidates that did not load) for one entry of _candidates."""
     if name == "cpu-fastest":
         return _open_cpu_fastest(request, device, precision)
     if name == "tensorrt":
-        return _open_tensorrt(request, device, precision), "tensorrt"
+        return _open_tensorrt(request, device, precision), "tensorrt", ()
     if name == "onnxruntime-trt":
-        return _open_onnxruntime(request, device, precision, "tensorrt"), "onnxruntime"
+        return _open_onnxruntime(request, device, precision, "tensorrt"), "onnxruntime", ()
     if name == "onnxruntime":
-        return _open_onnxruntime(request, device, precision, "cuda" if device.kind == "cuda" else "cpu"), name
-    return _open_torch(request, device, precision), "torch"
+        return _open_onnxruntime(request, device, precision, "cuda" if device.kind == "cuda" else "cpu"), name, ()
+    if name == "openvino":
+        return _open_openvino(request, device, precision), name, ()
+    return _open_torch(request, device, precision), "torch", ()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from streamfx.backends.base import TORCH_DTYPES, Backend, Device, TensorSpec, gpu_name
+from streamfx.backends.base import TORCH_DTYPES, Backend, Device, TensorSpec, gpu_name, refuse_precision
 from streamfx.errors import EngineError
 
 log = logging.getLogger("streamfx.backends")
@@ -129,6 +129,7 @@ class TensorRTBackend(Backend):
 
     def __init__(self, engine_handle, *, seam, profile, device: Device, precision: str, plan_path: Path) -> None:
         super().__init__(device, precision)
+        refuse_precision("tensorrt", precision, ("fp32", "fp16"), "bf16 runs on --engine torch or --engine openvino")
         self._engine = engine_handle
         self._seam = seam
         self.profile = profile
