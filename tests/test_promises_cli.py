@@ -13,6 +13,7 @@ import torch
 from test_io_fixtures import MARK, digest, leftovers, make_clip, pattern
 
 import streamfx.backends.onnxruntime_backend
+import streamfx.backends.openvino_backend
 import streamfx.backends.select
 from conftest import SAMPLES
 from streamfx.cli import main
@@ -108,15 +109,21 @@ def _onnxruntime_missing():
     raise EngineError("onnxruntime is not usable (removed for this test)")
 
 
+def _openvino_missing():
+    raise EngineError("openvino is not usable (removed for this test)")
+
+
 def _torch_missing(*args, **kwargs):
     raise EngineError("torch cannot run it (broken for this test)")
 
 
 @pytest.mark.parametrize("broken, ran", [("onnxruntime", "torch"), ("torch", "onnxruntime")])
 def test_output_names_the_engine_that_really_ran(tmp_path, monkeypatch, capsys, small_weights, broken, ran):
-    """`--engine auto` on the CPU measures torch against ONNX Runtime; with one of them unable to load, the run
-    falls back to the other, says so, and the output's comment tag names the one that ran."""
+    """`--engine auto` on the CPU measures the CPU engines; with all but one unable to load, the run falls back to
+    the one left, says so, and the output's comment tag names the one that ran."""
     pytest.importorskip("onnxruntime")
+    # OpenVINO, the third CPU candidate, is made unavailable too, so exactly one engine is left to run.
+    monkeypatch.setattr(streamfx.backends.openvino_backend, "import_openvino", _openvino_missing)
     if broken == "onnxruntime":
         monkeypatch.setattr(streamfx.backends.onnxruntime_backend, "import_onnxruntime", _onnxruntime_missing)
     else:
@@ -137,4 +144,4 @@ def test_output_names_the_engine_that_really_ran(tmp_path, monkeypatch, capsys, 
     comment = probe(out).comment
     assert f"engine {ran};" in comment and "device cpu" in comment, comment
     assert f"engine {broken}" not in comment and "engine auto" not in comment
-    assert f"engine: {ran}" in err and f"{broken} on the CPU is unavailable" in err, err
+    assert f"engine: {ran}" in err and f"{broken} fp32 on the CPU is unavailable" in err, err

@@ -10,7 +10,7 @@ from streamfx.ui.gallery import IMAGE, MIX, MODES, SEED, Style
 from streamfx.ui.render import PREVIEW_SECONDS
 from streamfx.ui.session import Workspace
 
-ENGINES = ("auto", "torch", "onnxruntime", "tensorrt")
+ENGINES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 
 # System fonts only: a font named by a string loads nothing (a GoogleFont would fetch from fonts.googleapis.com).
 SANS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif")
