@@ -47,8 +47,8 @@ class JobResult:
 
 
 def _output_for(out_dir: Path, relative: Path, ext: str, taken: set[Path]) -> Path:
-    """The input's relative path under OUT_DIR with the output extension; `a.mov` beside `a.mp4` keeps its own
-    extension in the name (`a.mov.mp4`) so two inputs never share an output."""
+    """The input's relative path under OUT_DIR with the output extension. When that is taken (`a.mov` came first,
+    now `a.mp4`), the input keeps its extension in the name (`a.mp4.mp4`): two inputs never share an output."""
     output = out_dir / relative.with_suffix(ext)
     if output in taken:
         output = out_dir / relative.with_name(relative.name + ext)
