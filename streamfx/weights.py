@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -58,7 +57,7 @@ def _read_official(path: str | Path) -> dict:
             raise ModelError(f"{path}: refused, the pickle needs code to load (weights_only): {cause[:100]}") from None
         reason = cause or "unreadable pickle"
         raise ModelError(f"{path}: truncated, damaged or not a torch checkpoint ({reason})") from None
-    except (EOFError, zipfile.BadZipFile, RuntimeError, KeyError, ValueError, IndexError) as error:
+    except Exception as error:  # torch.load fails in many ways (and hands *.safetensors names to safetensors)
         raise ModelError(f"{path}: truncated, damaged or not a torch checkpoint ({type(error).__name__})") from None
     if not isinstance(ckpt, dict):
         raise ModelError(f"{path}: expected a dict of state dicts, got {type(ckpt).__name__}")
@@ -196,8 +195,8 @@ def weights_format(path: Path) -> str:
         raise ModelError(f"weights not found: {path}")
     with path.open("rb") as f:
         head = f.read(9)
-    if head.startswith((b"PK\x03\x04", b"\x80")):  # a torch zip archive, or a legacy pickle
-        return "torch"
+    if head.startswith(b"PK\x03\x04") or (len(head) > 1 and head[0] == 0x80 and head[1] in (2, 3, 4, 5)):
+        return "torch"  # a torch zip archive, or a legacy pickle (PROTO opcode, protocol 2-5)
     if len(head) == 9 and head[8:9] == b"{":  # safetensors: 8-byte header length, then the JSON header
         return "safetensors"
     raise ModelError(f"{path}: not a weight file (neither safetensors nor a torch checkpoint)")

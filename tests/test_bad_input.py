@@ -7,7 +7,7 @@ test_pipeline_interrupt.py."""
 
 from __future__ import annotations
 
-import os
+import random
 from pathlib import Path
 
 import pytest
@@ -134,7 +134,13 @@ TABLE = {
     "text named .jpg": (_text_as_image, 1, "not a readable image"),
     "input missing": (lambda f: [str(f / "nope.mp4")], 2, "does not exist"),
     "input is a folder": (lambda f: [str(f)], 2, "not a regular file"),
-    "weights: random bytes": (_weights(os.urandom(4096), "w.safetensors"), 1, "not a weight file"),
+    "weights: random bytes": (_weights(b"\x11" + random.Random(0).randbytes(4095), "w.safetensors"), 1,
+                              "not a weight file"),
+    # a 0x80 first byte is what 1 random file in 256 has: not a pickle unless a protocol number follows
+    "weights: random bytes from 0x80": (_weights(b"\x80\xf3" + random.Random(1).randbytes(4094), "w.safetensors"), 1,
+                                        "not a weight file"),
+    "weights: pickle header named .safetensors": (_weights(b"\x80\x04garbage", "w.safetensors"), 1,
+                                                  "not a torch checkpoint"),
     "weights: text named .pt": (_weights(b"hello\n", "w.pt"), 1, "not a weight file"),
     "weights: damaged pickle": (_weights(b"\x80\x02garbage", "w.pt"), 1, "not a torch checkpoint"),
     "weights: cut safetensors": (_truncated_default_weights, 1, "cut.safetensors"),
