@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="NHWC activations (faster convolutions on the CPU)")
     p.add_argument("--time-budget", type=float, default=None, metavar="MINUTES", help="stop cleanly and save")
+    p.add_argument("--step-time", type=float, default=None, metavar="MINUTES",
+                   help="stop once the run's total step time (checkpoint wall_seconds, resumes included) reaches this: "
+                        "runs compared at equal CPU time")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--sample-every", type=int, default=500)
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             return benchmark(cfg, data, args.benchmark, device)
         budget = None if args.time_budget is None else args.time_budget * 60
         options = RunOptions(run_dir=args.run_dir, iterations=args.iters, time_budget_s=budget,
+                             step_time_budget_s=None if args.step_time is None else args.step_time * 60,
                              log_every=args.log_every, sample_every=args.sample_every,
                              checkpoint_every=args.checkpoint_every)
         run = TrainingRun(cfg, data, options, device)

@@ -27,6 +27,7 @@ class RunOptions:
     run_dir: Path
     iterations: int = 300_000
     time_budget_s: float | None = None  # stop cleanly (and save) before this much wall time
+    step_time_budget_s: float | None = None  # stop once the run's total step time reaches this (equal-CPU comparisons)
     log_every: int = 10
     sample_every: int = 500
     checkpoint_every: int = 1000
@@ -86,6 +87,9 @@ class TrainingRun:
         while t.step_count < opts.iterations:
             if opts.time_budget_s is not None and time.monotonic() - started + 2 * slowest > opts.time_budget_s:
                 stop = "time budget"
+                break
+            if opts.step_time_budget_s is not None and t.wall_seconds >= opts.step_time_budget_s:
+                stop = "step-time budget"
                 break
             tick = time.monotonic()
             logs = t.step()
