@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from streamfx.backends.select import EngineHooks, open_runtime
+from streamfx.engines.select import EngineHooks, open_engines
 from streamfx.errors import StreamfxError
 from streamfx.models.gnr import OFFICIAL, SLIM, SLIM_128, Generator
 
@@ -47,14 +47,14 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_batch(runtime, x: torch.Tensor, w: torch.Tensor, *, seconds: float, min_runs: int) -> tuple[float, int]:
+def time_batch(engines, x: torch.Tensor, w: torch.Tensor, *, seconds: float, min_runs: int) -> tuple[float, int]:
     """Faces per second for encode + decode of batch x, after one warm-up call; (fps, timed runs)."""
-    runtime.decode(runtime.encode(x)[0], w)  # warm-up: allocations, autotuning, graph capture
-    _sync(runtime.device)
+    engines.decode(engines.encode(x)[0], w)  # warm-up: allocations, autotuning, graph capture
+    _sync(engines.device)
     runs, started = 0, time.perf_counter()
     while runs < min_runs or time.perf_counter() - started < seconds:
-        runtime.decode(runtime.encode(x)[0], w)
-        _sync(runtime.device)
+        engines.decode(engines.encode(x)[0], w)
+        _sync(engines.device)
         runs += 1
     return runs * x.shape[0] / (time.perf_counter() - started), runs
 
@@ -74,18 +74,18 @@ def bench_model(name: str, args, hooks: EngineHooks) -> None:
     for engine in args.engines:
         for precision in precisions:
             try:
-                runtime = open_runtime(generator, engine=engine, device=args.device, precision=precision,
+                engines = open_engines(generator, engine=engine, device=args.device, precision=precision,
                                        max_batch=max(args.batches), cache_dir=args.dir, hooks=hooks)
             except StreamfxError as error:
                 print(f"| {name} | {engine} | {precision} | - | not available: {str(error)[:90]} | |", flush=True)
                 continue
-            with runtime:
-                w_one = runtime.mapping(torch.randn(1, config.latent_dim))
+            with engines:
+                w_one = engines.mapping(torch.randn(1, config.latent_dim))
                 for batch in args.batches:
                     x = torch.rand(batch, 3, config.size, config.size) * 2 - 1  # [B,3,S,S] in [-1,1], on the CPU
-                    fps, runs = time_batch(runtime, x, w_one.expand(batch, -1), seconds=args.seconds,
+                    fps, runs = time_batch(engines, x, w_one.expand(batch, -1), seconds=args.seconds,
                                            min_runs=args.min_runs)
-                    print(f"| {name} | {engine} | {precision} | {batch} | {fps:.2f} | {runtime.description} ({runs} runs) |",
+                    print(f"| {name} | {engine} | {precision} | {batch} | {fps:.2f} | {engines.description} ({runs} runs) |",
                           flush=True)
 
 

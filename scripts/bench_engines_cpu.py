@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from streamfx.backends.select import CPU_CANDIDATES, PSNR_FLOOR_DB, open_runtime, probe_inputs, psnr_db
+from streamfx.engines.select import CPU_CANDIDATES, PSNR_FLOOR_DB, open_engines, probe_inputs, psnr_db
 from streamfx.errors import StreamfxError
 
 CANDIDATES = tuple(f"{engine} {precision}" for engine, precision in CPU_CANDIDATES["auto"])
@@ -43,17 +43,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def faces_per_second(runtime, x: torch.Tensor, w: torch.Tensor, *, seconds: float, min_runs: int) -> float:
-    runtime.decode(runtime.encode(x)[0], w)  # warm-up: allocations, shape-specific kernels
+def faces_per_second(engines, x: torch.Tensor, w: torch.Tensor, *, seconds: float, min_runs: int) -> float:
+    engines.decode(engines.encode(x)[0], w)  # warm-up: allocations, shape-specific kernels
     runs, started = 0, time.perf_counter()
     while runs < min_runs or time.perf_counter() - started < seconds:
-        runtime.decode(runtime.encode(x)[0], w)
+        engines.decode(engines.encode(x)[0], w)
         runs += 1
     return runs * x.shape[0] / (time.perf_counter() - started)
 
 
 def machine() -> str:
-    from streamfx.backends.torch_backend import cpu_has_bf16
+    from streamfx.engines.torch_engine import cpu_has_bf16
 
     name = platform.processor() or platform.machine()
     try:
@@ -104,23 +104,23 @@ def main(argv=None) -> int:
     for label in args.candidates:
         engine, precision = label.split()
         try:
-            runtime = open_runtime(generator, engine=engine, device="cpu", precision=precision,
+            engines = open_engines(generator, engine=engine, device="cpu", precision=precision,
                                    max_batch=max(args.batches), cache_dir=args.dir)
         except StreamfxError as error:
             dashes = " - |" * len(args.batches)
             print(f"| {engine} | {precision} |{dashes} - | not available: {str(error)[:90]} |", flush=True)
             continue
-        with runtime:
+        with engines:
             with torch.inference_mode():
-                quality = psnr_db(reference, runtime.decode(runtime.encode(probe_x)[0], probe_w))
+                quality = psnr_db(reference, engines.decode(engines.encode(probe_x)[0], probe_w))
                 cells = []
                 for batch in args.batches:
                     x = torch.rand(batch, 3, config.size, config.size, generator=torch.Generator().manual_seed(batch))
-                    fps = faces_per_second(runtime, x * 2 - 1, w_one.expand(batch, -1), seconds=args.seconds,
+                    fps = faces_per_second(engines, x * 2 - 1, w_one.expand(batch, -1), seconds=args.seconds,
                                            min_runs=args.min_runs)
                     cells.append(f"{fps:.1f}")
             flag = "" if quality >= PSNR_FLOOR_DB else f" (below the {PSNR_FLOOR_DB:g} dB floor)"
-            print(f"| {engine} | {precision} | {' | '.join(cells)} | {quality:.1f}{flag} | {runtime.description} |",
+            print(f"| {engine} | {precision} | {' | '.join(cells)} | {quality:.1f}{flag} | {engines.description} |",
                   flush=True)
     print(f"\n{load_note()}")
     return 0

@@ -108,7 +108,8 @@ def tiny_weights(folder: Path) -> Path:
 
 def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, style: list[str]) -> FlickerMeter:
     from streamfx.cli import build_parser
-    from streamfx.commands.anime import build_effect, build_pipeline
+    from streamfx.commands.anime import build_effect
+    from streamfx.commands.common import build_pipeline
     from streamfx.io.decode import VideoReader
 
     argv = ["anime", str(clip), "--engine", "torch", *style] + ([] if weights == "default" else ["--weights", weights])
@@ -125,14 +126,13 @@ def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, styl
 
 def anime_scores(classifier_path: Path, meter: FlickerMeter) -> tuple[float, float]:
     """(mean anime probability of the input crops, of the output crops)."""
-    import torch
-
+    from streamfx.pixels import to_model
     from streamfx.training.classifier import load_classifier
 
     classifier, _ = load_classifier(classifier_path)
 
     def score(crops) -> float:
-        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        x = to_model(np.stack(crops))
         return float(classifier.anime_probability(x).mean())
 
     return score(meter.crops_in), score(meter.crops_out)

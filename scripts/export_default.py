@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from scripts.model_card_grid import publishable_faces  # noqa: E402
 from streamfx.commands.styles import face_crop  # noqa: E402
+from streamfx.pixels import to_model  # noqa: E402
 from streamfx.training import checkpoint as ckpt  # noqa: E402
 from streamfx.training.evaluate import psnr  # noqa: E402
 from streamfx.training.export import export_weights  # noqa: E402
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
         size = load_weights(fp32)[0]["A2B"].config.size
         crops = [face_crop(image, size) for _, image in publishable_faces(REPO / "samples" / "astronaut.mp4",
                                                                            [1.0, 2.2, 3.4])]
-        faces = torch.stack([torch.from_numpy(c).permute(2, 0, 1).float() / 127.5 - 1 for c in crops])
+        faces = to_model(np.stack(crops)).contiguous()  # NCHW-contiguous as before (conv results depend on the layout in the last bits)
         worst = float(psnr(outputs(fp16, faces), outputs(fp32, faces)).min())
         chosen = fp16 if worst >= MIN_PSNR_DB else fp32
         if chosen.stat().st_size > MAX_BYTES:

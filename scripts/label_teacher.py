@@ -19,10 +19,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from streamfx.pixels import to_model, to_uint8  # noqa: E402
 from streamfx.training.data import list_images  # noqa: E402
 
 
@@ -55,9 +57,9 @@ def stylize(session, input_name: str, dtype, bgr: np.ndarray, size: int) -> np.n
     grow = size > height
     rgb = cv2.cvtColor(cv2.resize(bgr, (size, size), interpolation=cv2.INTER_CUBIC if grow else cv2.INTER_AREA),
                        cv2.COLOR_BGR2RGB)
-    x = (rgb.astype(np.float32) / 127.5 - 1.0)[None].astype(dtype)  # [1,S,S,3] in [-1,1]
-    y = session.run(None, {input_name: x})[0][0].astype(np.float32)
-    out = ((np.clip(y, -1, 1) + 1) * 127.5).round().astype(np.uint8)
+    x = to_model(rgb).permute(0, 2, 3, 1).numpy().astype(dtype)  # [1,S,S,3] NHWC in [-1,1], as the teacher takes it
+    y = session.run(None, {input_name: x})[0][0].astype(np.float32)  # [S,S,3] NHWC
+    out = to_uint8(torch.from_numpy(y).permute(2, 0, 1))
     out = cv2.resize(out, (width, height), interpolation=cv2.INTER_AREA if grow else cv2.INTER_CUBIC)
     return cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
 

@@ -15,6 +15,7 @@ import torch
 
 from streamfx.errors import UsageError
 from streamfx.models.gnr import Generator
+from streamfx.pixels import to_model
 
 
 def style_from_seed(seed: int, latent_dim: int = 8) -> torch.Tensor:
@@ -44,8 +45,7 @@ def image_to_tensor(image_rgb: np.ndarray, size: int) -> torch.Tensor:
     if side != size:
         interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
         square = cv2.resize(square, (size, size), interpolation=interp)
-    x = torch.from_numpy(np.ascontiguousarray(square)).permute(2, 0, 1).float() / 127.5 - 1.0
-    return x.unsqueeze(0)  # [1,3,S,S] in [-1,1]
+    return to_model(square)  # [1,3,S,S] in [-1,1]
 
 
 @torch.no_grad()

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from streamfx.backends.base import TensorSpec
+from streamfx.engines.base import TensorSpec
 from streamfx.errors import EngineError
 from streamfx.export.cache import EngineKey, Profile, clear_cache, file_sha256, list_artifacts
 from streamfx.export.tensorrt_build import PLAN_MAGIC, engine_key, read_header, read_plan, write_plan

@@ -18,10 +18,10 @@ import torch
 
 import streamfx
 from conftest import DATA, SAMPLES, require
-from streamfx.backends import select
-from streamfx.backends.base import Backend, Device
-from streamfx.backends.select import PSNR_FLOOR_DB, EngineHooks, open_runtime, probe_inputs, psnr_db
-from streamfx.backends.torch_backend import cpu_has_bf16
+from streamfx.engines import select
+from streamfx.engines.base import Engine, Device
+from streamfx.engines.select import PSNR_FLOOR_DB, EngineHooks, open_engines, probe_inputs, psnr_db
+from streamfx.engines.torch_engine import cpu_has_bf16
 from streamfx.errors import EngineError
 from streamfx.export.onnx_export import graph_io
 
@@ -88,13 +88,13 @@ def _skip_unavailable(engine: str, precision: str) -> None:
 def test_each_cpu_engine_matches_torch_fp32(generator, cache, inputs, engine, precision):
     _skip_unavailable(engine, precision)
     x, w, reference = inputs
-    with open_runtime(generator, engine=engine, device="cpu", precision=precision, cache_dir=cache) as runtime:
-        content, style = runtime.encode(x)
-        image = runtime.decode(content, w)
-        assert runtime.engine == engine and runtime.precision == precision and runtime.device == "cpu"
-        assert runtime.description.startswith(f"{engine} ") and f" {precision}" in runtime.description
+    with open_engines(generator, engine=engine, device="cpu", precision=precision, cache_dir=cache) as engines:
+        content, style = engines.encode(x)
+        image = engines.decode(content, w)
+        assert engines.engine == engine and engines.precision == precision and engines.device == "cpu"
+        assert engines.description.startswith(f"{engine} ") and f" {precision}" in engines.description
         if engine != "torch":  # every CPU engine runs torch's thread count
-            assert runtime.encoder.threads == torch.get_num_threads()
+            assert engines.encoder.threads == torch.get_num_threads()
     assert image.dtype == content.dtype == style.dtype == torch.float32  # bf16 paths hand back float32 too
     assert image.shape == reference.shape and image.std() > 0.05  # a picture, not a constant
     if precision == "fp32":
@@ -108,36 +108,36 @@ def test_each_cpu_engine_matches_torch_fp32(generator, cache, inputs, engine, pr
 
 
 def test_torch_on_the_cpu_runs_channels_last(generator, cache):
-    with open_runtime(generator, engine="torch", device="cpu", precision="fp32", cache_dir=cache) as runtime:
-        assert runtime.encoder.channels_last and "channels-last" in runtime.description
+    with open_engines(generator, engine="torch", device="cpu", precision="fp32", cache_dir=cache) as engines:
+        assert engines.encoder.channels_last and "channels-last" in engines.description
 
 
 @pytest.mark.parametrize("engine, device", [("onnxruntime", "cpu"), ("tensorrt", "cuda")])
 def test_bf16_on_an_engine_without_it_names_the_engine(generator, cache, engine, device):
     with pytest.raises(EngineError, match=f"{engine} cannot run bf16"):
-        open_runtime(generator, engine=engine, device=device, precision="bf16", cache_dir=cache)
+        open_engines(generator, engine=engine, device=device, precision="bf16", cache_dir=cache)
 
 
-def test_backends_refuse_precisions_they_cannot_run(cache):
-    from streamfx.backends.onnxruntime_backend import OnnxRuntimeBackend
+def test_engines_refuse_precisions_they_cannot_run(cache):
+    from streamfx.engines.onnxruntime_engine import OnnxRuntimeEngine
 
     with pytest.raises(EngineError, match="onnxruntime cannot run bf16"):
-        OnnxRuntimeBackend(cache / "x.onnx", precision="bf16")
+        OnnxRuntimeEngine(cache / "x.onnx", precision="bf16")
     if OV is not None:
-        from streamfx.backends.openvino_backend import OpenVinoBackend
+        from streamfx.engines.openvino_engine import OpenVinoEngine
 
         with pytest.raises(EngineError, match="openvino cannot run fp16"):
-            OpenVinoBackend(cache / "x.onnx", precision="fp16")
+            OpenVinoEngine(cache / "x.onnx", precision="fp16")
         with pytest.raises(EngineError, match="CPU"):
-            OpenVinoBackend(cache / "x.onnx", device=Device("cuda", 0))
+            OpenVinoEngine(cache / "x.onnx", device=Device("cuda", 0))
 
 
 def test_explicit_bf16_without_cpu_support_is_an_error(generator, cache, monkeypatch):
-    import streamfx.backends.torch_backend as torch_backend
+    import streamfx.engines.torch_engine as torch_engine
 
-    monkeypatch.setattr(torch_backend, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(torch_engine, "cpu_has_bf16", lambda: False)
     with pytest.raises(EngineError, match="torch .*no native bf16"):
-        open_runtime(generator, engine="torch", device="cpu", precision="bf16", cache_dir=cache)
+        open_engines(generator, engine="torch", device="cpu", precision="bf16", cache_dir=cache)
     if OV is not None:
         class NoBf16Core(OV.Core):
             def get_property(self, device, name):
@@ -148,29 +148,29 @@ def test_explicit_bf16_without_cpu_support_is_an_error(generator, cache, monkeyp
         fake = type(sys)("openvino_without_bf16")
         fake.__version__, fake.Core = OV.__version__, NoBf16Core
         with pytest.raises(EngineError, match="openvino .*no native bf16"):
-            open_runtime(generator, engine="openvino", precision="bf16", cache_dir=cache,
+            open_engines(generator, engine="openvino", precision="bf16", cache_dir=cache,
                          hooks=EngineHooks(openvino=lambda: fake))
 
 
 @needs_openvino
 def test_engine_openvino_runs_on_the_cpu_with_torchs_threads(generator, cache):
     hooks = EngineHooks(cuda_available=lambda: True)  # even with a GPU, openvino means the CPU
-    with open_runtime(generator, engine="openvino", cache_dir=cache, hooks=hooks) as runtime:
-        assert runtime.device == "cpu" and runtime.precision == "fp32"  # auto on a named CPU engine: fp32
-        assert runtime.description.startswith("openvino ") and " CPU fp32" in runtime.description
-        assert runtime.encoder.threads == torch.get_num_threads()
-        assert runtime.encoder.compiled.get_property("INFERENCE_NUM_THREADS") == torch.get_num_threads()
-        assert runtime.encoder.metadata["streamfx.part"] == "encoder"
+    with open_engines(generator, engine="openvino", cache_dir=cache, hooks=hooks) as engines:
+        assert engines.device == "cpu" and engines.precision == "fp32"  # auto on a named CPU engine: fp32
+        assert engines.description.startswith("openvino ") and " CPU fp32" in engines.description
+        assert engines.encoder.threads == torch.get_num_threads()
+        assert engines.encoder.compiled.get_property("INFERENCE_NUM_THREADS") == torch.get_num_threads()
+        assert engines.encoder.metadata["streamfx.part"] == "encoder"
 
 
 def test_without_openvino_named_is_an_error_and_auto_skips_it(generator, cache, monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now raises ImportError
     with pytest.raises(EngineError, match=r"openvino is not usable .*pip install \"streamfx\[openvino\]\""):
-        open_runtime(generator, engine="openvino", device="cpu", cache_dir=cache)
+        open_engines(generator, engine="openvino", device="cpu", cache_dir=cache)
     (cache / "cpu-choice.json").unlink(missing_ok=True)
-    with open_runtime(generator, device="cpu", cache_dir=cache) as runtime:
-        assert runtime.engine in ("torch", "onnxruntime")
-        notes = [f for f in runtime.fallbacks if f.startswith("openvino")]
+    with open_engines(generator, device="cpu", cache_dir=cache) as engines:
+        assert engines.engine in ("torch", "onnxruntime")
+        notes = [f for f in engines.fallbacks if f.startswith("openvino")]
         assert len(notes) == 1 and "openvino is not usable" in notes[0]  # one line for both openvino candidates
     (entry,) = json.loads((cache / "cpu-choice.json").read_text()).values()
     assert {"openvino fp32", "openvino bf16"} <= set(entry["unavailable"])
@@ -178,7 +178,7 @@ def test_without_openvino_named_is_an_error_and_auto_skips_it(generator, cache, 
     (cache / "cpu-choice.json").unlink()  # made without openvino under a key that names it: not for later tests
 
 
-class _Garbage(Backend):
+class _Garbage(Engine):
     """Answers at once with zeros of the right shapes: the fastest engine there is, and a useless one."""
 
     engine = "garbage"
@@ -204,10 +204,10 @@ def _garbage_pair(request, *args, **kwargs):
 def test_auto_rejects_a_fast_candidate_below_the_psnr_floor(generator, cache, monkeypatch):
     (cache / "cpu-choice.json").unlink(missing_ok=True)
     monkeypatch.setattr(select, "_open_onnxruntime", _garbage_pair)
-    with open_runtime(generator, device="cpu", precision="fp32", cache_dir=cache) as runtime:
-        assert runtime.engine != "onnxruntime" and runtime.precision == "fp32"
+    with open_engines(generator, device="cpu", precision="fp32", cache_dir=cache) as engines:
+        assert engines.engine != "onnxruntime" and engines.precision == "fp32"
         x, w, reference = probe_inputs(generator, 4)
-        assert psnr_db(reference, runtime.decode(runtime.encode(x)[0], w)) >= PSNR_FLOOR_DB
+        assert psnr_db(reference, engines.decode(engines.encode(x)[0], w)) >= PSNR_FLOOR_DB
     (entry,) = json.loads((cache / "cpu-choice.json").read_text()).values()
     assert "below the 40 dB floor" in entry["rejected"]["onnxruntime fp32"]
     assert "onnxruntime fp32" not in entry["seconds_per_face"]
@@ -221,12 +221,12 @@ def test_auto_fails_clearly_when_nothing_meets_the_floor(generator, cache, monke
     for name in ("_open_onnxruntime", "_open_torch", "_open_openvino"):
         monkeypatch.setattr(select, name, _garbage_pair)
     with pytest.raises(EngineError, match="within the quality floor.*torch fp32: .* dB PSNR"):
-        open_runtime(generator, device="cpu", precision="fp32", cache_dir=cache)
+        open_engines(generator, device="cpu", precision="fp32", cache_dir=cache)
 
 
 def test_auto_choice_covers_every_candidate_is_remembered_and_says_what_ran(generator, cache, monkeypatch):
     (cache / "cpu-choice.json").unlink(missing_ok=True)
-    first = open_runtime(generator, device="cpu", cache_dir=cache)
+    first = open_engines(generator, device="cpu", cache_dir=cache)
     memo = json.loads((cache / "cpu-choice.json").read_text())
     (key, entry), = memo.items()
     assert "/auto/" in key and "ov" in key and "floor40dB" in key
@@ -243,11 +243,11 @@ def test_auto_choice_covers_every_candidate_is_remembered_and_says_what_ran(gene
 
     monkeypatch.setattr(select, "_time_pair", no_measuring)
     monkeypatch.setattr(select, "probe_inputs", no_measuring)
-    with open_runtime(generator, device="cpu", cache_dir=cache) as second:  # opens only the remembered engine
+    with open_engines(generator, device="cpu", cache_dir=cache) as second:  # opens only the remembered engine
         assert (second.engine, second.precision) == (first.engine, first.precision)
     monkeypatch.undo()
     if cpu_has_bf16() or _ov_has_bf16():  # another precision is another key: measured on its own
-        with open_runtime(generator, device="cpu", precision="bf16", cache_dir=cache) as third:
+        with open_engines(generator, device="cpu", precision="bf16", cache_dir=cache) as third:
             assert third.precision == "bf16"
         assert len(json.loads((cache / "cpu-choice.json").read_text())) == 2
 

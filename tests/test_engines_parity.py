@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from conftest import DATA, REFERENCE, require
-from streamfx.backends.onnxruntime_backend import OnnxRuntimeBackend
-from streamfx.backends.torch_backend import TorchBackend
+from streamfx.engines.onnxruntime_engine import OnnxRuntimeEngine
+from streamfx.engines.torch_engine import TorchEngine
 from streamfx.export.onnx_export import export_generator, graph_io, read_metadata
 from streamfx.models.gnr import SLIM, Generator, GNRConfig
 
@@ -59,9 +59,9 @@ def test_torch_and_onnxruntime_agree_fp32(exported, batch):
     faces = _faces(batch)
     w = generator.mapping(torch.randn(batch, generator.config.latent_dim, generator=torch.Generator().manual_seed(7)))
     io_spec = graph_io(generator.config)
-    torch_enc = TorchBackend(generator.encoder, inputs=io_spec["encoder"].inputs, outputs=io_spec["encoder"].outputs).load()
-    torch_dec = TorchBackend(generator.decoder, inputs=io_spec["decoder"].inputs, outputs=io_spec["decoder"].outputs).load()
-    with OnnxRuntimeBackend(fp32.encoder) as ort_enc, OnnxRuntimeBackend(fp32.decoder) as ort_dec:
+    torch_enc = TorchEngine(generator.encoder, inputs=io_spec["encoder"].inputs, outputs=io_spec["encoder"].outputs).load()
+    torch_dec = TorchEngine(generator.decoder, inputs=io_spec["decoder"].inputs, outputs=io_spec["decoder"].outputs).load()
+    with OnnxRuntimeEngine(fp32.encoder) as ort_enc, OnnxRuntimeEngine(fp32.decoder) as ort_dec:
         content, style = torch_enc(faces)
         content_ort, style_ort = ort_enc(faces)
         image = torch_dec(content, w.detach())[0]
@@ -78,9 +78,9 @@ def test_fp16_onnx_within_40db_of_fp32(exported):
     generator, fp32, fp16 = exported
     faces = _faces(4)
     w = generator.mapping(torch.randn(4, generator.config.latent_dim, generator=torch.Generator().manual_seed(3)))
-    with OnnxRuntimeBackend(fp32.encoder) as enc32, OnnxRuntimeBackend(fp32.decoder) as dec32, \
-            OnnxRuntimeBackend(fp16.encoder, precision="fp16") as enc16, \
-            OnnxRuntimeBackend(fp16.decoder, precision="fp16") as dec16:
+    with OnnxRuntimeEngine(fp32.encoder) as enc32, OnnxRuntimeEngine(fp32.decoder) as dec32, \
+            OnnxRuntimeEngine(fp16.encoder, precision="fp16") as enc16, \
+            OnnxRuntimeEngine(fp16.decoder, precision="fp16") as dec16:
         image32 = dec32(enc32(faces)[0], w.detach())[0]
         image16 = dec16(enc16(faces)[0], w.detach())[0]
         assert enc16.inputs[0].dtype == "float32" and dec16.outputs[0].dtype == "float32"  # fp32 I/O kept

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from streamfx.backends.base import Device, TensorSpec
-from streamfx.backends.select import EngineHooks, open_runtime
-from streamfx.backends.tensorrt_backend import import_tensorrt
+from streamfx.engines.base import Device, TensorSpec
+from streamfx.engines.select import EngineHooks, open_engines
+from streamfx.engines.tensorrt_engine import import_tensorrt
 from streamfx.errors import EngineError
 from streamfx.export.cache import Profile
 from streamfx.export.tensorrt_build import PLAN_MAGIC, read_plan, write_plan
@@ -132,6 +132,6 @@ def test_explicit_tensorrt_without_cuda_is_an_engine_error(tmp_path):
     tiny_generator = Generator(TINY).eval()
     hooks = EngineHooks(tensorrt=FakeTensorRT, cuda_available=lambda: False)
     with pytest.raises(EngineError, match="CUDA"):
-        open_runtime(tiny_generator, engine="tensorrt", cache_dir=tmp_path, hooks=hooks)
+        open_engines(tiny_generator, engine="tensorrt", cache_dir=tmp_path, hooks=hooks)
     with pytest.raises(EngineError, match="only on a CUDA device"):
-        open_runtime(tiny_generator, engine="tensorrt", device="cpu", cache_dir=tmp_path, hooks=hooks)
+        open_engines(tiny_generator, engine="tensorrt", device="cpu", cache_dir=tmp_path, hooks=hooks)

@@ -12,9 +12,9 @@ import pytest
 import torch
 from test_io_fixtures import MARK, digest, leftovers, make_clip, pattern
 
-import streamfx.backends.onnxruntime_backend
-import streamfx.backends.openvino_backend
-import streamfx.backends.select
+import streamfx.engines.onnxruntime_engine
+import streamfx.engines.openvino_engine
+import streamfx.engines.select
 from conftest import SAMPLES
 from streamfx.cli import main
 from streamfx.errors import EngineError
@@ -123,19 +123,19 @@ def test_output_names_the_engine_that_really_ran(tmp_path, monkeypatch, capsys, 
     the one left, says so, and the output's comment tag names the one that ran."""
     pytest.importorskip("onnxruntime")
     # OpenVINO, the third CPU candidate, is made unavailable too, so exactly one engine is left to run.
-    monkeypatch.setattr(streamfx.backends.openvino_backend, "import_openvino", _openvino_missing)
+    monkeypatch.setattr(streamfx.engines.openvino_engine, "import_openvino", _openvino_missing)
     if broken == "onnxruntime":
-        monkeypatch.setattr(streamfx.backends.onnxruntime_backend, "import_onnxruntime", _onnxruntime_missing)
+        monkeypatch.setattr(streamfx.engines.onnxruntime_engine, "import_onnxruntime", _onnxruntime_missing)
     else:
-        monkeypatch.setattr(streamfx.backends.select, "_open_torch", _torch_missing)
+        monkeypatch.setattr(streamfx.engines.select, "_open_torch", _torch_missing)
     calls = []  # the description of the decoder behind every model call
-    original = streamfx.backends.select.GeneratorRuntime.decode
+    original = streamfx.engines.select.GeneratorEngines.decode
 
     def decode(self, content, w):
         calls.append(self.decoder.describe())
         return original(self, content, w)
 
-    monkeypatch.setattr(streamfx.backends.select.GeneratorRuntime, "decode", decode)
+    monkeypatch.setattr(streamfx.engines.select.GeneratorEngines, "decode", decode)
     out = tmp_path / "out.mp4"
     assert main(["anime", str(SAMPLE), "-o", str(out), "--weights", str(small_weights), "--engine", "auto",
                  "--duration", "0.2", "--preset", "ultrafast"]) == 0

@@ -85,17 +85,17 @@ def _export(args) -> int:
 
 
 def _build(args) -> int:
-    from streamfx.backends.select import open_runtime
+    from streamfx.engines.select import open_engines
 
     generator, source_hash = load_generator(args)
     if args.rebuild:
         _clear_plans(_cache_dir(args), generator, source_hash)
-    runtime = open_runtime(generator, engine="tensorrt", device=args.device, precision="fp16" if args.fp16 else "fp32",
+    engines = open_engines(generator, engine="tensorrt", device=args.device, precision="fp16" if args.fp16 else "fp32",
                            max_batch=args.max_batch, cache_dir=_cache_dir(args), source_hash=source_hash)
-    print(runtime.description)
-    print(runtime.encoder.plan_path)
-    print(runtime.decoder.plan_path)
-    runtime.close()
+    print(engines.description)
+    print(engines.encoder.plan_path)
+    print(engines.decoder.plan_path)
+    engines.close()
     return 0
 
 

@@ -66,7 +66,9 @@ def stylize(G, face: np.ndarray, z) -> list[np.ndarray]:
     """One aligned face [S,S,3] uint8 RGB decoded with each style code z [K,latent]: K [S,S,3] uint8 tiles."""
     import torch
 
-    x = torch.from_numpy(face).permute(2, 0, 1).float().unsqueeze(0) / 127.5 - 1.0  # [1,3,S,S] in [-1,1]
+    from streamfx.pixels import to_model, to_uint8
+
+    x = to_model(face)  # [1,3,S,S] in [-1,1]
     tiles = []
     with torch.inference_mode():
         content, _ = G.encode(x)
@@ -76,11 +78,6 @@ def stylize(G, face: np.ndarray, z) -> list[np.ndarray]:
     return tiles
 
 
-def to_uint8(images) -> np.ndarray:
-    """[N,3,S,S] in nominal [-1,1] -> [N,S,S,3] uint8 (clamped: the network output is not)."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
 def face_crop(image: np.ndarray, size: int, detect: bool = True) -> np.ndarray:
     """The largest face as a loose square crop (1.3x the MTCNN box), resized to size x size; centre square if none.
 
@@ -88,6 +85,7 @@ def face_crop(image: np.ndarray, size: int, detect: bool = True) -> np.ndarray:
     """
     import cv2
 
+    from streamfx.pixels import to_uint8
     from streamfx.styles import image_to_tensor
 
     faces = []
@@ -109,8 +107,7 @@ def face_crop(image: np.ndarray, size: int, detect: bool = True) -> np.ndarray:
             scale = size / side
             affine = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
             return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
-    x = image_to_tensor(image, size)[0]
-    return ((x + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return to_uint8(image_to_tensor(image, size)[0])  # the centre square, resized
 
 
 def make_grid(tiles: list[np.ndarray], labels: list[str], cols: int | None = None) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from streamfx.backends.base import TensorSpec
+from streamfx.engines.base import TensorSpec
 from streamfx.errors import EngineError
 
 ENV_CACHE_DIR = "STREAMFX_ENGINES"

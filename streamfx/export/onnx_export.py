@@ -4,7 +4,7 @@ The mapping network is not exported: it runs once per video in torch fp32, and `
 input. The TorchScript exporter (`dynamo=False`, opset 17) is used because it needs nothing
 beyond torch and onnx; the model's modulated convs use static weights, so the batch stays dynamic.
 Each file carries `metadata_props` (architecture config, resolution, normalization, source hash)
-so a runtime can tell what an artifact is without the weights.
+so an engine can tell what an artifact is without the weights.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from streamfx import __version__
-from streamfx.backends.base import TensorSpec
+from streamfx.engines.base import TensorSpec
 from streamfx.errors import EngineError
 
 log = logging.getLogger("streamfx.export")

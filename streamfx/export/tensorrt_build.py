@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from streamfx import __version__
-from streamfx.backends.base import Device, gpu_name
+from streamfx.engines.base import Device, gpu_name
 from streamfx.errors import EngineError
 from streamfx.export.cache import EngineKey, Profile, file_sha256
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from streamfx.errors import UsageError
+from streamfx.pixels import to_model
 
 log = logging.getLogger("streamfx.training")
 
@@ -73,15 +74,9 @@ def load_image(path: Path, size: int) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
-    """uint8 HWC RGB list -> [B,3,H,W] float32 in [-1,1]."""
-    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
-    return batch / 127.5 - 1.0
-
-
 def load_batch(paths: list[Path], size: int) -> torch.Tensor:
     # [B,3,size,size] float32 in [-1,1]
-    return to_tensor([load_image(p, size) for p in paths])
+    return to_model(np.stack([load_image(p, size) for p in paths]))
 
 
 class ImageCache:
@@ -97,7 +92,7 @@ class ImageCache:
 
     def batch(self, paths: list[Path]) -> torch.Tensor:
         # [B,3,size,size] float32 in [-1,1]
-        return to_tensor([self._image(p) for p in paths])
+        return to_model(np.stack([self._image(p) for p in paths]))
 
     def _image(self, path: Path) -> np.ndarray:
         image = self._images.get(path)

@@ -10,12 +10,7 @@ import torch
 from torch import Tensor
 
 from streamfx.models.gnr import Generator
-
-
-def to_uint8(images: Tensor) -> np.ndarray:
-    """[N,3,H,W] in [-1,1] (clamped) -> [N,H,W,3] uint8 RGB."""
-    pixels = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return pixels.permute(0, 2, 3, 1).cpu().numpy()
+from streamfx.pixels import to_uint8
 
 
 def tile(rows: list[Tensor], pad: int = 2) -> np.ndarray:

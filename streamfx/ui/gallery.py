@@ -98,8 +98,8 @@ def style_tile(face: np.ndarray, style: Style) -> np.ndarray:
     """The face in the chosen style, computed as build_effect computes a run's style."""
     import torch
 
-    from streamfx.commands.styles import to_uint8
     from streamfx.io.image import read_image
+    from streamfx.pixels import to_model, to_uint8
     from streamfx.styles import style_w
 
     found = generators()
@@ -112,7 +112,7 @@ def style_tile(face: np.ndarray, style: Style) -> np.ndarray:
         kwargs = {"image_rgb": read_image(style.image), "G_B2A": found.get("B2A")}
     elif style.mode == MIX:
         kwargs = {"mix": (int(style.seed), int(style.seed_b), float(style.t))}
-    x = torch.from_numpy(face).permute(2, 0, 1).float().unsqueeze(0) / 127.5 - 1.0
+    x = to_model(face)  # [1,3,S,S] in [-1,1]
     with torch.inference_mode():
         w = style_w(G, **kwargs)
         content, _ = G.encode(x)

@@ -1,4 +1,4 @@
-"""PyTorch backend: the module itself, on CPU or CUDA, fp32, fp16 or bf16, with optional speed-ups.
+"""PyTorch engine: the module itself, on CPU or CUDA, fp32, fp16 or bf16, with optional speed-ups.
 
 Speed-ups (all optional, all off by default): channels-last memory format (faster cuDNN and oneDNN
 convs), `torch.compile`, and CUDA-graph replay for fixed batch sizes (removes launch overhead, which
@@ -18,10 +18,10 @@ import logging
 import torch
 from torch import nn
 
-from streamfx.backends.base import Backend, Device, TensorSpec, gpu_name
+from streamfx.engines.base import Engine, Device, TensorSpec, gpu_name
 from streamfx.errors import EngineError
 
-log = logging.getLogger("streamfx.backends")
+log = logging.getLogger("streamfx.engines")
 
 
 def cpu_has_bf16() -> bool:
@@ -55,7 +55,7 @@ class _GraphReplay:
         return tuple(t.clone() for t in self.static_out)
 
 
-class TorchBackend(Backend):
+class TorchEngine(Engine):
     """Runs `module(*inputs)`; the module returns one tensor or a tuple of tensors."""
 
     engine = "torch"
@@ -84,7 +84,7 @@ class TorchBackend(Backend):
         self._dtype = torch.float16 if precision == "fp16" else torch.float32  # bf16: fp32 weights, autocast
         self._autocast = precision == "bf16"
 
-    def load(self) -> "TorchBackend":
+    def load(self) -> "TorchEngine":
         if self.device.kind == "cuda" and not torch.cuda.is_available():
             raise EngineError(f"torch {torch.__version__} cannot use {self.device}: no CUDA device or a CPU-only build")
         if self._autocast:

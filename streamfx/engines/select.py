@@ -24,10 +24,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from streamfx.backends.base import Backend, Device
+from streamfx.engines.base import Engine, Device
 from streamfx.errors import EngineError, UsageError
 
-log = logging.getLogger("streamfx.backends")
+log = logging.getLogger("streamfx.engines")
 
 ENGINES = ("auto", "tensorrt", "onnxruntime", "openvino", "torch")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -43,23 +43,24 @@ BF16_ENGINES = ("torch", "openvino")
 
 
 @dataclass
-class GeneratorRuntime:
-    """What the pipeline calls per batch of aligned faces. Batches larger than max_batch are split."""
+class GeneratorEngines:
+    """A generator's two engines, encoder and decoder (same kind, device and precision), with its mapping network
+    in torch: what the pipeline calls per batch of aligned faces. Batches larger than max_batch are split."""
 
-    encoder: Backend
-    decoder: Backend
+    encoder: Engine
+    decoder: Engine
     mapping_net: nn.Module  # always torch fp32 on the CPU: runs once per video
-    engine: str
+    engine: str  # the kind both engines are (`--engine` value): torch, onnxruntime, openvino or tensorrt
     device: str
     precision: str
     description: str
     max_batch: int = 8
     fallbacks: tuple[str, ...] = ()  # "engine [precision] device: why it did not load", in the order tried
 
-    def _chunked(self, backend: Backend, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _chunked(self, graph: Engine, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if tensors[0].shape[0] <= self.max_batch:
-            return backend(*tensors)
-        parts = [backend(*(t[i:i + self.max_batch] for t in tensors)) for i in range(0, tensors[0].shape[0], self.max_batch)]
+            return graph(*tensors)
+        parts = [graph(*(t[i:i + self.max_batch] for t in tensors)) for i in range(0, tensors[0].shape[0], self.max_batch)]
         return tuple(torch.cat(outs) for outs in zip(*parts))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,7 +82,7 @@ class GeneratorRuntime:
         self.encoder.close()
         self.decoder.close()
 
-    def __enter__(self) -> "GeneratorRuntime":
+    def __enter__(self) -> "GeneratorEngines":
         return self
 
     def __exit__(self, *exc) -> None:
@@ -96,7 +97,7 @@ class EngineHooks:
     onnxruntime: Callable[[], object] | None = None  # returns an onnxruntime-like module
     openvino: Callable[[], object] | None = None  # returns an openvino-like module
     cuda_available: Callable[[], bool] = torch.cuda.is_available
-    torch_options: dict = field(default_factory=dict)  # TorchBackend extras on CUDA
+    torch_options: dict = field(default_factory=dict)  # TorchEngine extras on CUDA
 
 
 @dataclass
@@ -134,22 +135,22 @@ def _specs(request: _Request, part: str):
     return io_spec.inputs, io_spec.outputs
 
 
-def _open_torch(request: _Request, device: Device, precision: str) -> tuple[Backend, Backend]:
-    from streamfx.backends.torch_backend import TorchBackend
+def _open_torch(request: _Request, device: Device, precision: str) -> tuple[Engine, Engine]:
+    from streamfx.engines.torch_engine import TorchEngine
 
     extras = dict(request.hooks.torch_options) if device.kind == "cuda" else {}
     # channels-last: cuDNN and oneDNN (CPU, fp32 and bf16) both run this model's convs faster in NHWC.
     extras.setdefault("channels_last", True)
-    backends = []
+    engines = []
     for part in ("encoder", "decoder"):
         inputs, outputs = _specs(request, part)
         module = getattr(request.generator, part)
-        backends.append(TorchBackend(module, inputs=inputs, outputs=outputs, device=device, precision=precision, **extras))
-    return _load_pair(backends)
+        engines.append(TorchEngine(module, inputs=inputs, outputs=outputs, device=device, precision=precision, **extras))
+    return _load_pair(engines)
 
 
-def _open_onnxruntime(request: _Request, device: Device, precision: str, provider: str) -> tuple[Backend, Backend]:
-    from streamfx.backends.onnxruntime_backend import PROVIDERS, OnnxRuntimeBackend, import_onnxruntime
+def _open_onnxruntime(request: _Request, device: Device, precision: str, provider: str) -> tuple[Engine, Engine]:
+    from streamfx.engines.onnxruntime_engine import PROVIDERS, OnnxRuntimeEngine, import_onnxruntime
     from streamfx.export.onnx_export import export_generator
 
     _refuse_bf16("onnxruntime", precision)
@@ -159,16 +160,16 @@ def _open_onnxruntime(request: _Request, device: Device, precision: str, provide
     exported = export_generator(request.generator, request.cache_dir, fp16=precision == "fp16",
                                 source_hash=request.source_hash)
     threads = torch.get_num_threads() if device.kind == "cpu" else 0  # every CPU engine runs torch's count
-    backends = [
-        OnnxRuntimeBackend(path, provider=provider, device=device, precision=precision, ort=ort, threads=threads,
-                           max_batch=request.max_batch, trt_cache_dir=request.cache_dir / "ort-trt")
+    engines = [
+        OnnxRuntimeEngine(path, provider=provider, device=device, precision=precision, ort=ort, threads=threads,
+                          max_batch=request.max_batch, trt_cache_dir=request.cache_dir / "ort-trt")
         for path in (exported.encoder, exported.decoder)
     ]
-    return _load_pair(backends)
+    return _load_pair(engines)
 
 
-def _open_tensorrt(request: _Request, device: Device, precision: str) -> tuple[Backend, Backend]:
-    from streamfx.backends.tensorrt_backend import NativeTensorRT, TensorRTBackend
+def _open_tensorrt(request: _Request, device: Device, precision: str) -> tuple[Engine, Engine]:
+    from streamfx.engines.tensorrt_engine import NativeTensorRT, TensorRTEngine
     from streamfx.export.cache import Profile
     from streamfx.export.onnx_export import export_generator
     from streamfx.export.tensorrt_build import load_or_build
@@ -181,18 +182,18 @@ def _open_tensorrt(request: _Request, device: Device, precision: str) -> tuple[B
         raise EngineError(f"TensorRT needs CUDA, and torch {torch.__version__} sees no CUDA device")
     exported = export_generator(request.generator, request.cache_dir, fp16=precision == "fp16",
                                 source_hash=request.source_hash)
-    backends = []
+    engines = []
     for part, path in (("encoder", exported.encoder), ("decoder", exported.decoder)):
         profile = Profile.for_batch(_specs(request, part)[0], request.max_batch, min(4, request.max_batch))
-        engine, plan_path = load_or_build(path, seam=seam, device=device, precision=precision,
-                                          profile=profile, cache_dir=request.cache_dir)
-        backends.append(TensorRTBackend(engine, seam=seam, profile=profile, device=device,
-                                        precision=precision, plan_path=plan_path))
-    return _load_pair(backends)
+        cuda_engine, plan_path = load_or_build(path, seam=seam, device=device, precision=precision,
+                                               profile=profile, cache_dir=request.cache_dir)
+        engines.append(TensorRTEngine(cuda_engine, seam=seam, profile=profile, device=device,
+                                      precision=precision, plan_path=plan_path))
+    return _load_pair(engines)
 
 
-def _open_openvino(request: _Request, device: Device, precision: str) -> tuple[Backend, Backend]:
-    from streamfx.backends.openvino_backend import OpenVinoBackend, check_bf16, import_openvino
+def _open_openvino(request: _Request, device: Device, precision: str) -> tuple[Engine, Engine]:
+    from streamfx.engines.openvino_engine import OpenVinoEngine, check_bf16, import_openvino
     from streamfx.export.onnx_export import export_generator
 
     if device.kind != "cpu":
@@ -204,24 +205,24 @@ def _open_openvino(request: _Request, device: Device, precision: str) -> tuple[B
         check_bf16(ov)  # before a needless export
     exported = export_generator(request.generator, request.cache_dir, fp16=False, source_hash=request.source_hash)
     threads = torch.get_num_threads()  # the count torch runs with here (and the CPU choice's cache key holds)
-    backends = [OpenVinoBackend(path, device=device, precision=precision, threads=threads, ov=ov)
-                for path in (exported.encoder, exported.decoder)]
-    return _load_pair(backends)
+    engines = [OpenVinoEngine(path, device=device, precision=precision, threads=threads, ov=ov)
+               for path in (exported.encoder, exported.decoder)]
+    return _load_pair(engines)
 
 
-def _load_pair(backends: list[Backend]) -> tuple[Backend, Backend]:
+def _load_pair(engines: list[Engine]) -> tuple[Engine, Engine]:
     loaded = []
     try:
-        for backend in backends:
-            loaded.append(backend.load())
+        for engine in engines:
+            loaded.append(engine.load())
     except BaseException:
-        for backend in loaded:
-            backend.close()
+        for engine in loaded:
+            engine.close()
         raise
     return loaded[0], loaded[1]
 
 
-def _time_pair(pair: tuple[Backend, Backend], request: _Request,
+def _time_pair(pair: tuple[Engine, Engine], request: _Request,
                inputs: tuple[torch.Tensor, torch.Tensor] | None = None, repeats: int = 3, warmup: bool = True) -> float:
     """Seconds per face for encode + decode, the fastest of `repeats` calls (a busy core slows one call,
     not the engine), at the batch the pipeline sends (up to 4): engines rank differently at batch 1,
@@ -295,7 +296,7 @@ def _cpu_choice_key(request: _Request, precision: str) -> str:
     return "/".join(parts)
 
 
-def _open_cpu(request: _Request, device: Device, engine: str, precision: str) -> tuple[Backend, Backend]:
+def _open_cpu(request: _Request, device: Device, engine: str, precision: str) -> tuple[Engine, Engine]:
     if engine == "torch":
         return _open_torch(request, device, precision)
     if engine == "onnxruntime":
@@ -305,13 +306,13 @@ def _open_cpu(request: _Request, device: Device, engine: str, precision: str) ->
     raise EngineError(f"no CPU engine {engine!r}")
 
 
-def _close_pair(pair: tuple[Backend, Backend]) -> None:
+def _close_pair(pair: tuple[Engine, Engine]) -> None:
     pair[0].close()
     pair[1].close()
 
 
 def _open_cpu_fastest(request: _Request, device: Device,
-                      precision: str) -> tuple[tuple[Backend, Backend], str, tuple[str, ...]]:
+                      precision: str) -> tuple[tuple[Engine, Engine], str, tuple[str, ...]]:
     """The fastest CPU candidate for `precision` (auto, fp32, bf16 or fp16) whose probe image stays within
     PSNR_FLOOR_DB of torch fp32; measured once, remembered. Returns (pair, engine, why others did not load)."""
     memo_path = request.cache_dir / "cpu-choice.json"
@@ -329,7 +330,7 @@ def _open_cpu_fastest(request: _Request, device: Device,
         except EngineError as error:
             log.info("remembered CPU engine %s %s no longer loads (%s): measuring again", *choice, error)
     x, w, reference = probe_inputs(request.generator, min(4, request.max_batch))
-    notes: list[str] = []  # "engine precision cpu: why it did not load", for GeneratorRuntime.fallbacks
+    notes: list[str] = []  # "engine precision cpu: why it did not load", for GeneratorEngines.fallbacks
     timings, quality, rejected, unavailable, pairs = {}, {}, {}, {}, {}
     best = None
     try:
@@ -397,7 +398,7 @@ def _candidates(engine: str, device: Device | None, cuda: bool, ort_has_trt_ep: 
 
 def _ort_has_trt_ep(hooks: EngineHooks) -> bool:
     try:
-        from streamfx.backends.onnxruntime_backend import import_onnxruntime
+        from streamfx.engines.onnxruntime_engine import import_onnxruntime
 
         ort = hooks.onnxruntime() if hooks.onnxruntime else import_onnxruntime()
         return "TensorrtExecutionProvider" in ort.get_available_providers()
@@ -405,9 +406,9 @@ def _ort_has_trt_ep(hooks: EngineHooks) -> bool:
         return False
 
 
-def open_runtime(generator: nn.Module, *, engine: str = "auto", device: str = "auto", precision: str = "auto",
+def open_engines(generator: nn.Module, *, engine: str = "auto", device: str = "auto", precision: str = "auto",
                  max_batch: int = 8, cache_dir: Path | None = None, source_hash: str = "",
-                 hooks: EngineHooks | None = None) -> GeneratorRuntime:
+                 hooks: EngineHooks | None = None) -> GeneratorEngines:
     """Load the generator's encoder and decoder on the best (or the named) engine and device.
 
     `generator` is a streamfx GNR Generator (its mapping network stays in torch fp32 on the CPU).
@@ -444,7 +445,7 @@ def open_runtime(generator: nn.Module, *, engine: str = "auto", device: str = "a
         failures.extend(notes)
         description = pair[0].describe()
         log.info("engine: %s", description)
-        return GeneratorRuntime(pair[0], pair[1], generator.mapping_net, chosen, str(dev), pair[0].precision,
+        return GeneratorEngines(pair[0], pair[1], generator.mapping_net, chosen, str(dev), pair[0].precision,
                                 description, max_batch, tuple(failures))
     raise EngineError("no engine could load the generator: " + " | ".join(failures))
 

@@ -1,4 +1,4 @@
-"""ONNX Runtime backend: CPU, CUDA and TensorRT execution providers, IO binding on the GPU.
+"""ONNX Runtime engine: CPU, CUDA and TensorRT execution providers, IO binding on the GPU.
 
 ORT drops a provider whose libraries fail to load and silently runs on the next one, so the
 provider that actually loaded is read back from `session.get_providers()` and compared with
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from streamfx.backends.base import TORCH_DTYPES, Backend, Device, TensorSpec, gpu_name, refuse_precision
+from streamfx.engines.base import TORCH_DTYPES, Engine, Device, TensorSpec, gpu_name, refuse_precision
 from streamfx.errors import EngineError
 
-log = logging.getLogger("streamfx.backends")
+log = logging.getLogger("streamfx.engines")
 
 PROVIDERS = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -85,7 +85,7 @@ def onnx_inputs(path: Path) -> tuple[TensorSpec, ...]:
     return tuple(specs)
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeEngine(Engine):
     """One `InferenceSession` on one ONNX file with the providers for `provider`."""
 
     engine = "onnxruntime"
@@ -118,7 +118,7 @@ class OnnxRuntimeBackend(Backend):
                 shapes[spec.name] = tuple("x".join(map(str, d)) for d in dims)
         return shapes
 
-    def load(self) -> "OnnxRuntimeBackend":
+    def load(self) -> "OnnxRuntimeEngine":
         ort = self._ort or import_onnxruntime()
         if not self.onnx_path.is_file():
             raise EngineError(f"ONNX file not found: {self.onnx_path}")

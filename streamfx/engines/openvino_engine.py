@@ -1,4 +1,4 @@
-"""OpenVINO backend: the exported ONNX graph compiled for the CPU, in fp32 or bf16.
+"""OpenVINO engine: the exported ONNX graph compiled for the CPU, in fp32 or bf16.
 
 OpenVINO reads the same ONNX files that ONNX Runtime and TensorRT use (no IR conversion step) and
 compiles them with `Core().compile_model(path, "CPU", config)`. Its CPU plugin picks bf16 by itself on
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from streamfx.backends.base import Backend, Device, TensorSpec, refuse_precision
+from streamfx.engines.base import Engine, Device, TensorSpec, refuse_precision
 from streamfx.errors import EngineError
 
-log = logging.getLogger("streamfx.backends")
+log = logging.getLogger("streamfx.engines")
 
 INSTALL_HINT = 'pip install "streamfx[openvino]" (or pip install openvino)'
 _HINTS = {"fp32": "f32", "bf16": "bf16"}  # our precision -> INFERENCE_PRECISION_HINT
@@ -63,7 +63,7 @@ def _spec(port) -> TensorSpec:
     return TensorSpec(port.get_any_name(), dims, np.dtype(port.get_element_type().to_dtype()).name)
 
 
-class OpenVinoBackend(Backend):
+class OpenVinoEngine(Engine):
     """One compiled model and one infer request on one ONNX file, on the CPU."""
 
     engine = "openvino"
@@ -90,7 +90,7 @@ class OpenVinoBackend(Backend):
             config["INFERENCE_NUM_THREADS"] = int(self.threads)
         return config
 
-    def load(self) -> "OpenVinoBackend":
+    def load(self) -> "OpenVinoEngine":
         ov = self._ov or import_openvino()
         if not self.onnx_path.is_file():
             raise EngineError(f"ONNX file not found: {self.onnx_path}")

@@ -1,4 +1,4 @@
-"""Native TensorRT backend (TensorRT 10 and 11 Python API) running on torch CUDA tensors.
+"""Native TensorRT engine (TensorRT 10 and 11 Python API) running on torch CUDA tensors.
 
 Every call into `tensorrt` goes through `NativeTensorRT`, a thin seam that tests replace with
 a fake: TensorRT cannot be installed in CI, so the logic around it (cache keys, headers,
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from streamfx.backends.base import TORCH_DTYPES, Backend, Device, TensorSpec, gpu_name, refuse_precision
+from streamfx.engines.base import TORCH_DTYPES, Engine, Device, TensorSpec, gpu_name, refuse_precision
 from streamfx.errors import EngineError
 
-log = logging.getLogger("streamfx.backends")
+log = logging.getLogger("streamfx.engines")
 
 INSTALL_HINT = "pip install tensorrt-cu12 (or tensorrt-cu13), from NVIDIA's package index"
 
@@ -122,26 +122,26 @@ class NativeTensorRT:
         return context.execute_async_v3(stream_handle)
 
 
-class TensorRTBackend(Backend):
-    """Runs a deserialized engine on torch CUDA tensors on its own (non-default) CUDA stream."""
+class TensorRTEngine(Engine):
+    """Runs a deserialized TensorRT engine (ICudaEngine) on torch CUDA tensors on its own (non-default) CUDA stream."""
 
     engine = "tensorrt"
 
     def __init__(self, engine_handle, *, seam, profile, device: Device, precision: str, plan_path: Path) -> None:
         super().__init__(device, precision)
         refuse_precision("tensorrt", precision, ("fp32", "fp16"), "bf16 runs on --engine torch or --engine openvino")
-        self._engine = engine_handle
+        self._cuda_engine = engine_handle
         self._seam = seam
         self.profile = profile
         self.plan_path = Path(plan_path)
         self._context = None
         self._stream = None
 
-    def load(self) -> "TensorRTBackend":
+    def load(self) -> "TensorRTEngine":
         if self.device.kind != "cuda":
             raise EngineError("TensorRT runs only on a CUDA device")
-        self.inputs, self.outputs = self._seam.io_specs(self._engine)
-        self._context = self._seam.create_context(self._engine)
+        self.inputs, self.outputs = self._seam.io_specs(self._cuda_engine)
+        self._context = self._seam.create_context(self._cuda_engine)
         if self._context is None:
             raise EngineError(f"TensorRT could not create an execution context for {self.plan_path.name}")
         self._stream = torch.cuda.Stream(self.device.torch)
@@ -171,7 +171,7 @@ class TensorRTBackend(Backend):
     def close(self) -> None:
         if self._stream is not None:
             self._stream.synchronize()
-        self._context = self._engine = self._stream = None
+        self._context = self._cuda_engine = self._stream = None
         super().close()
 
     def describe(self) -> str:

@@ -1,6 +1,6 @@
 """The one interface every inference engine implements: load, call on a batch, close.
 
-A backend wraps one graph (the GNR encoder or decoder) on one device in one precision. Inputs and
+An engine wraps one graph (the GNR encoder or decoder) on one device in one precision. Inputs and
 outputs are torch tensors; the caller never sees numpy, ORT values or TensorRT bindings.
 """
 
@@ -13,8 +13,8 @@ import torch
 
 from streamfx.errors import EngineError, UsageError
 
-# What a backend may be asked for; each engine refuses, with an EngineError, the ones it cannot run.
-BACKEND_PRECISIONS = ("fp32", "fp16", "bf16")
+# What an engine may be asked for; each engine refuses, with an EngineError, the ones it cannot run.
+ENGINE_PRECISIONS = ("fp32", "fp16", "bf16")
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "int64": torch.int64, "int32": torch.int32}
 
 
@@ -70,14 +70,14 @@ def refuse_precision(engine: str, precision: str, supported: tuple[str, ...], hi
         raise EngineError(text + (f"; {hint}" if hint else ""))
 
 
-class Backend(abc.ABC):
+class Engine(abc.ABC):
     """Base class: subclasses fill `inputs`, `outputs` and `metadata` in `load()`."""
 
-    engine = "backend"
+    engine = "engine"  # the engine kind (`--engine` value); each subclass names its own
 
     def __init__(self, device: Device, precision: str) -> None:
-        if precision not in BACKEND_PRECISIONS:
-            raise UsageError(f"bad precision {precision!r}: expected {', '.join(BACKEND_PRECISIONS)}")
+        if precision not in ENGINE_PRECISIONS:
+            raise UsageError(f"bad precision {precision!r}: expected {', '.join(ENGINE_PRECISIONS)}")
         self.device = device
         self.precision = precision
         self.inputs: tuple[TensorSpec, ...] = ()
@@ -86,7 +86,7 @@ class Backend(abc.ABC):
         self.loaded = False
 
     @abc.abstractmethod
-    def load(self) -> "Backend":
+    def load(self) -> "Engine":
         """Resolve the artifact into a runnable session (once, before the loop); returns self."""
 
     @abc.abstractmethod
@@ -94,7 +94,7 @@ class Backend(abc.ABC):
         """One batch: float32 tensors in input order -> float32 tensors in output order."""
 
     def close(self) -> None:
-        """Free the session and device memory; the backend cannot run afterwards."""
+        """Free the session and device memory; the engine cannot run afterwards."""
         self.loaded = False
 
     def describe(self) -> str:
@@ -102,13 +102,13 @@ class Backend(abc.ABC):
 
     def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if not self.loaded:
-            raise EngineError(f"{self.engine} backend used before load() or after close()")
+            raise EngineError(f"{self.engine} engine used before load() or after close()")
         if len(inputs) != len(self.inputs):
             names = ", ".join(s.name for s in self.inputs)
-            raise EngineError(f"{self.engine} backend takes {len(self.inputs)} inputs ({names}), got {len(inputs)}")
+            raise EngineError(f"{self.engine} engine takes {len(self.inputs)} inputs ({names}), got {len(inputs)}")
         return self.run(*inputs)
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> "Engine":
         return self if self.loaded else self.load()
 
     def __exit__(self, *exc) -> None:
