@@ -1,79 +1,140 @@
-"""Pipeline speed against the naive loop and the passthrough ceiling, measured in the same run.
+"""Pipeline speed against the naive loop and the passthrough ceiling, measured in the same run, idle or loaded.
 
-    python scripts/bench_pipeline.py [CLIP ...] [--duration 2] [--engine onnxruntime] [--batch 8] [--threads 2]
+    python scripts/bench_pipeline.py [CLIP ...] [--duration 4] [--busy 0 1] [--budget compute=1,encode=2] [--markdown]
 
-Model: the default slim GNR architecture with random weights (speed does not depend on weight values),
-the same runtime object for both loops. Naive = per frame: track + align, one face per model call,
-paste, encode, all in one thread. Pipeline = `streamfx.pipeline` (threads, bounded queues, faces
-batched across frames). Ceiling = decode + encode only. Prints a table (Markdown with --markdown).
+Model: the default slim GNR architecture with random weights (speed does not depend on weight values) on
+`--engine` (default auto: the CPU engine streamfx would pick). Ceiling = decode + encode only, every library on its
+own thread sizing. Naive = per frame: track + align, one face per model call, paste, encode, all in one thread,
+every library on its own sizing (what a plain script gets). Pipeline = `streamfx.pipeline` (stage threads, faces
+batched across frames) under the thread budget (`streamfx/threads.py`; `--budget` overrides shares).
+`--busy N` runs N busy-loop processes beside every measurement, as a streamer's OBS or browser would.
+Default clips: the sample, two shared clips and the composed 720p and 1080p clips (scripts/make_bench_clips.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CLIPS = [REPO / "samples/astronaut.mp4",
-                 REPO.parent / "shared/data/videos/EAMM/video_happy.mp4",
-                 REPO.parent / "shared/data/videos/LivePortrait/d20.mp4"]
+sys.path.insert(0, str(REPO / "scripts"))
+
+SHARED_CLIPS = [REPO / "samples/astronaut.mp4", REPO.parent / "shared/data/videos/LivePortrait/d20.mp4",
+                REPO.parent / "shared/data/videos/LivePortrait/d13.mp4"]
 
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("clips", nargs="*", type=Path, help="video files (default: the sample and two shared clips)")
-    parser.add_argument("--duration", type=float, default=2.0, help="seconds of each clip (default 2)")
-    parser.add_argument("--engine", default="onnxruntime", help="engine for both loops (default onnxruntime)")
+    parser.add_argument("clips", nargs="*", type=Path, help="video files (default: see above)")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds of each clip (default 4)")
+    parser.add_argument("--engine", default="auto", help="engine for both loops (default auto)")
     parser.add_argument("--batch", type=int, default=8, help="pipeline faces per model call (default 8)")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
-    parser.add_argument("--preset", default="medium", help="x264 preset for every run (default medium)")
+    parser.add_argument("--preset", default=None, help="x264 preset for every run (default: streamfx's default)")
+    parser.add_argument("--busy", type=int, nargs="+", default=[0, 1], help="busy processes beside (default 0 1)")
+    parser.add_argument("--budget", default="", help="override the pipeline's thread shares, e.g. compute=1")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     return parser.parse_args()
 
 
-def main() -> int:
-    import torch
+def _spin() -> None:
+    while True:
+        pass
 
+
+class Busy:
+    """`count` processes that each keep one core busy while the block runs."""
+
+    def __init__(self, count: int):
+        self.count, self.procs = count, []
+
+    def __enter__(self):
+        context = multiprocessing.get_context("spawn")
+        self.procs = [context.Process(target=_spin, daemon=True) for _ in range(self.count)]
+        for proc in self.procs:
+            proc.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            proc.terminate()
+            proc.join()
+
+
+def default_clips() -> list[Path]:
+    import make_bench_clips
+
+    composed = make_bench_clips.make(REPO / "runs/bench_clips") if make_bench_clips.VIDEOS.is_dir() else []
+    return [c for c in SHARED_CLIPS if c.is_file()] + composed
+
+
+def measure_clip(clip: Path, folder: Path, opts, budget, naive_budget) -> dict:
     from streamfx.cli import build_parser
     from streamfx.commands.bench import measure_ceiling, measure_naive, measure_pipeline, random_slim_effect
+    from streamfx.threads import apply_budget
 
-    opts = parse()
-    torch.set_num_threads(opts.threads)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    clips = [c for c in (opts.clips or DEFAULT_CLIPS) if c.is_file()]
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-        folder = Path(tmp)
-        os.environ.setdefault("STREAMFX_ENGINES", str(folder / "engines"))
-        for number, clip in enumerate(clips):
-            work = folder / f"clip{number}"  # each clip's outputs in their own folder
-            work.mkdir()
-            args = build_parser().parse_args(["bench", str(clip), "--engine", opts.engine,
-                                              "--batch", str(opts.batch), "--device", "cpu"])
-            effect = random_slim_effect(args)
-            try:
-                ceiling = measure_ceiling(clip, work, opts.duration, opts.preset)
-                naive = measure_naive(args, clip, work, effect, opts.duration, opts.preset)
-                pipe, stats = measure_pipeline(args, clip, work, effect, opts.duration, opts.preset)
-            finally:
-                effect.close()
-            rows.append((clip.name, pipe.frames, stats.faces, ceiling.fps, naive.fps, pipe.fps,
-                         pipe.fps / naive.fps if naive.fps else 0.0, effect.description))
-            print(stats.table(f"{clip.name} pipeline"), file=sys.stderr)
-    header = ("clip", "frames", "faces", "ceiling fps", "naive fps", "pipeline fps", "speed-up", "engine")
-    if opts.markdown:
+    argv = ["bench", str(clip), "--engine", opts.engine, "--batch", str(opts.batch), "--device", "cpu"]
+    args = build_parser().parse_args(argv + (["--preset", opts.preset] if opts.preset else []))
+    apply_budget(naive_budget)
+    ceiling = measure_ceiling(clip, folder, opts.duration, args.preset)
+    effect = random_slim_effect(args)  # engines size their pools when they load: one effect per budget
+    try:
+        naive = measure_naive(args, clip, folder, effect, opts.duration, args.preset)
+    finally:
+        effect.close()
+    apply_budget(budget)
+    effect = random_slim_effect(args)
+    try:
+        pipe, stats = measure_pipeline(args, clip, folder, effect, opts.duration, args.preset)
+    finally:
+        effect.close()
+    print(stats.table(f"{clip.name} pipeline ({budget.describe()})"), file=sys.stderr)
+    return {"clip": clip.name, "frames": pipe.frames, "faces": stats.faces, "ceiling": ceiling.fps,
+            "naive": naive.fps, "pipeline": pipe.fps, "engine": effect.description}
+
+
+def print_table(rows: list[dict], markdown: bool) -> None:
+    header = ("busy", "clip", "frames", "faces", "ceiling fps", "naive fps", "pipeline fps", "vs naive",
+              "of ceiling", "engine")
+    lines = []
+    for r in rows:
+        lines.append((str(r["busy"]), r["clip"], str(r["frames"]), str(r["faces"]), f"{r['ceiling']:.1f}",
+                      f"{r['naive']:.2f}", f"{r['pipeline']:.2f}", f"{r['pipeline'] / r['naive']:.2f}x",
+                      f"{r['pipeline'] / r['ceiling']:.2f}", r["engine"]))
+    if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
-        for r in rows:
-            print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.1f}x | {r[7]} |")
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
     else:
-        print(f"{header[0]:<28} {'frames':>6} {'faces':>5} {'ceiling':>8} {'naive':>7} {'pipeline':>8} {'x':>5}  engine")
-        for r in rows:
-            print(f"{r[0]:<28} {r[1]:6d} {r[2]:5d} {r[3]:8.1f} {r[4]:7.2f} {r[5]:8.2f} {r[6]:5.1f}  {r[7]}")
+        widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+        for line in [header, *lines]:
+            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+
+
+def main() -> int:
+    from streamfx.threads import library_defaults, parse_overrides, plan_budget
+
+    opts = parse()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the streamfx command sets it
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    budget = parse_overrides(opts.budget, plan_budget())
+    clips = [c for c in opts.clips if c.is_file()] if opts.clips else default_clips()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        os.environ.setdefault("STREAMFX_ENGINES", str(Path(tmp) / "engines"))
+        for busy in opts.busy:
+            with Busy(busy):
+                for number, clip in enumerate(clips):
+                    folder = Path(tmp) / f"busy{busy}-clip{number}"  # each run's outputs in their own folder
+                    folder.mkdir()
+                    rows.append({"busy": busy, **measure_clip(clip, folder, opts, budget, library_defaults())})
+    print(f"pipeline thread budget: {budget.describe()}; naive and ceiling: every library on its own sizing")
+    print_table(rows, opts.markdown)
     return 0
 
 

@@ -22,7 +22,7 @@ from streamfx.errors import StreamfxError
 from streamfx.signals import import_uninterrupted, interrupt_held
 
 # Sub-command modules, in the order `--help` lists them.
-COMMANDS = ("anime", "live", "batch", "ui", "faces", "styles", "models", "engines", "bench", "probe")
+COMMANDS = ("anime", "edit", "live", "batch", "ui", "faces", "styles", "models", "engines", "bench", "probe")
 
 # The exit code of a run stopped by Ctrl-C or SIGTERM, as shells report a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _configure_logging(args.quiet, args.verbose)
     try:
+        if getattr(args, "thread_budget", False):  # commands that run the pipeline share the cores by plan
+            from streamfx.threads import apply_budget
+
+            apply_budget()
         return int(args.run(args) or 0)
     except StreamfxError as error:
         print(f"streamfx: error: {error}", file=sys.stderr)

@@ -12,6 +12,8 @@ import threading
 import numpy as np
 import torch
 
+from streamfx.pixels import to_model, to_uint8
+
 
 class PassthroughEffect:
     """Returns the crops unchanged: the pipeline still detects, tracks, aligns and pastes back."""
@@ -31,22 +33,10 @@ class PassthroughEffect:
         pass
 
 
-def crops_to_tensor(crops: np.ndarray) -> torch.Tensor:
-    """[B,S,S,3] uint8 RGB -> [B,3,S,S] float32 in [-1,1]."""
-    x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
-    return x.div_(127.5).sub_(1.0)
-
-
-def tensor_to_crops(images: torch.Tensor) -> np.ndarray:
-    """[B,3,S,S] float, nominally [-1,1] and unclamped -> [B,S,S,3] uint8 RGB."""
-    x = images.detach().float().clamp(-1.0, 1.0).add(1.0).mul(127.5).round()
-    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
-
-
 class AnimeEffect:
     """GANs N' Roses face -> anime: encode content, decode it with the video's fixed style(s).
 
-    runtime: a `GeneratorRuntime` (encode/decode on the chosen engine).
+    engines: a `GeneratorEngines` (encode/decode on the chosen engine).
     styles: w [V,style_dim], one row per variant (V > 1 for a style grid).
     crop_size: the model's input side; latent_dim: length of z (for `style_for_seed`).
     """
@@ -54,13 +44,19 @@ class AnimeEffect:
     name = "anime"
     variants: int
 
-    def __init__(self, runtime, styles: torch.Tensor, *, crop_size: int = 256, latent_dim: int = 8, weights=None):
-        self.runtime = runtime
+    def __init__(self, engines, styles: torch.Tensor, *, crop_size: int = 256, latent_dim: int = 8, weights=None):
+        self.engines = engines
         self.crop_size, self.latent_dim, self.weights = int(crop_size), int(latent_dim), weights
-        self.engine, self.device = runtime.engine, runtime.device
-        self.description = runtime.description
+        self.engine, self.device = engines.engine, engines.device
+        self.description = engines.description
         self._lock = threading.Lock()
+        self._content_delta = None
         self.set_styles(styles)
+
+    def set_edit(self, content_delta: torch.Tensor | None) -> None:
+        """An attribute edit added to every face's content map (None or all zeros: no edit)."""
+        with self._lock:
+            self._content_delta = None if content_delta is None or not content_delta.any() else content_delta.float()
 
     def set_styles(self, styles: torch.Tensor) -> None:
         """Switch styles between batches (the live n/p keys); the next batch uses the new ones."""
@@ -73,23 +69,25 @@ class AnimeEffect:
         """w [1,style_dim] of a seed, for switching styles while running."""
         from streamfx.styles import style_from_seed
 
-        return self.runtime.mapping(style_from_seed(seed, self.latent_dim))
+        return self.engines.mapping(style_from_seed(seed, self.latent_dim))
 
     @torch.inference_mode()
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         with self._lock:
-            styles = self._styles
+            styles, content_delta = self._styles, self._content_delta
         count, variants = crops.shape[0], styles.shape[0]
-        x = crops_to_tensor(crops)  # [B,3,S,S] float32 in [-1,1]
-        content, _own_style = self.runtime.encode(x)  # [B,C,16,16]
+        x = to_model(crops)  # [B,3,S,S] float32 in [-1,1]
+        content, _own_style = self.engines.encode(x)  # [B,C,16,16]
+        if content_delta is not None:
+            content = content + content_delta
         if variants > 1:
             content = content.repeat_interleave(variants, dim=0)  # [B*V,C,16,16], variants of a face adjacent
         w = styles.repeat(count, 1)  # [B*V,style_dim]
-        out = tensor_to_crops(self.runtime.decode(content, w))  # [B*V,S,S,3] uint8
+        out = to_uint8(self.engines.decode(content, w))  # [B*V,S,S,3] uint8
         return out.reshape(count, variants, *out.shape[1:])
 
     def close(self) -> None:
-        self.runtime.close()
+        self.engines.close()
 
 
 # ---- building the effect a command asked for -------------------------------------------------------------------
@@ -98,7 +96,7 @@ NO_MODEL_WARNING = ("no anime model installed: faces are tracked and pasted back
                     "pass --weights PATH (our .safetensors or the official GNR_checkpoint.pt)")
 
 
-def _source_hash(path, meta: dict) -> str:
+def weights_identity(path, meta: dict) -> str:
     """What identifies the weights in engine cache keys: the tensor hash, else name, size and mtime."""
     if meta.get("tensors_sha256"):
         return str(meta["tensors_sha256"])
@@ -117,12 +115,13 @@ def grid_styles(generator, first_seed: int, count: int) -> torch.Tensor:
 
 def build_effect(weights: str | None, *, engine: str = "auto", device: str = "auto", precision: str = "auto",
                  max_batch: int = 8, seed: int | None = None, mix: str | None = None, style_image=None,
-                 anchor: str | None = None, grid: int = 0, cache_dir=None):
+                 anchor: str | None = None, grid: int = 0, cache_dir=None, edit=None):
     """The anime effect for `weights` (path or catalog name), or passthrough when none is installed.
 
     Exactly one style source is used: seed (default 0), mix 'a,b,t', a reference image path, or the name of a
     style anchor stored in the weights' metadata.
     grid > 1 makes `grid` variants per face, seeds seed .. seed+grid-1.
+    edit: an `EditRequest` (sliders and frozen attributes) applied to every face's content.
     """
     import logging
 
@@ -152,9 +151,16 @@ def build_effect(weights: str | None, *, engine: str = "auto", device: str = "au
             image = read_image(style_image)
         styles = style_w(generator, seed=seed, mix=mix, image_rgb=image, G_B2A=generators.get("B2A"),
                          anchor_z=anchor_code(meta, anchor) if anchor is not None else None)
-    return effect_from_generator(generator, styles, engine=engine, device=device, precision=precision,
-                                 max_batch=max_batch, cache_dir=cache_dir, source_hash=_source_hash(path, meta),
-                                 weights=path)
+    content_delta = None
+    if edit is not None and edit.active:
+        from streamfx.edit.load import load_bank
+
+        content_delta, _style_delta = load_bank(path, meta).deltas(edit.sliders, edit.freeze)
+    effect = effect_from_generator(generator, styles, engine=engine, device=device, precision=precision,
+                                   max_batch=max_batch, cache_dir=cache_dir, source_hash=weights_identity(path, meta),
+                                   weights=path)
+    effect.set_edit(content_delta)
+    return effect
 
 
 def anchor_code(meta: dict, name: str) -> list[float]:
@@ -172,9 +178,9 @@ def effect_from_generator(generator, styles: torch.Tensor, *, engine: str = "aut
                           precision: str = "auto", max_batch: int = 8, cache_dir=None, source_hash: str = "",
                           weights=None) -> AnimeEffect:
     """An AnimeEffect running `generator` (a GNR Generator) on the chosen engine with styles w [V,style_dim]."""
-    from streamfx.backends.select import open_runtime
+    from streamfx.engines.select import open_engines
 
-    runtime = open_runtime(generator, engine=engine, device=device, precision=precision, max_batch=max_batch,
+    engines = open_engines(generator, engine=engine, device=device, precision=precision, max_batch=max_batch,
                            cache_dir=cache_dir, source_hash=source_hash)
-    return AnimeEffect(runtime, styles, crop_size=generator.config.size, latent_dim=generator.config.latent_dim,
+    return AnimeEffect(engines, styles, crop_size=generator.config.size, latent_dim=generator.config.latent_dim,
                        weights=weights)

@@ -69,6 +69,7 @@ class Pipeline:
         self._lock = threading.Lock()
         size = options.queue_size or (2 if options.live else max(8, 2 * options.batch))
         self._frames, self._faces, self._paste, self._out = (queue.Queue(size) for _ in range(4))
+        self._captured: dict[int, float] = {}  # live: frame index -> when capture handed it over
 
     def request_stop(self) -> None:
         """End the stream cleanly: no more input is read; frames already in flight are finished."""
@@ -95,6 +96,7 @@ class Pipeline:
                     dropped = q.get_nowait()
                     if dropped is not _END:
                         self.stats.frames_dropped += 1
+                        self._captured.pop(dropped.index, None)
 
     def _get(self, q: queue.Queue):
         while not self._abort.is_set():
@@ -132,6 +134,7 @@ class Pipeline:
             self.stats.add(stage, time.perf_counter() - started)
             self.stats.frames_in += 1
             if self.options.live:
+                self._captured[frame.index] = time.perf_counter()
                 self._put_latest(self._frames, frame)
             else:
                 self._put(self._frames, frame)
@@ -240,6 +243,9 @@ class Pipeline:
             with self.stats.timed("encode"):
                 for sink in sinks:
                     sink.write(picture, frame)
+            captured = self._captured.pop(frame.index, None)
+            if captured is not None:
+                self.stats.latencies.append(time.perf_counter() - captured)
             self.stats.frames_out += 1
             if progress is not None:
                 progress(1)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from streamfx.face.align import align_face
-from streamfx.face.blend import paste_back
+from streamfx.face.blend import paste_back, paste_change
 from streamfx.types import AlignedCrop, Face, VideoFrame
 
 
@@ -47,6 +47,7 @@ class ComposeOptions:
     feather: float = 0.12
     color_match: bool = False
     side_by_side: bool = False  # input | output
+    change_only: bool = False  # photo edits: add the face's change to the frame instead of replacing the face
 
 
 def grid_shape(count: int) -> tuple[int, int]:
@@ -100,6 +101,9 @@ class Composer:
     def _paste(self, image: np.ndarray, crops, generated: np.ndarray) -> np.ndarray:
         o = self.options
         for crop, face in zip(crops, generated):
-            image = paste_back(image, face, crop, mask_margin=o.mask_margin, feather=o.feather,
-                               color_match=o.color_match)
+            if o.change_only:
+                image = paste_change(image, face, crop, mask_margin=o.mask_margin, feather=o.feather)
+            else:
+                image = paste_back(image, face, crop, mask_margin=o.mask_margin, feather=o.feather,
+                                   color_match=o.color_match)
         return image

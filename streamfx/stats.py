@@ -32,6 +32,7 @@ class RunStats:
     batches: int = 0
     wall_seconds: float = 0.0
     stages: dict[str, StageTime] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)  # live: seconds from capture to the sinks, per frame shown
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, stage: str, seconds: float, items: int = 1) -> None:
@@ -52,6 +53,14 @@ class RunStats:
     @property
     def fps(self) -> float:
         return self.frames_out / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def latency_ms(self) -> tuple[float, float] | None:
+        """(mean, 95th percentile) capture-to-sink latency in milliseconds, or None when none was recorded."""
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+        return 1000.0 * sum(ordered) / len(ordered), 1000.0 * p95
 
     def ms_per_frame(self, stage: str) -> float:
         """Busy milliseconds per frame that the stage handled (live mode drops frames after capture)."""
@@ -75,5 +84,8 @@ class RunStats:
             extra += f" (mean {self.faces / self.batches:.1f} faces)"
         if self.frames_dropped:
             extra += f", dropped {self.frames_dropped} frames"
+        latency = self.latency_ms()
+        if latency is not None:
+            extra += f", latency capture->sink mean {latency[0]:.0f} ms, p95 {latency[1]:.0f} ms"
         lines.append(f"  {extra}")
         return "\n".join(lines)

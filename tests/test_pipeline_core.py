@@ -107,6 +107,28 @@ def test_live_mode_drops_oldest_and_keeps_order():
     assert max(effect.batches) == 1  # live: no batching across frames (latency)
 
 
+def paced(count, interval):
+    """Frames handed over every `interval` seconds, as a camera would."""
+    for frame in frames(count):
+        time.sleep(interval)
+        yield frame
+
+
+def test_live_latency_is_measured_for_every_frame_shown():
+    sink = Collect()
+    pipe = Pipeline(FakeFaces(), Invert(delay=0.03), ValueComposer(), PipelineOptions(batch=1, live=True, warm_up=False))
+    stats = pipe.run(paced(20, 0.05), [sink])  # a 20 fps camera, a model that takes 30 ms
+    assert stats.frames_dropped == 0 and len(stats.latencies) == stats.frames_out == 20
+    mean, p95 = stats.latency_ms()
+    assert 30 <= mean <= p95 < 200  # at least the model's time, far below a frame queue's worth of waiting
+    assert "latency capture->sink" in stats.table()
+
+
+def test_file_mode_records_no_latency():
+    stats = Pipeline(FakeFaces(), Invert(), ValueComposer(), PipelineOptions(warm_up=False)).run(frames(10), [Collect()])
+    assert stats.latencies == [] and stats.latency_ms() is None
+
+
 @pytest.mark.parametrize("where", ["source", "faces", "model", "sink"])
 def test_error_in_any_stage_reaches_the_caller_and_stops_all_threads(where):
     def source():

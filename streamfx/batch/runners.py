@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from collections.abc import Callable, Sequence
 
 from streamfx.batch.jobs import Job, JobResult
@@ -17,11 +16,11 @@ log = logging.getLogger("streamfx")
 OnResult = Callable[[JobResult], None]
 
 
-def _limit_threads(threads: int) -> None:
-    """Pool workers share the cores: each model gets its share instead of all of them."""
-    import torch
+def _limit_threads(cores: int) -> None:
+    """Pool workers share the cores: each worker's thread budget is planned for its share instead of all of them."""
+    from streamfx.threads import apply_budget, plan_budget
 
-    torch.set_num_threads(threads)
+    apply_budget(plan_budget(cores))
 
 
 def run_here(options: argparse.Namespace, jobs: Sequence[Job], workers: int, on_result: OnResult) -> None:
@@ -32,9 +31,11 @@ def run_here(options: argparse.Namespace, jobs: Sequence[Job], workers: int, on_
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    from streamfx.threads import usable_cores
+
+    cores = max(1, usable_cores() // workers)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_threads,
-                               initargs=(threads,))
+                               initargs=(cores,))
     try:
         futures = [pool.submit(run_job, options, job) for job in jobs]
         for future in as_completed(futures):

@@ -15,7 +15,7 @@ log = logging.getLogger("streamfx")
 
 # Options that shape the effect; a job whose values match the loaded effect's reuses it.
 _EFFECT_OPTIONS = ("weights", "engine", "device", "precision", "batch", "style_seed", "style_mix", "style_image",
-                   "style_anchor", "grid")
+                   "style_anchor", "grid", "edit", "freeze")
 _loaded: tuple[tuple, object] | None = None  # (effect options, effect) of this process
 
 
@@ -41,7 +41,8 @@ def job_args(options: argparse.Namespace, job: Job) -> argparse.Namespace:
 
 def run_job(options: argparse.Namespace, job: Job) -> JobResult:
     """Stylize one file. Its failure is a result (with the CLI's one-line message), never an exception."""
-    from streamfx.commands.anime import check_output_plan, stylize
+    from streamfx.commands.anime import stylize
+    from streamfx.commands.common import check_output_plan
     from streamfx.io.decode import VideoReader
 
     args = job_args(options, job)

@@ -7,7 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from streamfx.commands.anime import PRELOAD, add_anime_options, check_anime_options
+from streamfx.commands.anime import add_anime_options, check_anime_options
+from streamfx.commands.common import PRELOAD
 from streamfx.errors import UsageError
 
 log = logging.getLogger("streamfx")
@@ -28,7 +29,7 @@ def register(sub) -> None:
                         help="run every file as a Ray task on a cluster (auto: the one this machine belongs to)")
     parser.add_argument("--redo", action="store_true", help="run every file again, finished ones too")
     add_anime_options(parser)
-    parser.set_defaults(run=run, preload=PRELOAD)
+    parser.set_defaults(run=run, preload=PRELOAD, thread_budget=True)
 
 
 def job_options(args) -> dict:

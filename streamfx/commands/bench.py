@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamfx.commands.anime import PRELOAD, add_face_arguments, add_model_arguments, build_pipeline, check_common
+from streamfx.commands.common import PRELOAD, add_face_arguments, add_model_arguments, build_pipeline, check_common
 
 log = logging.getLogger("streamfx")
 
@@ -38,7 +38,7 @@ def register(sub) -> None:
     parser.add_argument("--preset", default="medium", help="encoder preset for every measurement (default medium)")
     add_model_arguments(parser)
     add_face_arguments(parser)
-    parser.set_defaults(run=run, preload=PRELOAD)
+    parser.set_defaults(run=run, preload=PRELOAD, thread_budget=True)
 
 
 def _writer(reader, path: Path, preset: str):

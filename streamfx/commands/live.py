@@ -6,14 +6,16 @@ from __future__ import annotations
 import argparse
 import logging
 
-from streamfx.commands.anime import (PRELOAD, add_face_arguments, add_model_arguments, build_effect, build_pipeline,
-                                     check_common)
+from streamfx.commands.anime import build_effect, edit_request
+from streamfx.commands.common import PRELOAD, add_face_arguments, add_model_arguments, build_pipeline, check_common
 from streamfx.errors import UsageError
 from streamfx.io.paths import check_output
 
 log = logging.getLogger("streamfx")
 
-KEYS_HELP = "keys in the preview window: n/p next/previous style seed, space toggles the effect, q quits"
+KEYS_HELP = ("keys in the preview window: n/p next/previous style seed, [/] choose an edit slider, +/- move it by "
+             "0.1, 0 resets it, space toggles the effect, q quits")
+SLIDER_STEP = 0.1
 
 
 def register(sub) -> None:
@@ -35,19 +37,33 @@ def register(sub) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing recording")
     parser.add_argument("--stats", action="store_true", help="print per-stage timings at the end")
     add_model_arguments(parser)
+    group = parser.add_argument_group("attribute edits (keys [ ] + - 0 change them while it runs)")
+    group.add_argument("--edit", metavar="NAME=V,...", help="sliders in [-1, 1] to start with, e.g. smile=0.5")
+    group.add_argument("--freeze", metavar="NAME,...", help="attributes held where they are")
     add_face_arguments(parser)
-    parser.set_defaults(run=run, batch=1, preload=(*PRELOAD, "pyvirtualcam"))
+    parser.set_defaults(run=run, batch=1, preload=(*PRELOAD, "pyvirtualcam"), thread_budget=True)
 
 
 class LiveControls:
-    """Key handling for the preview window: style seed, effect on/off, quit."""
+    """Key handling for the preview window: style seed, edit sliders, effect on/off, quit."""
 
-    def __init__(self, pipeline, effect, camera, seed: int):
+    def __init__(self, pipeline, effect, camera, seed: int, bank=None, request=None):
+        from streamfx.edit.bank import HEADLINE
+
         self.pipeline, self.effect, self.camera, self.seed = pipeline, effect, camera, seed
+        self.bank = bank  # None: the model has no edit bank, the slider keys do nothing
+        self.sliders = dict(request.sliders) if request else {}
+        self.freeze = request.freeze if request else ()
+        editable = [n for n in HEADLINE if bank is not None and bank.reports.get(bank.resolve(n)[0]) is not None
+                    and bank.reports[bank.resolve(n)[0]].editable]
+        self.names = editable + [n for n in self.sliders if n not in editable]
+        self.chosen = 0
 
     def on_key(self, key: str) -> None:
         if key in ("q", "\x1b"):
             self.stop()
+        elif key in ("[", "]", "+", "=", "-", "0"):
+            self._slider_key(key)
         elif key == " ":
             self.pipeline.effect_enabled = not self.pipeline.effect_enabled
             log.info("effect %s", "on" if self.pipeline.effect_enabled else "off")
@@ -55,6 +71,21 @@ class LiveControls:
             self.seed = max(0, self.seed + (1 if key == "n" else -1))
             self.effect.set_styles(self.effect.style_for_seed(self.seed))
             log.info("style seed %d", self.seed)
+
+    def _slider_key(self, key: str) -> None:
+        if self.bank is None or not self.names or not hasattr(self.effect, "set_edit"):
+            log.info("no edit sliders: this model has no edit bank")
+            return
+        name = self.names[self.chosen]
+        if key in ("[", "]"):
+            self.chosen = (self.chosen + (1 if key == "]" else -1)) % len(self.names)
+            name = self.names[self.chosen]
+        else:
+            value = 0.0 if key == "0" else self.sliders.get(name, 0.0) + (SLIDER_STEP if key in "+=" else -SLIDER_STEP)
+            self.sliders[name] = round(min(1.0, max(-1.0, value)), 2)
+            content_delta, _style_delta = self.bank.deltas(self.sliders, self.freeze)
+            self.effect.set_edit(content_delta)
+        log.info("edit slider %s = %+.1f", name, self.sliders.get(name, 0.0))
 
     def stop(self) -> None:
         self.pipeline.request_stop()
@@ -89,11 +120,22 @@ def _sinks(args, camera, width: int, height: int, on_key) -> list:
     return sinks
 
 
+def _bank_of(effect):
+    """The edit bank of the effect's model, or None (no model, or a model without one)."""
+    from streamfx.edit.load import bank_path, load_bank
+    from streamfx.weights import read_metadata
+
+    if getattr(effect, "weights", None) is None or not bank_path(effect.weights).is_file():
+        return None
+    return load_bank(effect.weights, read_metadata(effect.weights))
+
+
 def run(args) -> int:
     from streamfx.io.camera import open_camera
     from streamfx.signals import sigterm_as_interrupt
 
     check_common(args)
+    edit_request(args)
     if args.style_image or args.style_mix:
         raise UsageError("live mode takes --style-seed (n/p keys change it), not --style-image or --style-mix")
     camera = open_camera(args.camera, width=args.width, height=args.height, fps=args.fps, reconnect=args.reconnect)
@@ -103,7 +145,8 @@ def run(args) -> int:
         effect = build_effect(args)
         try:
             pipeline = build_pipeline(args, effect, live=True)
-            controls = LiveControls(pipeline, effect, camera, args.style_seed or 0)
+            controls = LiveControls(pipeline, effect, camera, args.style_seed or 0, _bank_of(effect),
+                                    edit_request(args))
             width, height = pipeline.composer.output_size(camera.width, camera.height)
             sinks = _sinks(args, camera, width, height, controls.on_key)
             with sigterm_as_interrupt():

@@ -14,7 +14,7 @@ def register(sub) -> None:
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
-    parser.set_defaults(run=run, preload=("numpy", "torch", "cv2", "av"))
+    parser.set_defaults(run=run, preload=("numpy", "torch", "cv2", "av"), thread_budget=True)
 
 
 def run(args) -> int:

@@ -59,6 +59,33 @@ def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, m
     return out
 
 
+def paste_change(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, mask_margin: float = 0.06,
+                 feather: float = 0.12) -> np.ndarray:
+    """A new frame with the change `generated - crop.image` added over the face (photo edits).
+
+    The frame keeps its own pixels and only the edit's difference is warped back, so a face larger than the model's
+    crop keeps its full-resolution detail, and a crop returned unchanged leaves the frame bit-identical.
+    """
+    size = generated.shape[0]
+    if generated.shape != crop.image.shape:
+        raise ValueError(f"generated face {generated.shape} does not match the crop {crop.image.shape}")
+    change = generated.astype(np.float32) - crop.image.astype(np.float32)
+    region = _covered_rect(crop.affine, size, frame.shape[:2])
+    if region is None or not change.any():
+        return frame.copy()
+    x0, y0, x1, y1 = region
+    inverse = cv2.invertAffineTransform(crop.affine)
+    inverse[:, 2] -= (x0, y0)
+    shape = (x1 - x0, y1 - y0)
+    change = cv2.warpAffine(change, inverse, shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpAffine(feather_mask(size, mask_margin, feather), inverse, shape, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT)
+    out = frame.copy()
+    edited = frame[y0:y1, x0:x1].astype(np.float32) + alpha[:, :, None] * change
+    out[y0:y1, x0:x1] = np.clip(edited + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
 def _covered_rect(affine: np.ndarray, size: int, frame_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """Frame rectangle (x0, y0, x1, y1) covered by the crop square, clipped to the frame; None when empty."""
     inverse = cv2.invertAffineTransform(affine)

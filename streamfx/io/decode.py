@@ -17,6 +17,7 @@ import numpy as np
 
 from streamfx.errors import MediaError, UsageError
 from streamfx.io.probe import MediaInfo, frame_slack, normalize_rotation, open_input, probe
+from streamfx.threads import current_budget
 from streamfx.types import VideoFrame
 
 log = logging.getLogger("streamfx.io")
@@ -45,7 +46,8 @@ class VideoReader:
     Use as a context manager; iterating again starts over from `start`.
     """
 
-    def __init__(self, path, start: float | None = None, duration: float | None = None, threads: int = 0):
+    def __init__(self, path, start: float | None = None, duration: float | None = None,
+                 threads: int | None = None):
         # written so that NaN fails too: every comparison with NaN is false
         if start is not None and not (math.isfinite(start) and start >= 0):
             raise UsageError(f"start must be a number of seconds >= 0, got {start}")
@@ -65,8 +67,11 @@ class VideoReader:
         self._container = open_input(self.path)
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"  # frame threading: several frames decode at once
-        if threads > 0:
-            self._stream.codec_context.thread_count = threads
+        if self.threads is None:
+            budget = current_budget()
+            self.threads = budget.decode if budget else 0
+        if self.threads > 0:
+            self._stream.codec_context.thread_count = self.threads
 
     @property
     def time_range(self) -> tuple[float, float | None] | None:

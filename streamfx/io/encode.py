@@ -22,8 +22,13 @@ from streamfx.errors import MediaError, UsageError
 from streamfx.io.paths import temp_path_for
 from streamfx.io.plan import OutputPlan, plan_output
 from streamfx.io.probe import audio_streams
+from streamfx.threads import current_budget
 
 log = logging.getLogger("streamfx.io")
+
+# The encoder settings a run uses unless told otherwise (chosen by measurement: docs/benchmarks.md).
+DEFAULT_CRF = 18
+DEFAULT_PRESET = "medium"
 
 # libx264 preset names -> NVENC presets (p1 fastest .. p7 best).
 _NVENC_PRESETS = {
@@ -252,11 +257,13 @@ class VideoWriter:
 
     def __init__(self, path, *, width: int, height: int, time_base: Fraction, fps: Fraction | None,
                  audio_from: Path | None = None, audio_range: tuple[float, float | None] | None = None,
-                 codec: str | None = None, crf: int = 18, preset: str = "medium",
-                 comment: str | None = None, overwrite: bool = False):
+                 codec: str | None = None, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
+                 comment: str | None = None, overwrite: bool = False, threads: int | None = None):
         import av
 
         self.path = Path(path).expanduser()
+        budget = current_budget()
+        self.threads = threads if threads is not None else budget.encode if budget else 0
         _check_target(self.path, overwrite, None if audio_from is None else Path(audio_from))
         self.width, self.height = int(width), int(height)
         self.time_base = Fraction(time_base)
@@ -290,6 +297,8 @@ class VideoWriter:
         pixel_format = self.plan.pixel_format if codec == self.plan.encoder else "yuv420p"
         stream = self._container.add_stream(codec, rate=self.fps, options=_codec_options(codec, crf, preset))
         stream.width, stream.height, stream.pix_fmt = out_w, out_h, pixel_format
+        if self.threads > 0:
+            stream.codec_context.thread_count = self.threads
         # Encode in the source time base so pts pass through without rounding.
         stream.time_base = self.time_base
         stream.codec_context.time_base = self.time_base

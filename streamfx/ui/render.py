@@ -47,7 +47,8 @@ def render(upload, output: Path, flags: list[str], *, engine: str = "auto", seco
     """Stylize the upload (its first `seconds` only, if given) into `output`. progress(n): n more frames written."""
     if upload.is_image:
         return _render_image(anime_args(upload.path, output, flags, engine), upload.path, output)
-    from streamfx.commands.anime import build_effect, check_output_plan, stylize
+    from streamfx.commands.anime import build_effect, stylize
+    from streamfx.commands.common import check_output_plan
     from streamfx.io.decode import VideoReader
 
     args = anime_args(upload.path, output, flags, engine, seconds)
@@ -66,7 +67,8 @@ def _render_image(args, source: Path, output: Path) -> Result:
     the engine that ran can be shown)."""
     from fractions import Fraction
 
-    from streamfx.commands.anime import build_effect, build_pipeline
+    from streamfx.commands.anime import build_effect
+    from streamfx.commands.common import build_pipeline
     from streamfx.io.image import read_image
     from streamfx.sinks.image import ImageSink
     from streamfx.types import VideoFrame

@@ -1,0 +1,167 @@
+"""How well the edit sliders work, measured on held-out CelebA-HQ faces: the tables of the editing issue.
+
+    python scripts/edit_report.py [--weights streamfx/data/gnr_slim.safetensors] [--faces 250] [--identity-faces 100]
+                                  [--markdown] [--out runs/edit_report]
+
+For each headline slider (smile, age, male, eyeglasses, bald, beard, mouth_open, bangs), on photo output:
+monotonic share (faces whose attribute probability never goes down as the slider goes -1, -0.5, 0, 0.5, 1, with a
+0.02 tolerance), crossing at +-1 (share of the faces starting on the other side of 0.5 that end past it), the mean
+absolute change of the other 39 attributes (the full matrix is written to OUT/entanglement.csv), and the dlib
+identity distance between slider 0 and slider +-1 (share under 0.6). Then two sliders at once, and one slider with
+another attribute frozen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from streamfx.edit.bank import ALIASES, HEADLINE  # noqa: E402
+from streamfx.edit.load import load_bank  # noqa: E402
+from streamfx.edit.render import cycle, encode_all  # noqa: E402
+from streamfx.pixels import to_uint8  # noqa: E402
+from streamfx.training.attributes import load_classifier, read_attributes  # noqa: E402
+from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
+from streamfx.weights import load_generators  # noqa: E402
+
+VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
+PAIRS = (("smile", "age"), ("male", "eyeglasses"), ("bangs", "mouth_open"))
+FREEZES = (("age", "eyeglasses"), ("male", "young"), ("smile", "mouth_slightly_open"))
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", type=Path, default=REPO / "streamfx/data/gnr_slim.safetensors")
+    parser.add_argument("--classifier", type=Path, default=REPO / "streamfx/data/celeba_attributes.safetensors")
+    parser.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
+    parser.add_argument("--faces", type=int, default=250)
+    parser.add_argument("--identity-faces", type=int, default=100, help="0: skip the dlib identity measure")
+    parser.add_argument("--out", type=Path, default=REPO / "runs/edit_report")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--markdown", action="store_true")
+    return parser.parse_args()
+
+
+class Editor:
+    """Held-out faces with their codes and plain cycles cached; edits them by slider dictionaries."""
+
+    def __init__(self, g_a2b, g_b2a, bank, faces: torch.Tensor, bridge_w: torch.Tensor, chunk: int = 50):
+        self.g_a2b, self.g_b2a, self.bank, self.faces, self.bridge_w, self.chunk = g_a2b, g_b2a, bank, faces, bridge_w, chunk
+        with torch.no_grad():
+            self.content, self.style = encode_all(g_a2b, faces)
+            self.base = self._cycles(self.content, self.style)
+
+    def _cycles(self, content, style):
+        return torch.cat([cycle(self.g_a2b, self.g_b2a, content[i:i + self.chunk], style[i:i + self.chunk],
+                                self.bridge_w) for i in range(0, len(content), self.chunk)])
+
+    @torch.no_grad()
+    def edit(self, sliders: dict, freeze: tuple = ()) -> torch.Tensor:
+        if not any(sliders.values()):
+            return self.faces.clone()
+        dc, ds = self.bank.deltas(sliders, freeze)
+        return (self.faces + self._cycles(self.content + dc, self.style + ds) - self.base).clamp(-1, 1)
+
+
+def main() -> int:
+    opts = parse()
+    torch.set_num_threads(opts.threads)
+    generators, meta = load_generators(opts.weights)
+    bank = load_bank(opts.weights, meta)
+    classifier, _ = load_classifier(opts.classifier)
+    names, table = read_attributes(opts.celeba_dir)
+    _train, held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
+    held = held[:opts.faces]
+    g_a2b = generators["A2B"]
+    z = torch.tensor(meta["style_anchors"][bank.info.get("bridge", "jpface")]).reshape(1, -1)
+    with torch.no_grad():
+        bridge_w = g_a2b.mapping(z)
+    editor = Editor(g_a2b, generators["B2A"], bank, load_batch(held, g_a2b.config.size), bridge_w)
+    probability = classifier.probabilities
+    before = probability(editor.faces)
+    identity = None
+    if opts.identity_faces:
+        from streamfx.training.identity import IdentityModel, distance
+
+        identity = IdentityModel()
+        id_count = min(opts.identity_faces, len(held))
+        id_before = identity.descriptors(list(to_uint8(editor.faces[:id_count])))
+    opts.out.mkdir(parents=True, exist_ok=True)
+    rows, matrix = [], []
+    for slider in HEADLINE:
+        attribute, sign = ALIASES[slider]
+        k = names.index(attribute)
+        probs = {v: (before if v == 0 else probability(editor.edit({slider: v}))) for v in VALUES}
+        trend = torch.stack([sign * probs[v][:, k] for v in VALUES], 1)  # rises with the slider when it works
+        monotonic = float(((trend[:, 1:] - trend[:, :-1]) >= -0.02).all(1).float().mean())
+        start = sign * (before[:, k] - 0.5)
+        up = float(((sign * (probs[1.0][:, k] - 0.5)) > 0)[start < 0].float().mean()) if (start < 0).any() else float("nan")
+        down = float(((sign * (probs[-1.0][:, k] - 0.5)) < 0)[start > 0].float().mean()) if (start > 0).any() else float("nan")
+        change = ((probs[1.0] - before).abs() + (probs[-1.0] - before).abs()).mean(0) / 2  # [40]
+        others = float(torch.cat([change[:k], change[k + 1:]]).mean())
+        matrix.append([slider, *[f"{float(c):.4f}" for c in change]])
+        same = float("nan")
+        if identity is not None:
+            distances = [distance(id_before, identity.descriptors(list(to_uint8(editor.edit({slider: v})[:id_count]))))
+                         for v in (-1.0, 1.0)]
+            same = float((np.concatenate(distances) < 0.6).mean())
+        worst = sorted(((float(c), n) for j, (c, n) in enumerate(zip(change, names)) if j != k), reverse=True)[:2]
+        rows.append((slider, attribute, monotonic, up, down, others, same,
+                     ", ".join(f"{n} {c:.2f}" for c, n in worst)))
+        print(f"  {slider}: done", file=sys.stderr)
+    with open(opts.out / "entanglement.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["slider", *names], *matrix])
+    print_table(("slider", "attribute", "monotonic", "crosses at +1", "crosses at -1", "others moved",
+                 "same person (dlib < 0.6)", "most moved others"),
+                [(r[0], r[1], f"{r[2]:.0%}", f"{r[3]:.0%}", f"{r[4]:.0%}", f"{r[5]:.3f}", f"{r[6]:.0%}", r[7])
+                 for r in rows], opts.markdown)
+    pair_rows = []
+    for a, b in PAIRS:
+        after = probability(editor.edit({a: 1.0, b: 1.0}))
+        cells = [f"{a} + {b}"]
+        for slider in (a, b):
+            attribute, sign = ALIASES[slider]
+            k = names.index(attribute)
+            start = sign * (before[:, k] - 0.5)
+            cells.append(f"{float(((sign * (after[:, k] - 0.5)) > 0)[start < 0].float().mean()):.0%}")
+        pair_rows.append(cells)
+    print()
+    print_table(("two sliders at +1", "first crosses", "second crosses"), pair_rows, opts.markdown)
+    freeze_rows = []
+    for slider, frozen in FREEZES:
+        j = names.index(bank.resolve(frozen)[0])
+        free = probability(editor.edit({slider: 1.0}))
+        held_still = probability(editor.edit({slider: 1.0}, freeze=(frozen,)))
+        attribute, sign = ALIASES[slider]
+        k = names.index(attribute)
+        start = sign * (before[:, k] - 0.5)
+        freeze_rows.append((f"{slider} +1, {frozen} frozen", f"{float((free[:, j] - before[:, j]).abs().mean()):.3f}",
+                            f"{float((held_still[:, j] - before[:, j]).abs().mean()):.3f}",
+                            f"{float(((sign * (held_still[:, k] - 0.5)) > 0)[start < 0].float().mean()):.0%}"))
+    print()
+    print_table(("edit", "frozen attribute moves (free)", "moves (frozen)", "edited attribute still crosses"),
+                freeze_rows, opts.markdown)
+    return 0
+
+
+def print_table(header, rows, markdown: bool) -> None:
+    if markdown:
+        print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+        for row in rows:
+            print("| " + " | ".join(map(str, row)) + " |")
+        return
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

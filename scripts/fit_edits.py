@@ -1,0 +1,74 @@
+"""Fit the edit bank of a model: directions for the 40 CelebA attributes and the strength of slider +-1.
+
+    python scripts/fit_edits.py [--weights streamfx/data/gnr_slim.safetensors] [--out streamfx/data/gnr_slim_edits.safetensors]
+                                [--attributes Smiling Young ...] [--threads 2]
+
+Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 250 are for `edit_report.py`);
+every 10th of them calibrates the strengths. Needs the attribute classifier (scripts/train_attributes.py).
+Prints one line per attribute and a summary; the bank is bound to the model's tensor hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from streamfx.edit.fit import fit_bank  # noqa: E402
+from streamfx.training.attributes import load_classifier, read_attributes  # noqa: E402
+from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
+from streamfx.weights import load_generators  # noqa: E402
+
+CLASSIFIER = REPO / "streamfx/data/celeba_attributes.safetensors"
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", type=Path, default=REPO / "streamfx/data/gnr_slim.safetensors")
+    parser.add_argument("--out", type=Path, default=REPO / "streamfx/data/gnr_slim_edits.safetensors")
+    parser.add_argument("--classifier", type=Path, default=CLASSIFIER)
+    parser.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
+    parser.add_argument("--attributes", nargs="+", default=None, help="fit only these (default: all 40)")
+    parser.add_argument("--bridge", default="jpface", help="style anchor of the anime rendering in between")
+    parser.add_argument("--threads", type=int, default=2)
+    return parser.parse_args()
+
+
+def bridge_style(g_a2b, meta: dict, anchor: str) -> torch.Tensor:
+    z = torch.tensor(meta["style_anchors"][anchor]).reshape(1, -1)
+    with torch.no_grad():
+        return g_a2b.mapping(z)
+
+
+def main() -> int:
+    opts = parse()
+    torch.set_num_threads(opts.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    generators, meta = load_generators(opts.weights)
+    g_a2b, g_b2a = generators["A2B"], generators["B2A"]
+    size = g_a2b.config.size
+    classifier, classifier_report = load_classifier(opts.classifier)
+    measurable = {name: row["balanced"] for name, row in classifier_report["held_out"].items()}
+    names, table = read_attributes(opts.celeba_dir)
+    train, _held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
+    calibration = train[::10]
+    faces = load_batch(train, size)
+    labels = torch.stack([torch.from_numpy(table[p.name]) for p in train])
+    bank = fit_bank(g_a2b, g_b2a, classifier, faces, labels, load_batch(calibration, size),
+                    bridge_style(g_a2b, meta, opts.bridge), names=names, measurable=measurable,
+                    model_sha256=meta["tensors_sha256"], attributes=opts.attributes)
+    bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
+    bank.save(opts.out)
+    editable = [n for n, r in bank.reports.items() if r.editable]
+    print(f"wrote {opts.out}: {len(editable)} of {len(names)} attributes editable, {bank.info['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""The edit bank: one direction per CelebA attribute in the generator's content space, and the slider scale.
+
+An edit adds `sum_k u_k * D_k` to the content map that the face->anime encoder reads from each face (and
+`sum_k u_k * d_k` to the face's own style code, which the photo decoder uses), with u_k the user's slider in [-1, 1].
+D_k is stored already scaled: slider +-1 is the strength calibrated to move the attribute across the classifier's
+0.5 line for most faces (see `streamfx/edit/fit.py`). Linear in the sliders, so slider 0 adds exactly nothing and
+two sliders add. A frozen attribute is held by removing from the summed edit its component along the frozen
+attributes' directions.
+
+One bank belongs to one model: it stores the tensor hash of the weights it was fitted on and refuses others.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from streamfx.errors import ModelError, UsageError
+
+FORMAT = "streamfx-edits"
+
+# Friendly slider names: (CelebA attribute, sign). `--age +1` makes a face older, which is Young going down.
+ALIASES = {
+    "smile": ("Smiling", 1.0), "age": ("Young", -1.0), "young": ("Young", 1.0), "male": ("Male", 1.0),
+    "eyeglasses": ("Eyeglasses", 1.0), "glasses": ("Eyeglasses", 1.0), "bald": ("Bald", 1.0),
+    "beard": ("No_Beard", -1.0), "mouth_open": ("Mouth_Slightly_Open", 1.0), "bangs": ("Bangs", 1.0),
+}
+# The sliders `streamfx edit` offers as options of their own (the rest through --edit NAME=VALUE).
+HEADLINE = ("smile", "age", "male", "eyeglasses", "bald", "beard", "mouth_open", "bangs")
+
+
+def slider_name(attribute: str) -> str:
+    """CelebA name -> the lower-case slider name users type (Mouth_Slightly_Open -> mouth_slightly_open)."""
+    return attribute.lower()
+
+
+@dataclass
+class AttributeReport:
+    """What fitting measured for one attribute on the calibration faces."""
+
+    editable: bool
+    reason: str = ""  # why not, when not editable
+    strength: float = 0.0  # the scale of D_k, in units of the attribute's mean content difference
+    crossing: float = 0.0  # share of faces that cross the 0.5 line at slider +-1 (both directions pooled)
+    entanglement: float = 0.0  # mean |change| of the other 39 attributes' probabilities at slider +-1
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+@dataclass
+class EditBank:
+    attributes: list[str]  # CelebA names, in the order of the tensors' first axis
+    content: torch.Tensor  # [K,C,H,W] float32: slider +1 of attribute k adds content[k]
+    style: torch.Tensor  # [K,latent_dim] float32: slider +1 adds style[k] to the face's own style code
+    model_sha256: str = ""
+    reports: dict[str, AttributeReport] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # how it was fitted (faces, classifier, timings)
+
+    # ---- sliders -------------------------------------------------------------------------------------------------
+    def resolve(self, name: str) -> tuple[str, float]:
+        """A slider name (alias, lower-case or exact CelebA) -> (CelebA attribute, sign)."""
+        key = name.strip().lower().replace("-", "_")
+        if key in ALIASES:
+            return ALIASES[key]
+        for attribute in self.attributes:
+            if attribute.lower() == key:
+                return attribute, 1.0
+        raise UsageError(f"unknown edit {name!r}: see `streamfx edit --list`")
+
+    def weights(self, sliders: dict[str, float]) -> torch.Tensor:
+        """[K] per-attribute weights from {slider name: value in [-1,1]}; UsageError for unknown or uneditable."""
+        weights = torch.zeros(len(self.attributes))
+        for name, value in sliders.items():
+            attribute, sign = self.resolve(name)
+            if not -1.0 <= value <= 1.0:
+                raise UsageError(f"edit {name}={value:g}: sliders go from -1 to 1")
+            report = self.reports.get(attribute)
+            if value != 0 and report is not None and not report.editable:
+                raise UsageError(f"{name} cannot be edited with this model: {report.reason}")
+            weights[self.attributes.index(attribute)] += sign * float(value)
+        return weights
+
+    def deltas(self, sliders: dict[str, float], freeze: tuple[str, ...] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+        """(content delta [C,H,W], style delta [latent_dim]) for the sliders, with frozen attributes held."""
+        weights = self.weights(sliders)
+        content = torch.einsum("k,k...->...", weights, self.content)
+        style = weights @ self.style
+        frozen = [self.attributes.index(self.resolve(name)[0]) for name in freeze]
+        if frozen and weights.abs().sum() > 0:
+            content = _without_components(content, self.content[frozen])
+            style = _without_components(style, self.style[frozen])
+        return content, style
+
+    # ---- storage -------------------------------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        meta = {"format": FORMAT, "attributes": json.dumps(self.attributes), "model_sha256": self.model_sha256,
+                "reports": json.dumps({k: r.to_dict() for k, r in self.reports.items()}), "info": json.dumps(self.info)}
+        tensors = {"content": self.content.to(torch.float16).contiguous(), "style": self.style.float().contiguous()}
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.part")
+        save_file(tensors, str(temp), metadata=meta)
+        temp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, model_sha256: str | None = None) -> EditBank:
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"no edit bank at {path}")
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+                content, style = f.get_tensor("content").float(), f.get_tensor("style").float()
+        except Exception as error:  # safetensors raises its own types for damaged files
+            raise ModelError(f"{path}: not a readable edit bank ({str(error)[:100]})") from None
+        if meta.get("format") != FORMAT:
+            raise ModelError(f"{path}: not an edit bank")
+        if model_sha256 is not None and meta.get("model_sha256") != model_sha256:
+            raise ModelError(f"{path}: fitted on another model; refit it with scripts/fit_edits.py")
+        reports = {k: AttributeReport(**v) for k, v in json.loads(meta.get("reports", "{}")).items()}
+        return cls(json.loads(meta["attributes"]), content, style, meta.get("model_sha256", ""), reports,
+                   json.loads(meta.get("info", "{}")))
+
+
+def _without_components(delta: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """`delta` minus its projection onto the span of `directions` [F,...]."""
+    flat = directions.reshape(len(directions), -1).T  # [D,F]
+    basis, _ = torch.linalg.qr(flat)  # orthonormal [D,F]
+    vector = delta.reshape(-1)
+    return (vector - basis @ (basis.T @ vector)).reshape(delta.shape)

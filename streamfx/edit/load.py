@@ -1,0 +1,104 @@
+"""What a command asked to edit, the bank that belongs to a model, and the photo edit effect built from them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamfx.errors import ModelError, UsageError
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """Slider values by name (aliases or CelebA names) and the attributes to hold where they are."""
+
+    sliders: dict[str, float] = field(default_factory=dict)
+    freeze: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return any(value != 0 for value in self.sliders.values())
+
+    def describe(self) -> str:
+        moved = ", ".join(f"{name} {value:+g}" for name, value in self.sliders.items() if value != 0) or "none"
+        return moved + (f"; frozen: {', '.join(self.freeze)}" if self.freeze else "")
+
+
+def parse_sliders(text: str, option: str = "--edit") -> dict[str, float]:
+    """'smile=0.8,bangs=0.5' -> {"smile": 0.8, "bangs": 0.5}; UsageError naming the option when malformed."""
+    sliders = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or not name.strip() or not math.isfinite(number):
+            raise UsageError(f"{option} expects NAME=VALUE[,NAME=VALUE...] with VALUE in [-1, 1], got {item!r}")
+        if not -1.0 <= number <= 1.0:
+            raise UsageError(f"{option} {name.strip()}={number:g}: sliders go from -1 to 1")
+        sliders[name.strip().lower().replace("-", "_")] = number
+    return sliders
+
+
+def parse_names(text: str | None) -> tuple[str, ...]:
+    return tuple(name.strip().lower().replace("-", "_") for name in (text or "").split(",") if name.strip())
+
+
+def bank_path(weights: Path) -> Path:
+    """Where a model's edit bank is: beside it (`gnr_slim.safetensors` -> `gnr_slim_edits.safetensors`), else in
+    the package data (the bundled default model's bank, when the model itself was copied into the cache)."""
+    from streamfx.catalog import PACKAGE_DATA
+
+    name = f"{Path(weights).stem}_edits.safetensors"
+    beside = Path(weights).with_name(name)
+    return beside if beside.is_file() or not (PACKAGE_DATA / name).is_file() else PACKAGE_DATA / name
+
+
+def load_bank(weights: Path, meta: dict):
+    """The edit bank of the model at `weights` (its metadata `meta`); ModelError when it has none."""
+    from streamfx.edit.bank import EditBank
+
+    path = bank_path(Path(weights))
+    if not path.is_file():
+        raise ModelError(f"{Path(weights).name} has no edit bank ({path.name}): fit one with scripts/fit_edits.py")
+    return EditBank.load(path, model_sha256=meta.get("tensors_sha256"))
+
+
+def check_request(bank, request: EditRequest) -> None:
+    """UsageError for unknown or uneditable names, before any work."""
+    bank.deltas(request.sliders, request.freeze)
+
+
+def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str = "auto", device: str = "auto",
+                     precision: str = "auto", max_batch: int = 8, cache_dir=None):
+    """The photo edit effect for the model `weights` (default: the installed default model)."""
+    import torch
+
+    from streamfx.engines.select import open_engines
+    from streamfx.edit.effect import PhotoEditEffect
+    from streamfx.effects import weights_identity
+    from streamfx.weights import load_generators, resolve_weights
+
+    path = resolve_weights(weights)
+    generators, meta = load_generators(path)
+    if not {"A2B", "B2A"} <= set(generators):
+        raise ModelError(f"{path}: editing needs both generators (face->anime and anime->face)")
+    bank = load_bank(path, meta)
+    content_delta, style_delta = bank.deltas(request.sliders, request.freeze)
+    g_a2b, g_b2a = generators["A2B"], generators["B2A"]
+    anchor = bank.info.get("bridge", "jpface")
+    z = torch.tensor(meta.get("style_anchors", {}).get(anchor, [0.0] * g_a2b.config.latent_dim)).reshape(1, -1)
+    with torch.inference_mode():
+        bridge_w = g_a2b.mapping(z)
+    source = weights_identity(path, meta)
+    options = dict(engine=engine, device=device, precision=precision, max_batch=max_batch, cache_dir=cache_dir)
+    engines_a2b = open_engines(g_a2b, source_hash=source, **options)  # the same engines `anime` uses
+    try:
+        engines_b2a = open_engines(g_b2a, source_hash=f"{source}:B2A", **options)
+    except BaseException:
+        engines_a2b.close()
+        raise
+    return PhotoEditEffect(engines_a2b, engines_b2a, bridge_w, content_delta, style_delta,
+                           crop_size=g_a2b.config.size, weights=path, label=request.describe())

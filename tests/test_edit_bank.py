@@ -1,0 +1,82 @@
+"""The edit bank's arithmetic and storage: zero is nothing, sliders add, frozen attributes are held, one model only."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from streamfx.edit.bank import AttributeReport, EditBank
+from streamfx.edit.fit import regress
+from streamfx.errors import ModelError, UsageError
+
+NAMES = ["Smiling", "Young", "Male", "Eyeglasses", "No_Beard"]
+
+
+@pytest.fixture
+def bank():
+    generator = torch.Generator().manual_seed(0)
+    content = torch.randn(len(NAMES), 4, 2, 2, generator=generator)
+    style = torch.randn(len(NAMES), 3, generator=generator)
+    reports = {n: AttributeReport(True, strength=1.5, crossing=0.9, entanglement=0.05) for n in NAMES}
+    reports["Eyeglasses"] = AttributeReport(False, "only 40% of faces cross at full strength")
+    return EditBank(NAMES, content, style, "abc", reports)
+
+
+def test_slider_zero_adds_exactly_nothing(bank):
+    content, style = bank.deltas({"smile": 0.0, "age": 0.0})
+    assert not content.any() and not style.any()
+
+
+def test_sliders_add_and_aliases_carry_their_sign(bank):
+    both, _ = bank.deltas({"smile": 0.5, "age": 0.25})
+    smile, _ = bank.deltas({"smile": 0.5})
+    age, _ = bank.deltas({"age": 0.25})
+    torch.testing.assert_close(both, smile + age)
+    young, _ = bank.deltas({"young": 0.25})
+    torch.testing.assert_close(age, -young)  # older is less Young
+    torch.testing.assert_close(smile, 0.5 * bank.content[0])
+
+
+def test_a_frozen_attribute_has_no_component_left(bank):
+    content, style = bank.deltas({"smile": 1.0, "male": 0.7}, freeze=("young",))
+    young = bank.content[1].reshape(-1)
+    assert abs(float(content.reshape(-1) @ young)) < 1e-4
+    assert abs(float(style @ bank.style[1])) < 1e-4
+    assert content.abs().sum() > 0
+
+
+@pytest.mark.parametrize("sliders, words", [({"wings": 0.5}, "unknown edit"), ({"smile": 1.5}, "from -1 to 1"),
+                                            ({"eyeglasses": 0.5}, "cannot be edited")])
+def test_bad_sliders_are_refused_by_name(bank, sliders, words):
+    with pytest.raises(UsageError, match=words):
+        bank.deltas(sliders)
+
+
+def test_an_uneditable_attribute_at_zero_is_fine(bank):
+    content, _ = bank.deltas({"eyeglasses": 0.0})
+    assert not content.any()
+
+
+def test_saved_bank_loads_back_and_refuses_another_model(bank, tmp_path):
+    path = tmp_path / "edits.safetensors"
+    bank.save(path)
+    loaded = EditBank.load(path, model_sha256="abc")
+    assert loaded.attributes == NAMES and loaded.reports["Eyeglasses"].reason.startswith("only 40%")
+    torch.testing.assert_close(loaded.content, bank.content.half().float())
+    with pytest.raises(ModelError, match="another model"):
+        EditBank.load(path, model_sha256="def")
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="not a readable edit bank"):
+        EditBank.load(tmp_path / "junk.safetensors")
+
+
+def test_regression_recovers_each_labels_own_effect_despite_correlation():
+    generator = torch.Generator().manual_seed(1)
+    labels = (torch.rand(4000, 2, generator=generator) < 0.5).float()
+    labels[:, 1] = torch.where(torch.rand(4000, generator=generator) < 0.8, labels[:, 0], labels[:, 1])  # correlated
+    effects = torch.tensor([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
+    codes = labels @ effects + 0.1 * torch.randn(4000, 3, generator=generator)
+    found = regress(codes, labels)
+    torch.testing.assert_close(found, effects, atol=0.03, rtol=0)
+    naive = codes[labels[:, 0] == 1].mean(0) - codes[labels[:, 0] == 0].mean(0)
+    assert naive[1] > 1.0  # the plain mean difference would have dragged the correlated label along
