@@ -2,17 +2,38 @@
 
 An effect maps crops [B,S,S,3] uint8 RGB to generated faces [B,V,S,S,3] uint8 RGB, where V is the
 number of variants per face (1 normally; N for `--grid N`, one per style). Styles are fixed per
-video: w is computed once and reused for every batch.
+video: w is computed once and reused for every batch. Three effects implement `Effect`: passthrough (no model),
+anime (here) and the photo edit (`streamfx/edit/effect.py`).
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from streamfx.pixels import to_model, to_uint8
+
+
+class Effect(Protocol):
+    """What the pipeline's model stage calls, and what the run reports about it."""
+
+    name: str  # "passthrough", "anime" or "edit" (edits are pasted back as a change, see `stages.Composer`)
+    engine: str  # the engine that runs it ("none" without a model)
+    device: str
+    description: str  # engine, precision and threads, as logged and written into output files
+    variants: int  # generated faces per crop (a style grid has several)
+    crop_size: int  # the aligned crop side the model takes
+    weights: Path | None
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        """[B,S,S,3] uint8 RGB -> [B,V,S,S,3] uint8 RGB."""
+
+    def close(self) -> None:
+        """Release the engines."""
 
 
 class PassthroughEffect:
@@ -104,31 +125,17 @@ def weights_identity(path, meta: dict) -> str:
     return f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
 
 
-def grid_styles(generator, first_seed: int, count: int) -> torch.Tensor:
-    """w [count,style_dim] for seeds first_seed .. first_seed+count-1."""
-    from streamfx.styles import style_from_seed
-
-    latent = generator.config.latent_dim
-    with torch.inference_mode():
-        return torch.cat([generator.mapping(style_from_seed(first_seed + i, latent)) for i in range(count)])
-
-
-def build_effect(weights: str | None, *, engine: str = "auto", device: str = "auto", precision: str = "auto",
-                 max_batch: int = 8, seed: int | None = None, mix: str | None = None, style_image=None,
-                 anchor: str | None = None, grid: int = 0, cache_dir=None, edit=None):
-    """The anime effect for `weights` (path or catalog name), or passthrough when none is installed.
-
-    Exactly one style source is used: seed (default 0), mix 'a,b,t', a reference image path, or the name of a
-    style anchor stored in the weights' metadata.
-    grid > 1 makes `grid` variants per face, seeds seed .. seed+grid-1.
-    edit: an `EditRequest` (sliders and frozen attributes) applied to every face's content.
-    """
+def build_effect(weights: str | None, look=None, *, engine: str = "auto", device: str = "auto",
+                 precision: str = "auto", max_batch: int = 8, cache_dir=None):
+    """The anime effect for `weights` (path or catalog name) with `look` (a `Look`: style and edit; default: the
+    default seed, no edit), or passthrough when no model is installed."""
     import logging
 
     from streamfx.errors import ModelError
-    from streamfx.styles import style_w
+    from streamfx.look import Look
     from streamfx.weights import load_generators, resolve_weights
 
+    look = look or Look()
     if weights is None:
         try:
             path = resolve_weights(None)
@@ -140,38 +147,16 @@ def build_effect(weights: str | None, *, engine: str = "auto", device: str = "au
     generators, meta = load_generators(path)
     if "A2B" not in generators:
         raise ModelError(f"{path}: holds no face->anime (A2B) generator")
-    generator = generators["A2B"]
-    if grid > 1:
-        styles = grid_styles(generator, seed or 0, grid)
-    else:
-        image = None
-        if style_image is not None:
-            from streamfx.io.image import read_image
-
-            image = read_image(style_image)
-        styles = style_w(generator, seed=seed, mix=mix, image_rgb=image, G_B2A=generators.get("B2A"),
-                         anchor_z=anchor_code(meta, anchor) if anchor is not None else None)
     content_delta = None
-    if edit is not None and edit.active:
+    if look.edit is not None and look.edit.active:
         from streamfx.edit.load import load_bank
 
-        content_delta, _style_delta = load_bank(path, meta).deltas(edit.sliders, edit.freeze)
-    effect = effect_from_generator(generator, styles, engine=engine, device=device, precision=precision,
-                                   max_batch=max_batch, cache_dir=cache_dir, source_hash=weights_identity(path, meta),
-                                   weights=path)
+        content_delta, _style_delta = load_bank(path, meta).deltas(look.edit.sliders, look.edit.freeze)
+    effect = effect_from_generator(generators["A2B"], look.styles(generators, meta), engine=engine, device=device,
+                                   precision=precision, max_batch=max_batch, cache_dir=cache_dir,
+                                   source_hash=weights_identity(path, meta), weights=path)
     effect.set_edit(content_delta)
     return effect
-
-
-def anchor_code(meta: dict, name: str) -> list[float]:
-    """The z of a named style anchor in a weight file's metadata; UsageError naming those that exist."""
-    from streamfx.errors import UsageError
-
-    anchors = meta.get("style_anchors", {})
-    if name not in anchors:
-        have = ", ".join(sorted(anchors)) or "none"
-        raise UsageError(f"--style-anchor {name!r}: this model has no such anchor (it has: {have})")
-    return anchors[name]
 
 
 def effect_from_generator(generator, styles: torch.Tensor, *, engine: str = "auto", device: str = "auto",

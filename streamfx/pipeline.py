@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streamfx.effects import Effect
 from streamfx.errors import Interrupted
 from streamfx.stages import Composer, FaceStage, FaceWork
 from streamfx.stats import RunStats
@@ -56,7 +57,7 @@ class Pipeline:
     aborted on any failure or interrupt.
     """
 
-    def __init__(self, face_stage: FaceStage, effect, composer: Composer,
+    def __init__(self, face_stage: FaceStage, effect: Effect, composer: Composer,
                  options: PipelineOptions = PipelineOptions()):
         if options.batch < 1:
             raise ValueError(f"batch must be at least 1, got {options.batch}")

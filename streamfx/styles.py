@@ -128,4 +128,6 @@ def style_w(
     if mix is not None:
         a, b, t = parse_style_mix(mix) if isinstance(mix, str) else mix
         return mix_styles(w_of(style_from_seed(a, latent)), w_of(style_from_seed(b, latent)), t)
-    return w_of(style_from_seed(0 if seed is None else seed, latent))
+    from streamfx.look import DEFAULT_SEED
+
+    return w_of(style_from_seed(DEFAULT_SEED if seed is None else seed, latent))

@@ -70,7 +70,8 @@ def test_parsers():
 
 
 def test_style_anchor_from_weight_metadata(tmp_path):
-    from streamfx.effects import anchor_code, build_effect
+    from streamfx.effects import build_effect
+    from streamfx.look import Look, anchor_code
     from streamfx.weights import save_weights
 
     torch.manual_seed(0)
@@ -88,12 +89,12 @@ def test_style_anchor_from_weight_metadata(tmp_path):
         anchor_code(meta, "cute")
     path = tmp_path / "tiny.safetensors"
     save_weights(path, {"A2B": G, "B2A": Generator(TINY)}, meta)
-    effect = build_effect(str(path), engine="torch", device="cpu", anchor="jpface")
+    effect = build_effect(str(path), Look(anchor="jpface"), engine="torch", device="cpu")
     try:
-        loaded = build_effect(str(path), engine="torch", device="cpu", seed=0)
+        loaded = build_effect(str(path), Look(seed=0), engine="torch", device="cpu")
         assert not torch.allclose(effect._styles, loaded._styles)  # the anchor is not the default seed's style
         loaded.close()
     finally:
         effect.close()
     with pytest.raises(UsageError, match="no such anchor"):
-        build_effect(str(path), engine="torch", device="cpu", anchor="cute")
+        build_effect(str(path), Look(anchor="cute"), engine="torch", device="cpu")

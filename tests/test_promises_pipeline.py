@@ -90,8 +90,9 @@ def test_style_is_fixed_per_effect_and_reproducible_from_the_seed(clean_home):
     seed gets the same pixels; another seed gets another look."""
     from streamfx.commands.styles import face_crop
     from streamfx.effects import build_effect
+    from streamfx.look import Look
 
-    first = build_effect(None, engine="torch", device="cpu", seed=7)
+    first = build_effect(None, Look(seed=7), engine="torch", device="cpu")
     size = first.crop_size
     crop = face_crop(_sample_frame(1.0), size)
     mirrored, upside_down = crop[:, ::-1], crop[::-1]  # other faces to share a batch with
@@ -104,7 +105,7 @@ def test_style_is_fixed_per_effect_and_reproducible_from_the_seed(clean_home):
         assert np.abs(alone.astype(np.int16) - crop.astype(np.int16)).mean() > 8, "premise: the face is stylized"
     finally:
         first.close()
-    second = build_effect(None, engine="torch", device="cpu", seed=7)
+    second = build_effect(None, Look(seed=7), engine="torch", device="cpu")
     try:
         rerun = second(crop[None])[0, 0]
         second.set_styles(second.style_for_seed(8))

@@ -27,7 +27,7 @@ def _effect_for(args: argparse.Namespace):
     if _loaded is None or _loaded[0] != key:
         if _loaded is not None:
             _loaded[1].close()
-        _loaded = (key, build_effect(args, grid=args.grid))
+        _loaded = (key, build_effect(args))
     return _loaded[1]
 
 

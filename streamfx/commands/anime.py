@@ -12,35 +12,15 @@ from streamfx.errors import UsageError
 log = logging.getLogger("streamfx")
 
 
-def edit_request(args):
-    """The attribute edit of an anime run (--edit, --freeze), or None."""
-    from streamfx.edit.load import EditRequest, parse_names, parse_sliders
-
-    if not getattr(args, "edit", None):
-        return None
-    return EditRequest(parse_sliders(args.edit), parse_names(args.freeze))
-
-
-def build_effect(args, grid: int = 0):
+def build_effect(args):
+    """The anime effect the command line asks for (model, engine, look)."""
     from streamfx.effects import build_effect as build
+    from streamfx.look import Look
 
-    effect = build(args.weights, engine=args.engine, device=args.device, precision=args.precision,
-                   max_batch=args.batch, seed=args.style_seed, mix=args.style_mix, style_image=args.style_image,
-                   anchor=args.style_anchor, grid=grid, edit=edit_request(args))
+    effect = build(args.weights, Look.from_args(args), engine=args.engine, device=args.device,
+                   precision=args.precision, max_batch=args.batch)
     log.info("engine: %s; device: %s", effect.description, effect.device)
     return effect
-
-
-def style_label(args, grid: int = 0) -> str:
-    if grid > 1:
-        return f"grid of seeds {args.style_seed or 0}..{(args.style_seed or 0) + grid - 1}"
-    if args.style_image:
-        return f"image {args.style_image}"
-    if args.style_mix:
-        return f"mix {args.style_mix}"
-    if args.style_anchor:
-        return f"anchor {args.style_anchor}"
-    return f"seed {args.style_seed or 0}"
 
 
 # ---- the command -------------------------------------------------------------------------------------------------
@@ -66,15 +46,11 @@ def add_anime_options(parser) -> None:
 
 
 def check_anime_options(args) -> None:
+    from streamfx.look import Look
+
     check_common(args)
-    if args.grid < 0 or args.grid > 16:
-        raise UsageError(f"--grid must be 0..16, not {args.grid}")
-    if args.grid > 1 and (args.side_by_side or args.style_image or args.style_mix):
-        raise UsageError("--grid uses seeds; it cannot be combined with --side-by-side, --style-image or --style-mix")
     check_output_options(args)
-    if args.freeze and not args.edit:
-        raise UsageError("--freeze holds attributes while others are edited: give --edit too")
-    edit_request(args)  # malformed sliders are refused before any work
+    Look.from_args(args)  # styles, grid and edit sliders are refused before any work
 
 
 def run(args) -> int:
@@ -90,7 +66,7 @@ def run(args) -> int:
     output = resolve_output(source, args.output, suffix="anime", overwrite=args.overwrite)
     with sigterm_as_interrupt(), VideoReader(source, start=args.start, duration=args.duration) as reader:
         check_output_plan(args, reader, output)
-        effect = build_effect(args, grid=args.grid)
+        effect = build_effect(args)
         try:
             stats = stylize(args, reader, output, effect)
         finally:
@@ -103,10 +79,9 @@ def run(args) -> int:
 
 def stylize(args, reader, output, effect, progress=None):
     """One open video into `output` with a loaded anime effect; returns the run's stats."""
-    what = f"anime; style {style_label(args, args.grid)}"
-    request = edit_request(args)
-    if request is not None and request.active:
-        what += f"; edit {request.describe()}"
+    from streamfx.look import Look
+
+    what = f"anime; style {Look.from_args(args).label()}"
     return process_video(args, reader, output, effect, what, progress=progress, grid=args.grid)
 
 
@@ -125,7 +100,7 @@ def _run_image(args, source) -> int:
     if not is_image_path(output):
         raise UsageError(f"{output}: an image input gives an image output; name it .png, .jpg or like the input")
     frame = VideoFrame(index=0, image=read_image(source), pts=0, time_base=Fraction(1, 1))
-    effect = build_effect(args, grid=args.grid)
+    effect = build_effect(args)
     try:
         pipeline = build_pipeline(args, effect, live=False, grid=args.grid, side_by_side=args.side_by_side)
         pipeline.run([frame], [ImageSink(output)])

@@ -100,13 +100,14 @@ def random_slim_effect(args):
     import torch
 
     from streamfx.effects import effect_from_generator
+    from streamfx.look import Look
     from streamfx.models.gnr import SLIM, Generator
     from streamfx.styles import style_from_seed
 
     torch.manual_seed(0)
     generator = Generator(SLIM).fold_equalized_lr().eval()
     with torch.inference_mode():
-        w = generator.mapping(style_from_seed(args.style_seed or 0, SLIM.latent_dim))
+        w = generator.mapping(style_from_seed(Look.from_args(args).first_seed, SLIM.latent_dim))
     return effect_from_generator(generator, w, engine=args.engine, device=args.device, precision=args.precision,
                                  max_batch=args.batch, source_hash="random-slim-seed0")
 

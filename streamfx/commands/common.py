@@ -86,28 +86,18 @@ def check_common(args) -> None:
     if not 0.0 <= args.mask_margin < 0.5 or args.feather < 0.0:
         raise UsageError("--mask-margin must be in [0, 0.5) and --feather >= 0")
     parse_selection(args.faces, "--faces")
-    styles = [getattr(args, name, None) for name in ("style_seed", "style_image", "style_mix", "style_anchor")]
-    if len([s for s in styles if s is not None]) > 1:
-        raise UsageError("choose one of --style-seed, --style-image, --style-mix, --style-anchor")
     check_model_options(args)
 
 
 def check_model_options(args) -> None:
-    """Model and style options, refused before any work, whether or not a model is installed."""
+    """Model and engine options, refused before any work, whether or not a model is installed (the style and
+    the edit are checked by `Look.from_args`)."""
     import importlib.util
-    from pathlib import Path
 
     from streamfx.engines.base import Device
-    from streamfx.styles import parse_style_mix
 
     if args.device != "auto":
         Device.parse(args.device)
-    if getattr(args, "style_mix", None) is not None:
-        parse_style_mix(args.style_mix)
-    if getattr(args, "style_seed", None) is not None and args.style_seed < 0:
-        raise UsageError(f"--style-seed must be >= 0, not {args.style_seed}")
-    if getattr(args, "style_image", None) is not None and not Path(args.style_image).is_file():
-        raise UsageError(f"--style-image: file not found: {args.style_image}")
     if args.engine == "tensorrt" and importlib.util.find_spec("tensorrt") is None:
         raise UsageError('--engine tensorrt: TensorRT is not installed (pip install ".[gpu]" on an NVIDIA machine)')
 

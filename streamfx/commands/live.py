@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from streamfx.commands.anime import build_effect, edit_request
+from streamfx.commands.anime import build_effect
 from streamfx.commands.common import PRELOAD, add_face_arguments, add_model_arguments, build_pipeline, check_common
 from streamfx.errors import UsageError
 from streamfx.io.paths import check_output
@@ -134,8 +134,10 @@ def run(args) -> int:
     from streamfx.io.camera import open_camera
     from streamfx.signals import sigterm_as_interrupt
 
+    from streamfx.look import Look
+
     check_common(args)
-    edit_request(args)
+    look = Look.from_args(args)
     if args.style_image or args.style_mix:
         raise UsageError("live mode takes --style-seed (n/p keys change it), not --style-image or --style-mix")
     camera = open_camera(args.camera, width=args.width, height=args.height, fps=args.fps, reconnect=args.reconnect)
@@ -145,8 +147,7 @@ def run(args) -> int:
         effect = build_effect(args)
         try:
             pipeline = build_pipeline(args, effect, live=True)
-            controls = LiveControls(pipeline, effect, camera, args.style_seed or 0, _bank_of(effect),
-                                    edit_request(args))
+            controls = LiveControls(pipeline, effect, camera, look.first_seed, _bank_of(effect), look.edit)
             width, height = pipeline.composer.output_size(camera.width, camera.height)
             sinks = _sinks(args, camera, width, height, controls.on_key)
             with sigterm_as_interrupt():
