@@ -7,7 +7,7 @@ import pytest
 
 from conftest import DATA, require
 from streamfx.face.align import align_face, template, transform_points
-from streamfx.face.blend import feather_mask, match_color, paste_back
+from streamfx.face.blend import feather_mask, match_color, paste_back, paste_change
 from streamfx.types import AlignedCrop, Face
 
 VIDEOS = DATA / "videos"
@@ -108,6 +108,25 @@ def test_paste_back_touches_only_the_face_rectangle(detector):
     assert ys.min() >= corners[:, 1].min() - 1 and ys.max() <= corners[:, 1].max() + 1
     cy, cx = (int(v) for v in face.landmarks[2][::-1])
     assert out[cy, cx].max() <= 2  # the nose is covered by the (black) generated face
+
+
+@pytest.mark.parametrize("size", [128, 256])
+def test_paste_change_adds_only_the_edit_and_nothing_for_an_unchanged_crop(detector, size):
+    """Photo edits: an unchanged crop leaves the frame bit-identical, and a uniform +20 brightening of the crop
+    brightens the face centre by 20 while the frame outside the crop's square stays untouched."""
+    frame, face = _first_face_frame("LivePortrait/d20.mp4", detector)
+    crop = align_face(frame, face, size)
+    assert np.array_equal(paste_change(frame, crop.image.copy(), crop), frame)
+    brighter = np.clip(crop.image.astype(np.int16) + 20, 0, 255).astype(np.uint8)
+    out = paste_change(frame, brighter, crop)
+    cy, cx = (int(v) for v in face.landmarks[2][::-1])  # the nose
+    nose_patch = (slice(cy - 3, cy + 4), slice(cx - 3, cx + 4))
+    gain = out[nose_patch].astype(np.int16) - frame[nose_patch]
+    assert 17 <= gain.mean() <= 20
+    corners = transform_points([[0, 0], [size, 0], [0, size], [size, size]], crop.inverse_affine)
+    changed_y, changed_x = np.nonzero(np.any(out != frame, axis=2))
+    assert changed_x.min() >= corners[:, 0].min() - 1 and changed_x.max() <= corners[:, 0].max() + 1
+    assert changed_y.min() >= corners[:, 1].min() - 1 and changed_y.max() <= corners[:, 1].max() + 1
 
 
 def test_face_partly_outside_frame(detector):
