@@ -80,3 +80,31 @@ def test_regression_recovers_each_labels_own_effect_despite_correlation():
     torch.testing.assert_close(found, effects, atol=0.03, rtol=0)
     naive = codes[labels[:, 0] == 1].mean(0) - codes[labels[:, 0] == 0].mean(0)
     assert naive[1] > 1.0  # the plain mean difference would have dragged the correlated label along
+
+
+def test_live_slider_keys_step_the_chosen_slider_and_push_the_edit(bank):
+    from streamfx.commands.live import LiveControls
+
+    class FakeEffect:
+        def __init__(self):
+            self.deltas = []
+
+        def set_edit(self, content_delta):
+            self.deltas.append(content_delta)
+
+    effect = FakeEffect()
+    controls = LiveControls(pipeline=None, effect=effect, camera=None, seed=0, bank=bank, request=None)
+    assert controls.names[0] == "smile" and "eyeglasses" not in controls.names  # only editable sliders
+    for key in "+++":
+        controls.on_key(key)
+    assert controls.sliders == {"smile": 0.3}
+    torch.testing.assert_close(effect.deltas[-1], 0.3 * bank.content[0])
+    controls.on_key("]")
+    controls.on_key("-")
+    assert controls.sliders == {"smile": 0.3, controls.names[1]: -0.1}
+    controls.on_key("0")
+    assert controls.sliders[controls.names[1]] == 0.0
+    for _ in range(15):
+        controls.on_key("[")
+        controls.on_key("+")
+    assert all(-1.0 <= v <= 1.0 for v in controls.sliders.values())  # never past the ends
