@@ -1,6 +1,7 @@
 """Pipeline speed against the naive loop and the passthrough ceiling, measured in the same run, idle or loaded.
 
     python scripts/bench_pipeline.py [CLIP ...] [--duration 4] [--busy 0 1] [--budget compute=1,encode=2] [--markdown]
+    python scripts/bench_pipeline.py CLIP ... --budgets plan compute=2 encode=1 --repeat 3   # compare budgets
 
 Model: the default slim GNR architecture with random weights (speed does not depend on weight values) on
 `--engine` (default auto: the CPU engine streamfx would pick). Ceiling = decode + encode only, every library on its
@@ -8,6 +9,8 @@ own thread sizing. Naive = per frame: track + align, one face per model call, pa
 every library on its own sizing (what a plain script gets). Pipeline = `streamfx.pipeline` (stage threads, faces
 batched across frames) under the thread budget (`streamfx/threads.py`; `--budget` overrides shares).
 `--busy N` runs N busy-loop processes beside every measurement, as a streamer's OBS or browser would.
+`--budgets` compares thread budgets ("plan" = the planned one): each clip's pipeline runs once per budget, in turn,
+`--repeat` times, and the table gives the median fps per budget (runs on a shared 2-core machine vary by 10-20 %).
 Default clips: the sample, two shared clips and the composed 720p and 1080p clips (scripts/make_bench_clips.py).
 """
 
@@ -37,6 +40,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--preset", default=None, help="x264 preset for every run (default: streamfx's default)")
     parser.add_argument("--busy", type=int, nargs="+", default=[0, 1], help="busy processes beside (default 0 1)")
     parser.add_argument("--budget", default="", help="override the pipeline's thread shares, e.g. compute=1")
+    parser.add_argument("--budgets", nargs="+", default=None, help="compare these budgets (plan, or overrides)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of --budgets (default 3)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     return parser.parse_args()
 
@@ -97,6 +102,41 @@ def measure_clip(clip: Path, folder: Path, opts, budget, naive_budget) -> dict:
             "naive": naive.fps, "pipeline": pipe.fps, "engine": effect.description}
 
 
+def compare_budgets(clips: list[Path], opts, tmp: Path) -> None:
+    """Median pipeline fps per budget, the budgets run in turn so slow spells of the machine hit them alike."""
+    import statistics
+
+    from streamfx.cli import build_parser
+    from streamfx.commands.bench import measure_pipeline, random_slim_effect
+    from streamfx.threads import apply_budget, parse_overrides, plan_budget
+
+    budgets = {name: parse_overrides("" if name == "plan" else name, plan_budget()) for name in opts.budgets}
+    fps: dict[tuple, list[float]] = {}
+    for busy in opts.busy:
+        with Busy(busy):
+            for round_ in range(opts.repeat):
+                for number, clip in enumerate(clips):
+                    argv = ["bench", str(clip), "--engine", opts.engine, "--batch", str(opts.batch), "--device", "cpu"]
+                    args = build_parser().parse_args(argv + (["--preset", opts.preset] if opts.preset else []))
+                    for name, budget in budgets.items():
+                        folder = tmp / f"b{busy}-r{round_}-c{number}-{len(fps)}"
+                        folder.mkdir()
+                        apply_budget(budget)
+                        effect = random_slim_effect(args)
+                        try:
+                            pipe, _stats = measure_pipeline(args, clip, folder, effect, opts.duration, args.preset)
+                        finally:
+                            effect.close()
+                        fps.setdefault((busy, clip.name, name), []).append(pipe.fps)
+    header = ("busy", "clip", *budgets)
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for busy in opts.busy:
+        for clip in clips:
+            cells = [f"{statistics.median(fps[(busy, clip.name, n)]):.2f} ({min(fps[(busy, clip.name, n)]):.1f}-"
+                     f"{max(fps[(busy, clip.name, n)]):.1f})" for n in budgets]
+            print(f"| {busy} | {clip.name} | " + " | ".join(cells) + " |")
+
+
 def print_table(rows: list[dict], markdown: bool) -> None:
     header = ("busy", "clip", "frames", "faces", "ceiling fps", "naive fps", "pipeline fps", "vs naive",
               "of ceiling", "engine")
@@ -127,6 +167,9 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         os.environ.setdefault("STREAMFX_ENGINES", str(Path(tmp) / "engines"))
+        if opts.budgets:
+            compare_budgets(clips, opts, Path(tmp))
+            return 0
         for busy in opts.busy:
             with Busy(busy):
                 for number, clip in enumerate(clips):

@@ -24,7 +24,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamfx.edit.bank import ALIASES, HEADLINE  # noqa: E402
+from streamfx.edit.sliders import ALIASES, HEADLINE  # noqa: E402
 from streamfx.edit.load import load_bank  # noqa: E402
 from streamfx.edit.render import cycle, encode_all  # noqa: E402
 from streamfx.pixels import to_uint8  # noqa: E402

@@ -5,7 +5,7 @@
 The shared set has no landscape 720p or 1080p footage, so these are composed from it (development use only, never
 committed): `landscape720_1face.mp4` puts LivePortrait/d3 (one face) in the middle of a 1280x720 frame over a blurred,
 stretched copy of itself, the way phone video is shown on a landscape stream; `mosaic1080_5faces.mp4` tiles five
-one-face clips into a 3x2 grid of 640x540 cells (the sixth cell holds a blurred, face-free texture). Both 25 fps,
+one-face clips into a 3x2 grid of 640x540 cells (the sixth cell holds a plain gradient). Both 25 fps,
 H.264 CRF 18, no audio; faces are 500-700 px tall in the 720p clip and about 300 px in the mosaic.
 `camera640x480.mp4` and `camera1280x720.mp4` stand in for a 30 fps webcam in `scripts/bench_live.py`: LivePortrait/d10
 (one face, 30 fps) fitted the same way, 10 s.
@@ -76,7 +76,9 @@ def landscape_720(seconds: float) -> list[np.ndarray]:
 def mosaic_1080(seconds: float) -> list[np.ndarray]:
     count = round(seconds * FPS)
     sources = [frames(path, count) for path in MOSAIC_FACES]
-    texture = cv2.GaussianBlur(cv2.resize(sources[0][0], (640, 540)), (0, 0), 40)
+    # A plain gradient, not a blurred face: MTCNN finds a face in a blurred one.
+    ramp = np.linspace(90, 200, 640, dtype=np.float32)[None, :, None] * np.array([1.0, 0.95, 0.85], np.float32)
+    texture = np.broadcast_to(ramp, (540, 640, 3)).astype(np.uint8)
     out = []
     for t in range(count):
         cells = [fit(source[t], 640, 540) for source in sources] + [texture]

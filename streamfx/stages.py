@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from streamfx.face.align import align_face
-from streamfx.face.blend import paste_back, paste_change
+from streamfx.face.blend import paste_back_into, paste_change_into
 from streamfx.types import AlignedCrop, Face, VideoFrame
 
 
@@ -100,10 +100,11 @@ class Composer:
 
     def _paste(self, image: np.ndarray, crops, generated: np.ndarray) -> np.ndarray:
         o = self.options
+        canvas = image.copy()  # one copy per picture, however many faces
         for crop, face in zip(crops, generated):
             if o.change_only:
-                image = paste_change(image, face, crop, mask_margin=o.mask_margin, feather=o.feather)
+                paste_change_into(canvas, face, crop, mask_margin=o.mask_margin, feather=o.feather)
             else:
-                image = paste_back(image, face, crop, mask_margin=o.mask_margin, feather=o.feather,
-                                   color_match=o.color_match)
-        return image
+                paste_back_into(canvas, face, crop, mask_margin=o.mask_margin, feather=o.feather,
+                                color_match=o.color_match)
+        return canvas

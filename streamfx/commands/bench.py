@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamfx.commands.common import PRELOAD, add_face_arguments, add_model_arguments, build_pipeline, check_common
+from streamfx.io.encode import DEFAULT_PRESET
 
 log = logging.getLogger("streamfx")
 
@@ -35,7 +36,8 @@ def register(sub) -> None:
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="use the first S seconds")
     parser.add_argument("--naive", action="store_true",
                         help="also time the naive loop (per frame, one face at a time, no threads)")
-    parser.add_argument("--preset", default="medium", help="encoder preset for every measurement (default medium)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help=f"encoder preset for every measurement (default {DEFAULT_PRESET}, as a run uses)")
     add_model_arguments(parser)
     add_face_arguments(parser)
     parser.set_defaults(run=run, preload=PRELOAD, thread_budget=True)
@@ -48,7 +50,7 @@ def _writer(reader, path: Path, preset: str):
                        fps=reader.fps, audio_from=reader.path, audio_range=reader.time_range, preset=preset)
 
 
-def measure_ceiling(source: Path, folder: Path, duration=None, preset: str = "medium") -> Measurement:
+def measure_ceiling(source: Path, folder: Path, duration=None, preset: str = DEFAULT_PRESET) -> Measurement:
     """Decode + encode with no face work: the fastest any effect can run on this clip."""
     from streamfx.io.decode import VideoReader
 
@@ -60,7 +62,7 @@ def measure_ceiling(source: Path, folder: Path, duration=None, preset: str = "me
     return Measurement("passthrough ceiling (decode+encode)", frames, time.perf_counter() - started)
 
 
-def measure_pipeline(args, source: Path, folder: Path, effect, duration=None, preset: str = "medium"):
+def measure_pipeline(args, source: Path, folder: Path, effect, duration=None, preset: str = DEFAULT_PRESET):
     """The threaded pipeline into a file; returns (Measurement, RunStats)."""
     from streamfx.io.decode import VideoReader
     from streamfx.sinks.file import FileSink
@@ -74,7 +76,7 @@ def measure_pipeline(args, source: Path, folder: Path, effect, duration=None, pr
     return Measurement(f"pipeline (threads, batch {args.batch})", stats.frames_out, stats.wall_seconds), stats
 
 
-def measure_naive(args, source: Path, folder: Path, effect, duration=None, preset: str = "medium") -> Measurement:
+def measure_naive(args, source: Path, folder: Path, effect, duration=None, preset: str = DEFAULT_PRESET) -> Measurement:
     """Same stages and model, run one after another per frame, each face its own model call."""
     import numpy as np
 

@@ -16,7 +16,7 @@ log = logging.getLogger("streamfx")
 
 
 def register(sub) -> None:
-    from streamfx.edit.bank import ALIASES, HEADLINE
+    from streamfx.edit.sliders import ALIASES, HEADLINE
 
     parser = sub.add_parser("edit", help="change face attributes (smile, age, glasses...) in a video, real faces out")
     parser.add_argument("input", metavar="IN", nargs="?", help="input video")
@@ -40,7 +40,7 @@ def register(sub) -> None:
 
 def edit_request(args):
     """Sliders from the named options and --edit, merged into one request (a name given twice is refused)."""
-    from streamfx.edit.bank import HEADLINE
+    from streamfx.edit.sliders import HEADLINE
     from streamfx.edit.load import EditRequest, parse_names, parse_sliders
 
     sliders = {}
@@ -93,7 +93,7 @@ def list_attributes(args) -> int:
 
 
 def _aliases_by_attribute() -> dict[str, list[str]]:
-    from streamfx.edit.bank import ALIASES
+    from streamfx.edit.sliders import ALIASES
 
     out: dict[str, list[str]] = {}
     for alias, (attribute, sign) in ALIASES.items():

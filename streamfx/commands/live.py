@@ -48,7 +48,7 @@ class LiveControls:
     """Key handling for the preview window: style seed, edit sliders, effect on/off, quit."""
 
     def __init__(self, pipeline, effect, camera, seed: int, bank=None, request=None):
-        from streamfx.edit.bank import HEADLINE
+        from streamfx.edit.sliders import HEADLINE
 
         self.pipeline, self.effect, self.camera, self.seed = pipeline, effect, camera, seed
         self.bank = bank  # None: the model has no edit bank, the slider keys do nothing

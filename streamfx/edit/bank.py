@@ -18,24 +18,10 @@ from pathlib import Path
 
 import torch
 
+from streamfx.edit.sliders import ALIASES
 from streamfx.errors import ModelError, UsageError
 
 FORMAT = "streamfx-edits"
-
-# Friendly slider names: (CelebA attribute, sign). `--age +1` makes a face older, which is Young going down.
-ALIASES = {
-    "smile": ("Smiling", 1.0), "age": ("Young", -1.0), "young": ("Young", 1.0), "male": ("Male", 1.0),
-    "eyeglasses": ("Eyeglasses", 1.0), "glasses": ("Eyeglasses", 1.0), "bald": ("Bald", 1.0),
-    "beard": ("No_Beard", -1.0), "mouth_open": ("Mouth_Slightly_Open", 1.0), "bangs": ("Bangs", 1.0),
-}
-# The sliders `streamfx edit` offers as options of their own (the rest through --edit NAME=VALUE).
-HEADLINE = ("smile", "age", "male", "eyeglasses", "bald", "beard", "mouth_open", "bangs")
-
-
-def slider_name(attribute: str) -> str:
-    """CelebA name -> the lower-case slider name users type (Mouth_Slightly_Open -> mouth_slightly_open)."""
-    return attribute.lower()
-
 
 @dataclass
 class AttributeReport:

@@ -26,9 +26,11 @@ from streamfx.threads import current_budget
 
 log = logging.getLogger("streamfx.io")
 
-# The encoder settings a run uses unless told otherwise (chosen by measurement: docs/benchmarks.md).
-DEFAULT_CRF = 18
-DEFAULT_PRESET = "medium"
+# The encoder settings a run uses unless told otherwise. Measured on stylized output (scripts/bench_encode.py,
+# docs/benchmarks.md): x264 veryfast at CRF 16 matches medium at CRF 18 in PSNR and SSIM and encodes 2.3-2.4x as fast,
+# for about 20 % more bytes (superfast/18 is faster still but 1.4-1.8x the size).
+DEFAULT_CRF = 16
+DEFAULT_PRESET = "veryfast"
 
 # libx264 preset names -> NVENC presets (p1 fastest .. p7 best).
 _NVENC_PRESETS = {

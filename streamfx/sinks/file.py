@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streamfx.io.encode import DEFAULT_CRF, DEFAULT_PRESET
 from streamfx.types import VideoFrame
 
 
@@ -17,8 +18,8 @@ class FileSink:
     """
 
     def __init__(self, path, *, width: int, height: int, time_base: Fraction, fps: Fraction | None,
-                 audio_from: Path | None = None, audio_range=None, codec: str | None = None, crf: int = 18,
-                 preset: str = "medium", comment: str | None = None, overwrite: bool = False):
+                 audio_from: Path | None = None, audio_range=None, codec: str | None = None, crf: int = DEFAULT_CRF,
+                 preset: str = DEFAULT_PRESET, comment: str | None = None, overwrite: bool = False):
         from streamfx.io.encode import VideoWriter
 
         self.path = Path(path)
