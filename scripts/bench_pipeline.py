@@ -112,6 +112,7 @@ def compare_budgets(clips: list[Path], opts, tmp: Path) -> None:
 
     budgets = {name: parse_overrides("" if name == "plan" else name, plan_budget()) for name in opts.budgets}
     fps: dict[tuple, list[float]] = {}
+    runs = 0
     for busy in opts.busy:
         with Busy(busy):
             for round_ in range(opts.repeat):
@@ -119,7 +120,8 @@ def compare_budgets(clips: list[Path], opts, tmp: Path) -> None:
                     argv = ["bench", str(clip), "--engine", opts.engine, "--batch", str(opts.batch), "--device", "cpu"]
                     args = build_parser().parse_args(argv + (["--preset", opts.preset] if opts.preset else []))
                     for name, budget in budgets.items():
-                        folder = tmp / f"b{busy}-r{round_}-c{number}-{len(fps)}"
+                        runs += 1
+                        folder = tmp / f"run{runs}"
                         folder.mkdir()
                         apply_budget(budget)
                         effect = random_slim_effect(args)

@@ -54,7 +54,9 @@ def main() -> int:
     g_a2b, g_b2a = generators["A2B"], generators["B2A"]
     size = g_a2b.config.size
     classifier, classifier_report = load_classifier(opts.classifier)
-    measurable = {name: row["balanced"] for name, row in classifier_report["held_out"].items()}
+    # An attribute without held-out positives (Blurry) has a balanced accuracy of one class only: not measured.
+    measurable = {name: row["balanced"] if 0 < row["positives"] < 1 else 0.0
+                  for name, row in classifier_report["held_out"].items()}
     names, table = read_attributes(opts.celeba_dir)
     train, _held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
     calibration = train[::10]

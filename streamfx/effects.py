@@ -151,7 +151,7 @@ def build_effect(weights: str | None, look=None, *, engine: str = "auto", device
     if look.edit is not None and look.edit.active:
         from streamfx.edit.load import load_bank
 
-        content_delta, _style_delta = load_bank(path, meta).deltas(look.edit.sliders, look.edit.freeze)
+        content_delta, _style_delta = load_bank(path, meta).deltas(look.edit.sliders, look.edit.freeze, photo=False)
     effect = effect_from_generator(generators["A2B"], look.styles(generators, meta), engine=engine, device=device,
                                    precision=precision, max_batch=max_batch, cache_dir=cache_dir,
                                    source_hash=weights_identity(path, meta), weights=path)

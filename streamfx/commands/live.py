@@ -54,9 +54,8 @@ class LiveControls:
         self.bank = bank  # None: the model has no edit bank, the slider keys do nothing
         self.sliders = dict(request.sliders) if request else {}
         self.freeze = request.freeze if request else ()
-        editable = [n for n in HEADLINE if bank is not None and bank.reports.get(bank.resolve(n)[0]) is not None
-                    and bank.reports[bank.resolve(n)[0]].editable]
-        self.names = editable + [n for n in self.sliders if n not in editable]
+        offered = [n for n in HEADLINE if bank is not None and _offered_for_anime(bank, n)]
+        self.names = offered + [n for n in self.sliders if n not in offered]
         self.chosen = 0
 
     def on_key(self, key: str) -> None:
@@ -83,7 +82,7 @@ class LiveControls:
         else:
             value = 0.0 if key == "0" else self.sliders.get(name, 0.0) + (SLIDER_STEP if key in "+=" else -SLIDER_STEP)
             self.sliders[name] = round(min(1.0, max(-1.0, value)), 2)
-            content_delta, _style_delta = self.bank.deltas(self.sliders, self.freeze)
+            content_delta, _style_delta = self.bank.deltas(self.sliders, self.freeze, photo=False)
             self.effect.set_edit(content_delta)
         log.info("edit slider %s = %+.1f", name, self.sliders.get(name, 0.0))
 
@@ -118,6 +117,12 @@ def _sinks(args, camera, width: int, height: int, on_key) -> list:
     if not sinks:
         log.warning("no preview, virtual camera or recording: frames are processed and discarded")
     return sinks
+
+
+def _offered_for_anime(bank, name: str) -> bool:
+    """A slider has a fitted direction (live shows anime faces: no photo verdict applies)."""
+    report = bank.reports.get(bank.resolve(name)[0])
+    return report is not None and (report.editable or report.strength > 0)
 
 
 def _bank_of(effect):

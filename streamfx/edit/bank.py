@@ -57,22 +57,26 @@ class EditBank:
                 return attribute, 1.0
         raise UsageError(f"unknown edit {name!r}: see `streamfx edit --list`")
 
-    def weights(self, sliders: dict[str, float]) -> torch.Tensor:
-        """[K] per-attribute weights from {slider name: value in [-1,1]}; UsageError for unknown or uneditable."""
+    def weights(self, sliders: dict[str, float], photo: bool = True) -> torch.Tensor:
+        """[K] per-attribute weights from {slider name: value in [-1,1]}; UsageError for unknown names, and for
+        attributes that measured as not editable on photos when `photo` (real faces out). Anime output has no
+        classifier to measure it by; every fitted direction is offered there."""
         weights = torch.zeros(len(self.attributes))
         for name, value in sliders.items():
             attribute, sign = self.resolve(name)
             if not -1.0 <= value <= 1.0:
                 raise UsageError(f"edit {name}={value:g}: sliders go from -1 to 1")
             report = self.reports.get(attribute)
-            if value != 0 and report is not None and not report.editable:
+            if value != 0 and report is not None and not report.editable and (photo or not report.strength):
                 raise UsageError(f"{name} cannot be edited with this model: {report.reason}")
             weights[self.attributes.index(attribute)] += sign * float(value)
         return weights
 
-    def deltas(self, sliders: dict[str, float], freeze: tuple[str, ...] = ()) -> tuple[torch.Tensor, torch.Tensor]:
-        """(content delta [C,H,W], style delta [latent_dim]) for the sliders, with frozen attributes held."""
-        weights = self.weights(sliders)
+    def deltas(self, sliders: dict[str, float], freeze: tuple[str, ...] = (),
+               photo: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(content delta [C,H,W], style delta [latent_dim]) for the sliders, with frozen attributes held.
+        `photo`: the edit is for real faces out (see `weights`)."""
+        weights = self.weights(sliders, photo)
         content = torch.einsum("k,k...->...", weights, self.content)
         style = weights @ self.style
         frozen = [self.attributes.index(self.resolve(name)[0]) for name in freeze]

@@ -8,7 +8,7 @@
    strengths are tried on calibration faces (faces on the wrong side of the line, pushed towards the other);
    the smallest that carries `target` of them across in both directions is kept, else the strongest tried.
 3. Verdict. An attribute is editable when slider +-1 carries >= 70 % across and moves the other attributes by
-   <= 0.1 on average, and the classifier can measure it at all (balanced accuracy >= 0.75 on held-out faces).
+   <= 0.1 on average, and the classifier can measure it at all (balanced accuracy >= 0.7 on held-out faces).
 
 Cost on a 2-core CPU: encoding the faces takes seconds; strengths take about 5-10 s per attribute (the
 classifier's VGG dominates), so the whole bank is minutes.
@@ -30,7 +30,7 @@ log = logging.getLogger("streamfx.edit")
 STRENGTHS = (0.75, 1.5, 2.5, 4.0)  # tried in this order of need (see `_calibrate`)
 CROSSING_BAR = 0.7
 ENTANGLEMENT_BAR = 0.1
-MEASURABLE_BAR = 0.75
+MEASURABLE_BAR = 0.7
 
 
 def regress(codes: Tensor, labels: Tensor, ridge: float = 1.0) -> Tensor:

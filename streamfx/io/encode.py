@@ -27,7 +27,7 @@ from streamfx.threads import current_budget
 log = logging.getLogger("streamfx.io")
 
 # The encoder settings a run uses unless told otherwise. Measured on stylized output (scripts/bench_encode.py,
-# docs/benchmarks.md): x264 veryfast at CRF 16 matches medium at CRF 18 in PSNR and SSIM and encodes 2.3-2.4x as fast,
+# docs/benchmarks.md): x264 veryfast at CRF 16 matches medium at CRF 18 in PSNR and SSIM and encodes 1.7-2.4x as fast,
 # for about 20 % more bytes (superfast/18 is faster still but 1.4-1.8x the size).
 DEFAULT_CRF = 16
 DEFAULT_PRESET = "veryfast"

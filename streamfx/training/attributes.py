@@ -1,11 +1,13 @@
 """The 40 CelebA attributes as a measuring stick: a classifier for photos of faces, trained on CelebA-HQ.
 
 No offline wheel ships a CelebA-40 classifier, and 4,750 labelled training faces are too few to train a deep
-network from scratch, so the classifier is linear heads on frozen ImageNet features: the shift-tolerant VGG16 that
-LPIPS already loads (`lpips.py`). Features of a 128x128 face: relu4_3 averaged over space (512), relu5_3 averaged
-over each quarter of the face (4 x 512: eyes and mouth sit in different quarters of an aligned face) and its
-spatial maximum (512), 3,072 in all, standardized. One logistic regression per attribute, fitted together on the
-cached features in seconds. Only the heads are stored (about 0.5 MB); the VGG comes from the LPIPS wheel.
+network from scratch, so the classifier is a small head on frozen ImageNet features: the shift-tolerant VGG16 that
+LPIPS already loads (`lpips.py`). The features are the relu4_3 maps of a 128x128 face averaged to 8x8 cells, so
+where a feature fires is kept (the mouth, the eyes and the hairline sit in known cells of an aligned face; pooling
+over the whole face first measured 0.69 balanced accuracy on Smiling). The head: per-channel standardization, a 1x1
+convolution to 32 channels, ReLU, dropout, and one linear layer from the 32x8x8 cells to the 40 logits, trained on
+cached maps (mirrored maps as augmentation) in a minute. Only the head is stored (about 0.5 MB); the VGG comes from
+the LPIPS wheel.
 
 It is for photos: its scores on anime faces mean nothing. Edits are scored on the photo-domain output.
 """
@@ -25,7 +27,8 @@ from streamfx.errors import ModelError, UsageError
 log = logging.getLogger("streamfx.training")
 
 SIZE = 128
-FEATURES = 3072
+CHANNELS, CELLS = 512, 8  # relu4_3 maps, averaged to CELLS x CELLS
+HIDDEN = 32
 
 
 def read_attributes(root: Path) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -55,20 +58,21 @@ class AttributeClassifier(nn.Module):
         self.vgg = vgg if vgg is not None else lpips.features
         self.register_buffer("shift", lpips.shift.clone() if lpips is not None else torch.zeros(1, 3, 1, 1))
         self.register_buffer("scale", lpips.scale.clone() if lpips is not None else torch.ones(1, 3, 1, 1))
-        self.register_buffer("mean", torch.zeros(FEATURES))
-        self.register_buffer("std", torch.ones(FEATURES))
-        self.head = nn.Linear(FEATURES, len(names))
+        self.register_buffer("mean", torch.zeros(1, CHANNELS, 1, 1))
+        self.register_buffer("std", torch.ones(1, CHANNELS, 1, 1))
+        self.head = nn.Sequential(nn.Conv2d(CHANNELS, HIDDEN, 1), nn.ReLU(), nn.Dropout(0.3), nn.Flatten(),
+                                  nn.Linear(HIDDEN * CELLS * CELLS, len(names)))
         self.vgg.requires_grad_(False)
         self.eval()
 
     def features(self, faces: Tensor) -> Tensor:
-        """[B,3072] raw (unstandardized) features."""
+        """[B,512,8,8] raw (unstandardized) relu4_3 cells."""
         if faces.shape[-1] != SIZE:
             faces = F.interpolate(faces, size=(SIZE, SIZE), mode="bilinear", antialias=True, align_corners=False)
-        maps = self.vgg((faces - self.shift) / self.scale)
-        relu4, relu5 = maps[3].float(), maps[4].float()
-        quarters = F.adaptive_avg_pool2d(relu5, 2).flatten(1)
-        return torch.cat([relu4.mean((2, 3)), quarters, relu5.amax((2, 3))], dim=1)
+        x = (faces - self.shift) / self.scale
+        for block in self.vgg.slices[:4]:  # up to relu4_3; relu5_3 is not used
+            x = block(x)
+        return F.adaptive_avg_pool2d(x.float(), CELLS)
 
     def head_logits(self, features: Tensor) -> Tensor:
         return self.head((features - self.mean) / self.std)
@@ -92,36 +96,43 @@ def extract_features(model: AttributeClassifier, faces: Tensor, chunk: int = 64)
     return torch.cat([model.features(faces[i:i + chunk]) for i in range(0, len(faces), chunk)])
 
 
-def fit_heads(model: AttributeClassifier, features: Tensor, labels: Tensor, steps: int = 400,
-              weight_decay: float = 3e-3) -> None:
-    """Fit the 40 logistic heads on cached features (full batch, L-BFGS, L2 penalty); positives and negatives
-    of each attribute weigh equally, so rare attributes (Bald: 2 %) are not ignored."""
-    model.mean.copy_(features.mean(0))
-    model.std.copy_(features.std(0).clamp_min(1e-6))
-    x = (features - model.mean) / model.std
+def fit_heads(model: AttributeClassifier, features: Tensor, labels: Tensor, epochs: int = 40,
+              weight_decay: float = 1e-3, seed: int = 0) -> None:
+    """Train the head on cached maps [N,512,8,8] (mirrored copies as augmentation). Positives and negatives of each
+    attribute weigh equally, so rare attributes (Bald: 2 %) are not ignored."""
+    generator = torch.Generator().manual_seed(seed)
+    features = features.float()
+    model.mean.copy_(features.mean((0, 2, 3), keepdim=True))
+    model.std.copy_(features.std((0, 2, 3), keepdim=True).clamp_min(1e-6))
     positives = labels.mean(0).clamp(0.01, 0.99)
-    weights = torch.where(labels > 0.5, 0.5 / positives, 0.5 / (1 - positives))
-    head = model.head
-    nn.init.zeros_(head.weight)
-    nn.init.zeros_(head.bias)
-    optimizer = torch.optim.LBFGS(head.parameters(), lr=1, max_iter=steps, history_size=20,
-                                  line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(head(x), labels, weight=weights)
-        loss = loss + weight_decay * head.weight.pow(2).sum() / 2 / len(model.names)
-        loss.backward()
-        return loss
-
+    for layer in model.head:
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    optimizer = torch.optim.AdamW(model.head.parameters(), lr=2e-3, weight_decay=weight_decay)
+    steps_per_epoch = max(1, len(features) // 128)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=epochs * steps_per_epoch)
+    model.head.train()
     with torch.enable_grad():
-        optimizer.step(closure)
+        for _ in range(epochs):
+            order = torch.randperm(len(features), generator=generator)
+            for step in range(steps_per_epoch):
+                index = order[step * 128:(step + 1) * 128]
+                x, y = features[index], labels[index]
+                flip = torch.rand(len(x), generator=generator) < 0.5
+                x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+                weights = torch.where(y > 0.5, 0.5 / positives, 0.5 / (1 - positives))
+                loss = F.binary_cross_entropy_with_logits(model.head_logits(x), y, weight=weights)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+    model.head.eval()
 
 
 def report(model: AttributeClassifier, features: Tensor, labels: Tensor) -> dict[str, dict]:
     """Per attribute: accuracy, balanced accuracy (mean of the two classes' recalls) and the positive share."""
     with torch.no_grad():
-        predicted = model.head_logits(features) > 0
+        predicted = model.head_logits(features.float()) > 0
     truth = labels > 0.5
     out = {}
     for k, name in enumerate(model.names):
@@ -137,8 +148,8 @@ def save_heads(path: Path, model: AttributeClassifier, metrics: dict) -> None:
 
     from safetensors.torch import save_file
 
-    tensors = {"head.weight": model.head.weight.detach().contiguous(), "head.bias": model.head.bias.detach(),
-               "mean": model.mean, "std": model.std}
+    tensors = {f"head.{k}": v.detach().contiguous() for k, v in model.head.state_dict().items()}
+    tensors.update({"mean": model.mean, "std": model.std})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata={"names": json.dumps(model.names), "report": json.dumps(metrics)})
 
@@ -155,8 +166,7 @@ def load_classifier(path: Path) -> tuple[AttributeClassifier, dict]:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     model = AttributeClassifier(json.loads(meta["names"]))
-    model.head.weight.data.copy_(tensors["head.weight"])
-    model.head.bias.data.copy_(tensors["head.bias"])
+    model.head.load_state_dict({k[len("head."):]: v for k, v in tensors.items() if k.startswith("head.")})
     model.mean.copy_(tensors["mean"])
     model.std.copy_(tensors["std"])
     return model, json.loads(meta["report"])
