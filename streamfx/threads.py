@@ -45,13 +45,15 @@ def usable_cores() -> int:
 def plan_budget(cores: int | None = None) -> ThreadBudget:
     """The budget for a pipeline run on `cores` cores (default: the usable ones).
 
-    The stages already overlap, so each pool gets a share rather than every core: compute gets all but one core
-    (the other serves decode, paste and encode beside it), and x264 keeps two threads from 2 cores up, as its frame
-    threads block rather than spin and an encoder on one thread is the slowest stage at 720p and above.
+    The stages already overlap, so each pool gets a share rather than every core: compute all cores but one (the
+    other serves decode, paste and encode beside it), OpenCV one (paste is small warps and blends), the decoder and
+    encoder two each, the encoder more on big machines. On 2 cores this measured level with a one-thread encoder and
+    with every library on its own sizing (within the machine's 10-20 % spread, docs/benchmarks.md); it exists so a
+    many-core machine does not start a machine-wide pool per library for every stage at once.
     """
     cores = usable_cores() if cores is None else max(1, cores)
-    return ThreadBudget(compute=max(1, cores - 1), opencv=1, decode=min(2, cores), encode=min(cores, 2 if cores <= 4
-                                                                                               else cores // 2))
+    encode = min(cores, 2) if cores <= 4 else cores // 2
+    return ThreadBudget(compute=max(1, cores - 1), opencv=1, decode=min(2, cores), encode=encode)
 
 
 def library_defaults(cores: int | None = None) -> ThreadBudget:
