@@ -1,0 +1,66 @@
+"""A grid of anime edits on the project's own sample face: rows are sliders, columns slider values -1 .. 1.
+
+    python scripts/edit_grid.py [-o docs/images/edit_grid.jpg] [--anchor jpface] [--sliders smile male eyeglasses bangs]
+
+The face is the astronaut sample (a public-domain NASA photo), aligned as the pipeline aligns it; each tile is the
+default model's anime face in the anchor style with one slider set (strength as the bank stores it, photo verdicts
+do not apply to anime output). The first column is the input face.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from streamfx.edit.load import load_bank  # noqa: E402
+from streamfx.io.decode import VideoReader  # noqa: E402
+from streamfx.pixels import to_model, to_uint8  # noqa: E402
+from streamfx.weights import load_generators, resolve_weights  # noqa: E402
+
+VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-o", "--output", type=Path, default=REPO / "docs/images/edit_grid.jpg")
+    parser.add_argument("--anchor", default="jpface")
+    parser.add_argument("--sliders", nargs="+", default=["smile", "male", "eyeglasses", "bangs", "age"])
+    parser.add_argument("--tile", type=int, default=160)
+    opts = parser.parse_args()
+    from streamfx.commands.styles import face_crop
+
+    path = resolve_weights(None)
+    generators, meta = load_generators(path)
+    bank = load_bank(path, meta)
+    g = generators["A2B"]
+    with VideoReader(REPO / "samples/astronaut.mp4", start=1.0, duration=0.1) as reader:
+        face = face_crop(next(iter(reader)).image, g.config.size)
+    x = to_model(face)
+    with torch.inference_mode():
+        content, _ = g.encode(x)
+        w = g.mapping(torch.tensor([meta["style_anchors"][opts.anchor]]))
+        rows = []
+        for slider in opts.sliders:
+            tiles = [face]
+            for value in VALUES:
+                delta, _ = bank.deltas({slider: value}, photo=False)
+                tiles.append(to_uint8(g.decode(content + delta, w))[0])
+            rows.append(np.concatenate([cv2.resize(t, (opts.tile, opts.tile), interpolation=cv2.INTER_CUBIC)
+                                        for t in tiles], axis=1))
+    grid = np.concatenate(rows, axis=0)
+    opts.output.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(opts.output), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    print(f"wrote {opts.output}: rows {', '.join(opts.sliders)}; columns input, " + ", ".join(f"{v:+g}" for v in VALUES))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
