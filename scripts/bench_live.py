@@ -56,7 +56,7 @@ def measure(camera_path: Path, opts) -> dict:
 
 
 def main() -> int:
-    from bench_pipeline import Busy
+    from bench_pipeline import Busy, print_rows
 
     import make_bench_clips
     from streamfx.threads import apply_budget
@@ -76,14 +76,7 @@ def main() -> int:
     head = ("busy", "camera", "frames", "shown", "dropped", "fps", "latency mean ms", "latency p95 ms", "engine")
     cells = [(str(r["busy"]), r["camera"], str(r["frames"]), str(r["shown"]), str(r["dropped"]), f"{r['fps']:.1f}",
               f"{r['mean']:.0f}", f"{r['p95']:.0f}", r["engine"]) for r in rows]
-    if opts.markdown:
-        print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-        for line in cells:
-            print("| " + " | ".join(line) + " |")
-    else:
-        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
-        for line in [head, *cells]:
-            print("  ".join(c.ljust(w) for c, w in zip(line, widths)))
+    print_rows(head, cells, opts.markdown)
     return 0
 
 

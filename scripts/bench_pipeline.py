@@ -77,26 +77,37 @@ def default_clips() -> list[Path]:
     return [c for c in SHARED_CLIPS if c.is_file()] + composed
 
 
-def measure_clip(clip: Path, folder: Path, opts, budget, naive_budget) -> dict:
+def bench_args(clip: Path, opts):
+    """The `streamfx bench` arguments every measurement of `clip` runs with."""
     from streamfx.cli import build_parser
-    from streamfx.commands.bench import measure_ceiling, measure_naive, measure_pipeline, random_slim_effect
-    from streamfx.threads import apply_budget
 
     argv = ["bench", str(clip), "--engine", opts.engine, "--batch", str(opts.batch), "--device", "cpu"]
-    args = build_parser().parse_args(argv + (["--preset", opts.preset] if opts.preset else []))
-    apply_budget(naive_budget)
-    ceiling = measure_ceiling(clip, folder, opts.duration, args.preset)
-    effect = random_slim_effect(args)  # engines size their pools when they load: one effect per budget
-    try:
-        naive = measure_naive(args, clip, folder, effect, opts.duration, args.preset)
-    finally:
-        effect.close()
+    return build_parser().parse_args(argv + (["--preset", opts.preset] if opts.preset else []))
+
+
+def under_budget(measure, budget, args, clip: Path, folder: Path, opts):
+    """`measure` (the naive loop or the pipeline) with `budget` applied and a random slim effect loaded under it:
+    engines size their pools when they load, so each budget gets its own effect."""
+    from streamfx.commands.bench import random_slim_effect
+    from streamfx.threads import apply_budget
+
     apply_budget(budget)
     effect = random_slim_effect(args)
     try:
-        pipe, stats = measure_pipeline(args, clip, folder, effect, opts.duration, args.preset)
+        return measure(args, clip, folder, effect, opts.duration, args.preset)
     finally:
         effect.close()
+
+
+def measure_clip(clip: Path, folder: Path, opts, budget, naive_budget) -> dict:
+    from streamfx.commands.bench import measure_ceiling, measure_naive, measure_pipeline
+    from streamfx.threads import apply_budget
+
+    args = bench_args(clip, opts)
+    apply_budget(naive_budget)
+    ceiling = measure_ceiling(clip, folder, opts.duration, args.preset)
+    naive = under_budget(measure_naive, naive_budget, args, clip, folder, opts)
+    pipe, stats = under_budget(measure_pipeline, budget, args, clip, folder, opts)
     print(stats.table(f"{clip.name} pipeline ({budget.describe()})"), file=sys.stderr)
     return {"clip": clip.name, "frames": pipe.frames, "faces": stats.faces, "ceiling": ceiling.fps,
             "naive": naive.fps, "pipeline": pipe.fps, "engine": effect.description}
@@ -106,9 +117,8 @@ def compare_budgets(clips: list[Path], opts, tmp: Path) -> None:
     """Median pipeline fps per budget, the budgets run in turn so slow spells of the machine hit them alike."""
     import statistics
 
-    from streamfx.cli import build_parser
-    from streamfx.commands.bench import measure_pipeline, random_slim_effect
-    from streamfx.threads import apply_budget, parse_overrides, plan_budget
+    from streamfx.commands.bench import measure_pipeline
+    from streamfx.threads import parse_overrides, plan_budget
 
     budgets = {name: parse_overrides("" if name == "plan" else name, plan_budget()) for name in opts.budgets}
     fps: dict[tuple, list[float]] = {}
@@ -117,18 +127,12 @@ def compare_budgets(clips: list[Path], opts, tmp: Path) -> None:
         with Busy(busy):
             for round_ in range(opts.repeat):
                 for number, clip in enumerate(clips):
-                    argv = ["bench", str(clip), "--engine", opts.engine, "--batch", str(opts.batch), "--device", "cpu"]
-                    args = build_parser().parse_args(argv + (["--preset", opts.preset] if opts.preset else []))
+                    args = bench_args(clip, opts)
                     for name, budget in budgets.items():
                         runs += 1
                         folder = tmp / f"run{runs}"
                         folder.mkdir()
-                        apply_budget(budget)
-                        effect = random_slim_effect(args)
-                        try:
-                            pipe, _stats = measure_pipeline(args, clip, folder, effect, opts.duration, args.preset)
-                        finally:
-                            effect.close()
+                        pipe, _stats = under_budget(measure_pipeline, budget, args, clip, folder, opts)
                         fps.setdefault((busy, clip.name, name), []).append(pipe.fps)
     header = ("busy", "clip", *budgets)
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
@@ -139,23 +143,26 @@ def compare_budgets(clips: list[Path], opts, tmp: Path) -> None:
             print(f"| {busy} | {clip.name} | " + " | ".join(cells) + " |")
 
 
-def print_table(rows: list[dict], markdown: bool) -> None:
-    header = ("busy", "clip", "frames", "faces", "ceiling fps", "naive fps", "pipeline fps", "vs naive",
-              "of ceiling", "engine")
-    lines = []
-    for r in rows:
-        lines.append((str(r["busy"]), r["clip"], str(r["frames"]), str(r["faces"]), f"{r['ceiling']:.1f}",
-                      f"{r['naive']:.2f}", f"{r['pipeline']:.2f}", f"{r['pipeline'] / r['naive']:.2f}x",
-                      f"{r['pipeline'] / r['ceiling']:.2f}", r["engine"]))
+def print_rows(header, cells, markdown: bool) -> None:
+    """A Markdown table, or aligned plain columns (bench_live.py prints with it too)."""
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
-        for line in lines:
+        for line in cells:
             print("| " + " | ".join(line) + " |")
-    else:
-        widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-        for line in [header, *lines]:
-            print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+        return
+    widths = [max(len(h), *(len(line[i]) for line in cells)) for i, h in enumerate(header)]
+    for line in [header, *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+
+
+def print_table(rows: list[dict], markdown: bool) -> None:
+    header = ("busy", "clip", "frames", "faces", "ceiling fps", "naive fps", "pipeline fps", "vs naive",
+              "of ceiling", "engine")
+    cells = [(str(r["busy"]), r["clip"], str(r["frames"]), str(r["faces"]), f"{r['ceiling']:.1f}",
+              f"{r['naive']:.2f}", f"{r['pipeline']:.2f}", f"{r['pipeline'] / r['naive']:.2f}x",
+              f"{r['pipeline'] / r['ceiling']:.2f}", r["engine"]) for r in rows]
+    print_rows(header, cells, markdown)
 
 
 def main() -> int:

@@ -21,7 +21,8 @@ from streamfx.pixels import to_model, to_uint8
 class Effect(Protocol):
     """What the pipeline's model stage calls, and what the run reports about it."""
 
-    name: str  # "passthrough", "anime" or "edit" (edits are pasted back as a change, see `stages.Composer`)
+    name: str  # "passthrough", "anime" or "edit"
+    pastes_change: bool  # True: the composer adds (output - crop) to the frame's own face instead of replacing it
     engine: str  # the engine that runs it ("none" without a model)
     device: str
     description: str  # engine, precision and threads, as logged and written into output files
@@ -40,6 +41,7 @@ class PassthroughEffect:
     """Returns the crops unchanged: the pipeline still detects, tracks, aligns and pastes back."""
 
     name = "passthrough"
+    pastes_change = False
     engine = "none"
     device = "cpu"
     description = "none (passthrough: no model)"
@@ -63,6 +65,7 @@ class AnimeEffect:
     """
 
     name = "anime"
+    pastes_change = False
     variants: int
 
     def __init__(self, engines, styles: torch.Tensor, *, crop_size: int = 256, latent_dim: int = 8, weights=None):

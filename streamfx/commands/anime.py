@@ -6,7 +6,7 @@ import logging
 
 from streamfx.commands.common import (PRELOAD, add_face_arguments, add_model_arguments, add_output_arguments,
                                       build_pipeline, check_common, check_output_options, check_output_plan,
-                                      process_video)
+                                      process_video, run_video_command)
 from streamfx.errors import UsageError
 
 log = logging.getLogger("streamfx")
@@ -54,27 +54,17 @@ def check_anime_options(args) -> None:
 
 
 def run(args) -> int:
-    from streamfx.io.decode import VideoReader
     from streamfx.io.image import is_image_path
     from streamfx.io.paths import check_input, resolve_output
-    from streamfx.signals import sigterm_as_interrupt
+    from streamfx.look import Look
 
     check_anime_options(args)
     source = check_input(args.input)
     if is_image_path(source):
         return _run_image(args, source)
     output = resolve_output(source, args.output, suffix="anime", overwrite=args.overwrite)
-    with sigterm_as_interrupt(), VideoReader(source, start=args.start, duration=args.duration) as reader:
-        check_output_plan(args, reader, output)
-        effect = build_effect(args)
-        try:
-            stats = stylize(args, reader, output, effect)
-        finally:
-            effect.close()
-    if args.stats:
-        print(stats.table("anime"))
-    log.info("wrote %s (%d frames, %.1f fps)", output, stats.frames_out, stats.fps)
-    return 0
+    return run_video_command(args, source, output, lambda: build_effect(args),
+                             f"anime; style {Look.from_args(args).label()}")
 
 
 def stylize(args, reader, output, effect, progress=None):

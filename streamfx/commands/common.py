@@ -128,7 +128,7 @@ def build_pipeline(args, effect, *, live: bool, grid: int = 0, side_by_side: boo
     detector_device = "cuda" if str(effect.device).startswith("cuda") else "cpu"
     detector = MTCNNDetector(device=detector_device, max_side=640)
     tracker = FaceTracker(detector, detect_every=args.detect_every, smooth=not args.no_smooth, select=select)
-    change_only = getattr(effect, "name", "") == "edit"  # photo edits add their change to the frame's own face
+    change_only = getattr(effect, "pastes_change", False)  # photo edits add their change to the frame's own face
     composer = Composer(ComposeOptions(args.mask_margin, args.feather, args.color_match, side_by_side, change_only),
                         grid=grid)
     options = PipelineOptions(batch=1 if live else args.batch, live=live, finish_on_interrupt=live)
@@ -169,3 +169,22 @@ def process_video(args, reader, output, effect, what: str, progress=None, grid: 
     quiet = args.quiet or progress is not None
     with tqdm(total=total, unit="frame", disable=quiet, file=sys.stderr, leave=False) as bar:
         return pipeline.run(reader, sinks, progress=progress or bar.update)
+
+
+def run_video_command(args, source, output, build_effect, what: str) -> int:
+    """One video file through a face command: the output plan checked, the effect built by `build_effect()` (after
+    the input opened, before any frame), the run, `--stats`, the summary line. `what` as for `process_video`."""
+    from streamfx.io.decode import VideoReader
+    from streamfx.signals import sigterm_as_interrupt
+
+    with sigterm_as_interrupt(), VideoReader(source, start=args.start, duration=args.duration) as reader:
+        check_output_plan(args, reader, output)
+        effect = build_effect()
+        try:
+            stats = process_video(args, reader, output, effect, what, grid=getattr(args, "grid", 0))
+        finally:
+            effect.close()
+    if args.stats:
+        print(stats.table(args.command))
+    log.info("wrote %s (%d frames, %.1f fps)", output, stats.frames_out, stats.fps)
+    return 0

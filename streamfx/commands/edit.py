@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from streamfx.commands.common import (PRELOAD, add_engine_arguments, add_face_arguments, add_output_arguments,
-                                      check_common, check_output_options, check_output_plan, process_video)
+                                      check_common, check_output_options, run_video_command)
 from streamfx.errors import UsageError
 
 log = logging.getLogger("streamfx")
@@ -103,10 +103,8 @@ def _aliases_by_attribute() -> dict[str, list[str]]:
 
 def run(args) -> int:
     from streamfx.edit.load import build_photo_edit
-    from streamfx.io.decode import VideoReader
     from streamfx.io.image import is_image_path
     from streamfx.io.paths import check_input, resolve_output
-    from streamfx.signals import sigterm_as_interrupt
 
     if args.list:
         return list_attributes(args)
@@ -116,16 +114,10 @@ def run(args) -> int:
     if is_image_path(source):
         raise UsageError(f"{source.name} is an image: `streamfx edit` takes videos")
     output = resolve_output(source, args.output, suffix="edit", overwrite=args.overwrite)
-    with sigterm_as_interrupt(), VideoReader(source, start=args.start, duration=args.duration) as reader:
-        check_output_plan(args, reader, output)
+    def build():
         effect = build_photo_edit(args.weights, request, engine=args.engine, device=args.device,
                                   precision=args.precision, max_batch=args.batch)
         log.info("edit: %s; engine: %s", request.describe(), effect.description)
-        try:
-            stats = process_video(args, reader, output, effect, f"edit; {request.describe()}")
-        finally:
-            effect.close()
-    if args.stats:
-        print(stats.table("edit"))
-    log.info("wrote %s (%d frames, %.1f fps)", output, stats.frames_out, stats.fps)
-    return 0
+        return effect
+
+    return run_video_command(args, source, output, build, f"edit; {request.describe()}")

@@ -18,6 +18,7 @@ from streamfx.pixels import to_model, to_uint8
 class PhotoEditEffect:
     name = "edit"
     variants = 1
+    pastes_change = True  # the composer adds (edited - crop) to the frame instead of replacing the face
 
     def __init__(self, engines_a2b, engines_b2a, bridge_w: torch.Tensor, content_delta: torch.Tensor,
                  style_delta: torch.Tensor, *, crop_size: int, weights=None, label: str = ""):
