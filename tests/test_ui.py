@@ -26,7 +26,7 @@ pytest.importorskip("gradio", reason="the UI needs Gradio (pip install '.[ui]')"
 # Gradio's queue calls pandas in ways pandas 3 deprecates: their business, not this test's.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
-from streamfx.ui import handlers  # noqa: E402  (after the skip: imports gradio)
+from streamfx.ui import gallery, handlers  # noqa: E402  (after the skip: imports gradio)
 from streamfx.ui.gallery import Style  # noqa: E402
 from streamfx.ui.session import Workspace  # noqa: E402
 
@@ -102,6 +102,10 @@ def test_style_choices_are_the_cli_options():
     assert Style(seed=7).flags() == ["--style-seed", "7"]
     assert Style(mode="Mix two seeds", seed=1, seed_b=4, t=0.25).flags() == ["--style-mix", "1,4,0.25"]
     assert Style(mode="Reference image", image="/x/ref.png").flags() == ["--style-image", "/x/ref.png"]
+    edited = Style(seed=2, edits=(("smile", 0.8), ("bangs", 0.0), ("age", -0.25)))
+    assert edited.flags() == ["--style-seed", "2", "--edit", "smile=0.8,age=-0.25"]
+    assert edited.label() == "seed 2, edit smile=0.8, age=-0.25"
+    assert Style(seed=2, edits=(("smile", 0.0),)).flags() == ["--style-seed", "2"]
     with pytest.raises(UsageError, match="reference image"):
         Style(mode="Reference image").flags()
 
@@ -135,6 +139,17 @@ def test_photo_upload_makes_the_cli_picture(tmp_path, monkeypatch, ui_env):
     cli = tmp_path / "cli.png"
     assert main(["-q", "anime", str(photo), "-o", str(cli), "--engine", "torch", "--style-mix", "1,3,0.5"]) == 0
     assert (read_image(made) == read_image(cli)).all()
+
+    # An edit slider: the chosen-style tile changes, and the run is the CLI's `--edit` picture.
+    assert "smile" in gallery.edit_sliders()
+    plain_tile, _ = handlers.style_changed(view.session, Style(seed=2))
+    smiling = Style(seed=2, edits=(("smile", 1.0),))
+    smiling_tile, status = handlers.style_changed(view.session, smiling)
+    assert status == "Style: seed 2, edit smile=1." and (plain_tile != smiling_tile).any()
+    ran = handlers.run(view.session, smiling, engine="torch")
+    assert main(["-q", "anime", str(photo), "-o", str(cli), "--engine", "torch", "--style-seed", "2",
+                 "--edit", "smile=1", "--overwrite"]) == 0
+    assert (read_image(Path(ran.image["value"])) == read_image(cli)).all()
     workspace.cleanup()
 
 
@@ -252,6 +267,7 @@ def _save_page(page, path: Path) -> None:
 @pytest.mark.slow
 def test_browser_upload_pick_run_download(tmp_path, ui_env, outside_connections):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     from streamfx.io.decode import VideoReader
@@ -287,11 +303,16 @@ def test_browser_upload_pick_run_download(tmp_path, ui_env, outside_connections)
         assert page.find_elements(By.CSS_SELECTOR, "#preview-video video")
         assert "50 frames" in page.find_element(By.ID, "status").text  # 2 s at 25 fps
 
+        page.find_element(By.CSS_SELECTOR, "#edits .label-wrap").click()  # open "Edit the character"
+        smile = wait.until(lambda p: p.find_element(By.CSS_SELECTOR, "#edit-smile input[type=number]"))
+        smile.clear()
+        smile.send_keys("0.5", Keys.TAB)
+
         page.find_element(By.ID, "run").click()
         wait.until(lambda p: p.find_element(By.ID, "download").is_enabled())
         status = page.find_element(By.ID, "status").text
         engine = page.find_element(By.ID, "engine").text
-        assert status.startswith("Done: astronaut_anime.mp4, 100 frames, seed 2"), status
+        assert status.startswith("Done: astronaut_anime.mp4, 100 frames, seed 2, edit smile=0.5"), status
         assert engine.startswith("Engine: "), engine
 
         page.find_element(By.ID, "download").click()
@@ -305,7 +326,7 @@ def test_browser_upload_pick_run_download(tmp_path, ui_env, outside_connections)
         assert len(info.audio) == 1 and info.audio[0].duration == pytest.approx(4.0, abs=0.1)
         # The engine shown is the one that wrote the file (stylize records it in the file's comment).
         description = engine.removeprefix("Engine: ").rsplit(" (device", 1)[0]
-        assert description in info.comment and "style seed 2" in info.comment, (engine, info.comment)
+        assert description in info.comment and "style seed 2; edit smile +0.5" in info.comment, (engine, info.comment)
 
         here = f"http://127.0.0.1:{port}/"
         outside = sorted(u for u in _requested_urls(page) if not u.startswith((here, "data:", "blob:")))

@@ -54,7 +54,7 @@ class LiveControls:
         self.bank = bank  # None: the model has no edit bank, the slider keys do nothing
         self.sliders = dict(request.sliders) if request else {}
         self.freeze = request.freeze if request else ()
-        offered = [n for n in HEADLINE if bank is not None and _offered_for_anime(bank, n)]
+        offered = bank.offered(HEADLINE, photo=False) if bank is not None else []
         self.names = offered + [n for n in self.sliders if n not in offered]
         self.chosen = 0
 
@@ -117,12 +117,6 @@ def _sinks(args, camera, width: int, height: int, on_key) -> list:
     if not sinks:
         log.warning("no preview, virtual camera or recording: frames are processed and discarded")
     return sinks
-
-
-def _offered_for_anime(bank, name: str) -> bool:
-    """A slider has a fitted direction (live shows anime faces: no photo verdict applies)."""
-    report = bank.reports.get(bank.resolve(name)[0])
-    return report is not None and (report.editable or report.strength > 0)
 
 
 def _bank_of(effect):

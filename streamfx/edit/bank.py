@@ -57,6 +57,16 @@ class EditBank:
                 return attribute, 1.0
         raise UsageError(f"unknown edit {name!r}: see `streamfx edit --list`")
 
+    def allows(self, attribute: str, photo: bool = True) -> bool:
+        """Whether the CelebA `attribute` may be moved: on photos only when it measured as editable; on anime
+        whenever a direction was fitted for it."""
+        report = self.reports.get(attribute)
+        return report is None or report.editable or (not photo and bool(report.strength))
+
+    def offered(self, names, photo: bool = True) -> list[str]:
+        """Those of the slider `names` that may be moved (see `allows`), in the order given."""
+        return [name for name in names if self.allows(self.resolve(name)[0], photo)]
+
     def weights(self, sliders: dict[str, float], photo: bool = True) -> torch.Tensor:
         """[K] per-attribute weights from {slider name: value in [-1,1]}; UsageError for unknown names, and for
         attributes that measured as not editable on photos when `photo` (real faces out). Anime output has no
@@ -66,9 +76,8 @@ class EditBank:
             attribute, sign = self.resolve(name)
             if not -1.0 <= value <= 1.0:
                 raise UsageError(f"edit {name}={value:g}: sliders go from -1 to 1")
-            report = self.reports.get(attribute)
-            if value != 0 and report is not None and not report.editable and (photo or not report.strength):
-                raise UsageError(f"{name} cannot be edited with this model: {report.reason}")
+            if value != 0 and not self.allows(attribute, photo):
+                raise UsageError(f"{name} cannot be edited with this model: {self.reports[attribute].reason}")
             weights[self.attributes.index(attribute)] += sign * float(value)
         return weights
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from streamfx.ui import handlers
+from streamfx.ui import gallery, handlers
 from streamfx.ui.gallery import IMAGE, MIX, MODES, SEED, Style
 from streamfx.ui.render import PREVIEW_SECONDS
 from streamfx.ui.session import Workspace
@@ -26,8 +26,23 @@ def theme() -> gr.themes.Base:
     return gr.themes.Soft(primary_hue="pink", secondary_hue="violet", font=list(SANS), font_mono=list(MONO))
 
 
-def _style(mode, seed, seed_b, t, image) -> Style:
-    return Style(mode or SEED, int(seed or 0), int(seed_b or 0), float(0.5 if t is None else t), image or None)
+def _style(names: list[str], mode, seed, seed_b, t, image, *edit_values) -> Style:
+    edits = tuple((name, float(value or 0)) for name, value in zip(names, edit_values))
+    return Style(mode or SEED, int(seed or 0), int(seed_b or 0), float(0.5 if t is None else t), image or None, edits)
+
+
+def _edit_sliders(names: list[str]) -> list:
+    """One slider per edit the model offers for anime faces, in [-1, 1] as on the command line."""
+    if not names:
+        return []
+    with gr.Accordion("Edit the character (optional)", open=False, elem_id="edits"):
+        gr.Markdown("Sliders in [-1, 1], as `--edit NAME=VALUE`; 0 leaves the face as the style draws it.")
+        sliders = []
+        for row in range(0, len(names), 4):
+            with gr.Row():
+                sliders += [gr.Slider(-1.0, 1.0, 0.0, step=0.05, label=name.replace("_", " "),
+                                      elem_id=f"edit-{name}") for name in names[row:row + 4]]
+        return sliders
 
 
 def _close_session(session) -> None:
@@ -65,6 +80,8 @@ def build_app(workspace: Workspace) -> gr.Blocks:
             with gr.Column(scale=1, min_width=160):
                 chosen = gr.Image(label="Chosen style", interactive=False, height=190, buttons=[],
                                   elem_id="chosen-style")
+        edit_names = gallery.edit_sliders()
+        edit_values = _edit_sliders(edit_names)
         with gr.Row():
             engine = gr.Dropdown(list(ENGINES), value="auto", label="Engine", scale=1)
             preview = gr.Button(f"3. Preview {PREVIEW_SECONDS:g} s", scale=1, elem_id="preview")
@@ -80,10 +97,10 @@ def build_app(workspace: Workspace) -> gr.Blocks:
                 result_image = gr.Image(label="Result", interactive=False, height=260, visible=False)
                 download = gr.DownloadButton("5. Download the result", interactive=False, elem_id="download")
 
-        style_inputs = [mode, seed, seed_b, mix, reference]
+        style_inputs = [mode, seed, seed_b, mix, reference, *edit_values]
 
         def on_upload(path, previous, *style):
-            view = handlers.upload(workspace, path, previous, _style(*style))
+            view = handlers.upload(workspace, path, previous, _style(edit_names, *style))
             cleared = gr.update(value=None)  # outputs of the previous upload: their files are gone
             return (*view, 0, cleared, cleared, cleared, cleared, gr.update(value=None, interactive=False), "")
 
@@ -104,7 +121,7 @@ def build_app(workspace: Workspace) -> gr.Blocks:
         tiles.select(pick, [first_seed], [mode, seed])
 
         def show_style(current, *style):
-            return handlers.style_changed(current, _style(*style))
+            return handlers.style_changed(current, _style(edit_names, *style))
 
         def show_controls(chosen_mode):
             return (gr.update(visible=chosen_mode != IMAGE), gr.update(visible=chosen_mode == MIX),
@@ -113,16 +130,17 @@ def build_app(workspace: Workspace) -> gr.Blocks:
         mode.change(show_controls, [mode], [seed, seed_b, mix, reference])
         for control in (mode, seed, seed_b, reference):
             control.change(show_style, [session, *style_inputs], [chosen, status])
-        mix.release(show_style, [session, *style_inputs], [chosen, status])
+        for control in (mix, *edit_values):
+            control.release(show_style, [session, *style_inputs], [chosen, status])
 
         def on_preview(current, *values, progress=gr.Progress()):
             *style, chosen_engine = values
-            view = handlers.run(current, _style(*style), chosen_engine, preview=True, progress=progress)
+            view = handlers.run(current, _style(edit_names, *style), chosen_engine, preview=True, progress=progress)
             return view.video, view.image, view.status, view.engine
 
         def on_run(current, *values, progress=gr.Progress()):
             *style, chosen_engine = values
-            view = handlers.run(current, _style(*style), chosen_engine, preview=False, progress=progress)
+            view = handlers.run(current, _style(edit_names, *style), chosen_engine, preview=False, progress=progress)
             return view.video, view.image, view.download, view.status, view.engine
 
         run_inputs = [session, *style_inputs, engine]

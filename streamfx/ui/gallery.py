@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,9 +27,13 @@ class Style:
     seed_b: int = 1
     t: float = 0.5
     image: str | None = None  # path of the reference anime face
+    edits: tuple[tuple[str, float], ...] = ()  # (slider name, value in [-1, 1]) for the anime character
 
     def flags(self) -> list[str]:
         """This style as `streamfx anime` options."""
+        return self._style_flags() + (["--edit", self.edit_text()] if self.edit_text() else [])
+
+    def _style_flags(self) -> list[str]:
         if self.mode == IMAGE:
             if not self.image:
                 raise UsageError("choose a reference image for the style first")
@@ -37,12 +42,18 @@ class Style:
             return ["--style-mix", f"{int(self.seed)},{int(self.seed_b)},{float(self.t):g}"]
         return ["--style-seed", str(int(self.seed))]
 
+    def edit_text(self) -> str:
+        """The moved sliders as `--edit` takes them ('smile=0.8,bangs=-0.5'); empty when none moved."""
+        return ",".join(f"{name}={float(value):g}" for name, value in self.edits if value)
+
     def label(self) -> str:
         if self.mode == IMAGE:
-            return "style of the reference image"
-        if self.mode == MIX:
-            return f"mix of seeds {int(self.seed)} and {int(self.seed_b)} at {float(self.t):g}"
-        return f"seed {int(self.seed)}"
+            text = "style of the reference image"
+        elif self.mode == MIX:
+            text = f"mix of seeds {int(self.seed)} and {int(self.seed_b)} at {float(self.t):g}"
+        else:
+            text = f"seed {int(self.seed)}"
+        return text + (f", edit {self.edit_text().replace(',', ', ')}" if self.edit_text() else "")
 
 
 def generators() -> dict | None:
@@ -55,17 +66,46 @@ def generators() -> dict | None:
     except ModelError:
         return None
     with _model_lock:
-        return _load(str(path))
+        return _load(str(path))[0]
+
+
+def edit_bank():
+    """The default model's edit bank, or None (no model, or a model without one)."""
+    from streamfx.edit.load import bank_path, load_bank
+    from streamfx.weights import resolve_weights
+
+    if generators() is None:
+        return None
+    path = resolve_weights(None)
+    if not bank_path(path).is_file():
+        return None
+    with _model_lock:
+        return _load_bank(str(path))
+
+
+def edit_sliders() -> list[str]:
+    """The headline sliders the default model offers for anime faces (none without a bank)."""
+    from streamfx.edit.sliders import HEADLINE
+
+    bank = edit_bank()
+    return bank.offered(HEADLINE, photo=False) if bank is not None else []
 
 
 @functools.lru_cache(maxsize=1)
-def _load(path: str) -> dict:
+def _load(path: str) -> tuple[dict, dict]:
     from streamfx.weights import load_generators
 
-    found, _meta = load_generators(path)
+    found, meta = load_generators(path)
     if "A2B" not in found:
         raise ModelError(f"{path}: holds no face->anime (A2B) generator")
-    return found
+    return found, meta
+
+
+@functools.lru_cache(maxsize=1)
+def _load_bank(path: str):
+    from streamfx.edit.load import load_bank
+
+    return load_bank(Path(path), _load(path)[1])
 
 
 def face_tile(frame: np.ndarray, faces: list, size: int) -> np.ndarray:
@@ -116,4 +156,14 @@ def style_tile(face: np.ndarray, style: Style) -> np.ndarray:
     with torch.inference_mode():
         w = style_w(G, **kwargs)
         content, _ = G.encode(x)
-        return to_uint8(G.decode(content, w))[0]
+        return to_uint8(G.decode(content + _content_delta(style), w))[0]
+
+
+def _content_delta(style: Style):
+    """The edit's change to the content map, as the anime effect adds it (0 when nothing is moved)."""
+    from streamfx.edit.load import parse_sliders
+
+    bank = edit_bank() if style.edit_text() else None
+    if bank is None:
+        return 0
+    return bank.deltas(parse_sliders(style.edit_text()), photo=False)[0]
