@@ -60,6 +60,8 @@ class EditBank:
     def allows(self, attribute: str, photo: bool = True) -> bool:
         """Whether the CelebA `attribute` may be moved: on photos only when it measured as editable; on anime
         whenever a direction was fitted for it."""
+        if attribute not in self.attributes:
+            return False
         report = self.reports.get(attribute)
         return report is None or report.editable or (not photo and bool(report.strength))
 
@@ -76,6 +78,8 @@ class EditBank:
             attribute, sign = self.resolve(name)
             if not -1.0 <= value <= 1.0:
                 raise UsageError(f"edit {name}={value:g}: sliders go from -1 to 1")
+            if attribute not in self.attributes:
+                raise UsageError(f"{name} cannot be edited with this model: it has no direction for {attribute}")
             if value != 0 and not self.allows(attribute, photo):
                 raise UsageError(f"{name} cannot be edited with this model: {self.reports[attribute].reason}")
             weights[self.attributes.index(attribute)] += sign * float(value)
