@@ -62,15 +62,59 @@ def paste_back_into(canvas: np.ndarray, generated: np.ndarray, crop: AlignedCrop
     if placed is None:
         return  # the face is entirely outside the frame
     (x0, y0, x1, y1), inverse, shape = placed
-    face = cv2.warpAffine(generated, inverse, shape, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(_shared_mask(size, mask_margin, feather), inverse, shape, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT)
+    # The face and its mask travel as one 4-channel picture: OpenCV's warp has a vector path for 4 channels (not
+    # for 3), and one bilinear warp of a crop first enlarged 2x by a bicubic resize looks like a bicubic warp at a
+    # third of the cost (40 dB apart at 720p).
+    factor = UPSAMPLE if _drawn_scale(inverse) > UPSAMPLE_ABOVE else 1
+    rgba = _face_with_alpha(generated, factor, mask_margin, feather)
+    warped = cv2.warpAffine(rgba, _finer_grid(inverse, factor), shape, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT)
+    face = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
+    alpha = warped[:, :, 3].astype(np.float32) * np.float32(1 / 255)
     background = np.ascontiguousarray(canvas[y0:y1, x0:x1])
     if color_match:
         face = match_color(face, background, alpha > 0.5)
     # OpenCV's blend rounds alpha*face + (1-alpha)*background like the float formula, in one vectorized pass
     # instead of five region-sized float temporaries.
     canvas[y0:y1, x0:x1] = cv2.blendLinear(face, background, alpha, 1.0 - alpha)
+
+
+UPSAMPLE = 2  # the crop is enlarged this much before the warp when it is drawn larger than UPSAMPLE_ABOVE
+UPSAMPLE_ABOVE = 1.5
+
+
+def _drawn_scale(inverse: np.ndarray) -> float:
+    """Frame pixels per crop pixel of a crop -> frame affine."""
+    return float(np.sqrt(abs(np.linalg.det(inverse[:, :2]))))
+
+
+def _face_with_alpha(generated: np.ndarray, factor: int, mask_margin: float, feather: float) -> np.ndarray:
+    """[S*f,S*f,4] uint8: the face (bicubic-enlarged by `factor`) with the feather mask as its alpha."""
+    size = generated.shape[0]
+    if factor != 1:
+        generated = cv2.resize(generated, (size * factor, size * factor), interpolation=cv2.INTER_CUBIC)
+    return np.dstack([generated, _shared_alpha(size, factor, mask_margin, feather)])
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_alpha(size: int, factor: int, margin: float, feather: float) -> np.ndarray:
+    """The crop's feather mask as 8-bit alpha, enlarged bilinearly (the mask's shape stays the crop size's)."""
+    mask = _shared_mask(size, margin, feather)
+    if factor != 1:
+        mask = cv2.resize(mask, (size * factor, size * factor), interpolation=cv2.INTER_LINEAR)
+    alpha = np.round(mask * 255).astype(np.uint8)
+    alpha.flags.writeable = False
+    return alpha
+
+
+def _finer_grid(inverse: np.ndarray, factor: int) -> np.ndarray:
+    """The crop -> frame affine re-expressed for the crop enlarged `factor` times (pixel centres kept)."""
+    if factor == 1:
+        return inverse
+    finer = inverse.copy()
+    finer[:, :2] /= factor
+    finer[:, 2] += inverse[:, :2] @ np.full(2, 0.5 / factor - 0.5)
+    return finer
 
 
 def paste_change(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, mask_margin: float = 0.06,
