@@ -3,8 +3,9 @@
     python scripts/bench_pipeline.py [CLIP ...] [--duration 4] [--busy 0 1] [--budget compute=1,encode=2] [--markdown]
     python scripts/bench_pipeline.py CLIP ... --budgets plan compute=2 encode=1 --repeat 3   # compare budgets
 
-Model: the default slim GNR architecture with random weights (speed does not depend on weight values) on
-`--engine` (default auto: the CPU engine streamfx would pick). Ceiling = decode + encode only, every library on its
+Model: what `streamfx anime` runs, the installed default model (the default architecture with random weights when
+none is installed: speed does not depend on weight values), on `--engine` (default auto: the CPU engine streamfx
+would pick). Ceiling = decode + encode only, every library on its
 own thread sizing. Naive = per frame: track + align, one face per model call, paste, encode, all in one thread,
 every library on its own sizing (what a plain script gets). Pipeline = `streamfx.pipeline` (stage threads, faces
 batched across frames) under the thread budget (`streamfx/threads.py`; `--budget` overrides shares).
@@ -86,15 +87,15 @@ def bench_args(clip: Path, opts):
 
 
 def under_budget(measure, budget, args, clip: Path, folder: Path, opts):
-    """`measure` (the naive loop or the pipeline) with `budget` applied and a random slim effect loaded under it:
-    engines size their pools when they load, so each budget gets its own effect."""
-    from streamfx.commands.bench import random_slim_effect
+    """(what `measure` returns, the engine that ran): the naive loop or the pipeline, with `budget` applied and a
+    fresh effect loaded under it (engines size their pools when they load, so each budget gets its own)."""
+    from streamfx.commands.bench import bench_effect
     from streamfx.threads import apply_budget
 
     apply_budget(budget)
-    effect = random_slim_effect(args)
+    effect = bench_effect(args)
     try:
-        return measure(args, clip, folder, effect, opts.duration, args.preset)
+        return measure(args, clip, folder, effect, opts.duration, args.preset), effect.description
     finally:
         effect.close()
 
@@ -106,11 +107,11 @@ def measure_clip(clip: Path, folder: Path, opts, budget, naive_budget) -> dict:
     args = bench_args(clip, opts)
     apply_budget(naive_budget)
     ceiling = measure_ceiling(clip, folder, opts.duration, args.preset)
-    naive = under_budget(measure_naive, naive_budget, args, clip, folder, opts)
-    pipe, stats = under_budget(measure_pipeline, budget, args, clip, folder, opts)
+    naive, _engine = under_budget(measure_naive, naive_budget, args, clip, folder, opts)
+    (pipe, stats), engine = under_budget(measure_pipeline, budget, args, clip, folder, opts)
     print(stats.table(f"{clip.name} pipeline ({budget.describe()})"), file=sys.stderr)
     return {"clip": clip.name, "frames": pipe.frames, "faces": stats.faces, "ceiling": ceiling.fps,
-            "naive": naive.fps, "pipeline": pipe.fps, "engine": effect.description}
+            "naive": naive.fps, "pipeline": pipe.fps, "engine": engine}
 
 
 def compare_budgets(clips: list[Path], opts, tmp: Path) -> None:
@@ -132,7 +133,7 @@ def compare_budgets(clips: list[Path], opts, tmp: Path) -> None:
                         runs += 1
                         folder = tmp / f"run{runs}"
                         folder.mkdir()
-                        pipe, _stats = under_budget(measure_pipeline, budget, args, clip, folder, opts)
+                        (pipe, _stats), _engine = under_budget(measure_pipeline, budget, args, clip, folder, opts)
                         fps.setdefault((busy, clip.name, name), []).append(pipe.fps)
     header = ("busy", "clip", *budgets)
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))

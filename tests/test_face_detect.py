@@ -157,3 +157,24 @@ def test_missing_package_names_install_command(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelError, match=r"pip install --no-deps facenet-pytorch==2\.6\.0"):
         mtcnn.load_mtcnn()
+
+
+@pytest.mark.parametrize("name", ["facenet-pytorch/multiface.jpg", "face_recognition_tests/obama_partial_face.jpg"])
+def test_openvino_pnet_finds_the_same_faces_as_torch(name, detections, tmp_path, monkeypatch):
+    """P-Net on OpenVINO (the default on the CPU when openvino is installed) changes speed, not faces: same boxes,
+    landmarks and scores as the torch P-Net, with the ONNX graph exported into a fresh engine cache."""
+    pytest.importorskip("openvino", reason="the OpenVINO P-Net needs openvino (the cpu extra)")
+    from streamfx.face.detect import MTCNNDetector
+
+    monkeypatch.setenv("STREAMFX_ENGINES", str(tmp_path))
+    compiled = MTCNNDetector(pnet_runtime="auto")
+    assert compiled.pnet_runtime == "openvino" and list(tmp_path.glob("mtcnn-pnet-*.onnx"))
+    image, faces = detections(name)
+    plain = MTCNNDetector(pnet_runtime="torch")
+    assert plain.pnet_runtime == "torch"
+    for found in (compiled.detect([image])[0], plain.detect([image])[0]):
+        assert len(found) == len(faces) > 0
+        for a, b in zip(found, faces):
+            np.testing.assert_allclose(a.box, b.box, atol=0.01)
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=0.01)
+            assert a.score == pytest.approx(b.score, abs=1e-4)

@@ -97,21 +97,37 @@ def measure_naive(args, source: Path, folder: Path, effect, duration=None, prese
     return Measurement("naive (serial, 1 face per call)", frames, time.perf_counter() - started)
 
 
-def random_slim_effect(args):
-    """The default slim architecture with random weights: speed does not depend on weight values."""
+def bench_effect(args):
+    """What `anime` would run: the --weights model, else the installed default model; with no model installed,
+    the default model's architecture with random weights (speed does not depend on weight values)."""
+    from streamfx.commands.anime import build_effect
+    from streamfx.errors import ModelError
+    from streamfx.weights import resolve_weights
+
+    if args.weights is None:
+        try:
+            resolve_weights(None)
+        except ModelError:
+            log.warning("no model installed: benchmarking the default model's architecture with random weights")
+            return random_default_effect(args)
+    return build_effect(args)
+
+
+def random_default_effect(args):
+    """The bundled default's architecture (slim, 128x128) with random weights."""
     import torch
 
     from streamfx.effects import effect_from_generator
     from streamfx.look import Look
-    from streamfx.models.gnr import SLIM, Generator
+    from streamfx.models.gnr import SLIM_128, Generator
     from streamfx.styles import style_from_seed
 
     torch.manual_seed(0)
-    generator = Generator(SLIM).fold_equalized_lr().eval()
+    generator = Generator(SLIM_128).fold_equalized_lr().eval()
     with torch.inference_mode():
-        w = generator.mapping(style_from_seed(Look.from_args(args).first_seed, SLIM.latent_dim))
+        w = generator.mapping(style_from_seed(Look.from_args(args).first_seed, SLIM_128.latent_dim))
     return effect_from_generator(generator, w, engine=args.engine, device=args.device, precision=args.precision,
-                                 max_batch=args.batch, source_hash="random-slim-seed0")
+                                 max_batch=args.batch, source_hash="random-slim128-seed0")
 
 
 def format_table(rows: list[Measurement], ceiling: Measurement) -> str:
@@ -123,16 +139,11 @@ def format_table(rows: list[Measurement], ceiling: Measurement) -> str:
 
 
 def run(args) -> int:
-    from streamfx.commands.anime import build_effect
     from streamfx.io.paths import check_input
 
     check_common(args)
     source = check_input(args.input)
-    if args.weights is None:
-        log.warning("no --weights: benchmarking the default slim architecture with random weights")
-        effect = random_slim_effect(args)
-    else:
-        effect = build_effect(args)
+    effect = bench_effect(args)
     try:
         with tempfile.TemporaryDirectory(prefix="streamfx-bench-") as tmp:
             folder = Path(tmp)

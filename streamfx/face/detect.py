@@ -41,10 +41,12 @@ class MTCNNDetector:
     long side is at most `max_side` (for speed); faces smaller than 12 pixels after shrinking are then missed.
     thresholds: face-probability cut-offs of P-Net, R-Net and O-Net.
     max_faces: keep only the largest faces (by box area).
+    pnet_runtime: "auto" runs P-Net on OpenVINO when it is installed (CPU only; `pnet_openvino.py`), "torch" never.
     Faces come back largest first.
     """
 
-    def __init__(self, device="cpu", min_face_size=20, thresholds=(0.6, 0.7, 0.7), max_faces=None, max_side=None):
+    def __init__(self, device="cpu", min_face_size=20, thresholds=(0.6, 0.7, 0.7), max_faces=None, max_side=None,
+                 pnet_runtime="auto"):
         if min_face_size < 1:
             raise UsageError(f"min face size must be at least 1 pixel, not {min_face_size}")
         if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):
@@ -57,6 +59,19 @@ class MTCNNDetector:
         self.max_faces = max_faces
         self.max_side = max_side
         self.pnet, self.rnet, self.onet = load_mtcnn(self.device)
+        self.pnet_runtime = "torch"
+        if pnet_runtime not in ("auto", "torch"):
+            raise UsageError(f"P-Net runtime must be auto or torch, not {pnet_runtime!r}")
+        if pnet_runtime == "auto" and self.device.type == "cpu":
+            self._compile_pnet()
+
+    def _compile_pnet(self) -> None:
+        from streamfx.face.mtcnn import weights_dir
+        from streamfx.face.pnet_openvino import compiled_pnet
+
+        compiled = compiled_pnet(self.pnet, weights_dir() / "pnet.pt", torch.get_num_threads())
+        if compiled is not None:
+            self.pnet, self.pnet_runtime = compiled, "openvino"
 
     # ---- public API -------------------------------------------------------------------------------------
     @torch.inference_mode()
