@@ -69,6 +69,18 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
         else:
             patch = np.zeros((y2 - y1, x2 - x1, 3), dtype=np.uint8)
             patch[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1] = image[iy1:iy2, ix1:ix2]
+        patch = _halved_while_larger(patch, 8 * size)
         shrink = patch.shape[0] > size or patch.shape[1] > size
         out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return out
+
+
+def _halved_while_larger(patch: np.ndarray, side: int) -> np.ndarray:
+    """Exact 2x2-area halvings (OpenCV's fast integer path; an odd last row or column is dropped) while both sides
+    are at least `side`: a large face's crop then costs a fraction of one area resize by a fractional factor."""
+    import cv2
+
+    while patch.shape[0] >= side and patch.shape[1] >= side:
+        height, width = patch.shape[0] // 2 * 2, patch.shape[1] // 2 * 2
+        patch = cv2.resize(patch[:height, :width], (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    return patch
