@@ -1,10 +1,12 @@
-"""A grid of anime edits on the project's own sample face: rows are sliders, columns slider values -1 .. 1.
+"""A grid of edits on the project's own sample face: rows are sliders, columns slider values -1 .. 1.
 
     python scripts/edit_grid.py [-o docs/images/edit_grid.jpg] [--anchor jpface] [--sliders smile male eyeglasses bangs]
+    python scripts/edit_grid.py --photo -o docs/images/edit_grid_photo.jpg     # real faces out, as `streamfx edit`
 
 The face is the astronaut sample (a public-domain NASA photo), aligned as the pipeline aligns it; each tile is the
 default model's anime face in the anchor style with one slider set (strength as the bank stores it, photo verdicts
-do not apply to anime output). The first column is the input face.
+do not apply to anime output), or with --photo the edited photo (the model's photo decoder, the change added to the
+face; every fitted direction is drawn, editable or not). The first column is the input face.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.edit.load import load_bank  # noqa: E402
+from streamfx.edit.render import photo_decoder, photo_edit  # noqa: E402
 from streamfx.io.decode import VideoReader  # noqa: E402
 from streamfx.pixels import to_model, to_uint8  # noqa: E402
 from streamfx.weights import load_generators, resolve_weights  # noqa: E402
@@ -34,6 +37,7 @@ def main() -> int:
     parser.add_argument("--anchor", default="jpface")
     parser.add_argument("--sliders", nargs="+", default=["smile", "male", "eyeglasses", "bangs", "age"])
     parser.add_argument("--tile", type=int, default=160)
+    parser.add_argument("--photo", action="store_true", help="real faces out instead of anime")
     opts = parser.parse_args()
     from streamfx.commands.styles import face_crop
 
@@ -44,6 +48,7 @@ def main() -> int:
     with VideoReader(REPO / "samples/astronaut.mp4", start=1.0, duration=0.1) as reader:
         face = face_crop(next(iter(reader)).image, g.config.size)
     x = to_model(face)
+    decoder = photo_decoder(generators, meta, bank.info.get("bridge", "jpface"))
     with torch.inference_mode():
         content, _ = g.encode(x)
         w = g.mapping(torch.tensor([meta["style_anchors"][opts.anchor]]))
@@ -51,8 +56,9 @@ def main() -> int:
         for slider in opts.sliders:
             tiles = [face]
             for value in VALUES:
-                delta, _ = bank.deltas({slider: value}, photo=False)
-                tiles.append(to_uint8(g.decode(content + delta, w))[0])
+                delta, style_delta = bank.deltas({slider: value}, photo=False)
+                edited = photo_edit(g, decoder, x, delta, style_delta) if opts.photo else g.decode(content + delta, w)
+                tiles.append(to_uint8(edited)[0])
             rows.append(np.concatenate([cv2.resize(t, (opts.tile, opts.tile), interpolation=cv2.INTER_CUBIC)
                                         for t in tiles], axis=1))
     grid = np.concatenate(rows, axis=0)

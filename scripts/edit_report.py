@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from streamfx.edit.sliders import ALIASES, HEADLINE  # noqa: E402
 from streamfx.edit.load import load_bank  # noqa: E402
-from streamfx.edit.render import cycle, encode_all  # noqa: E402
+from streamfx.edit.render import PhotoDecoder, encode_all, photo_decoder  # noqa: E402
 from streamfx.pixels import to_uint8  # noqa: E402
 from streamfx.training.attributes import load_classifier, read_attributes  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
@@ -51,24 +51,24 @@ def parse() -> argparse.Namespace:
 
 
 class Editor:
-    """Held-out faces with their codes and plain cycles cached; edits them by slider dictionaries."""
+    """Held-out faces with their codes and plain decodings cached; edits them by slider dictionaries."""
 
-    def __init__(self, g_a2b, g_b2a, bank, faces: torch.Tensor, bridge_w: torch.Tensor, chunk: int = 50):
-        self.g_a2b, self.g_b2a, self.bank, self.faces, self.bridge_w, self.chunk = g_a2b, g_b2a, bank, faces, bridge_w, chunk
+    def __init__(self, g_a2b, decoder: PhotoDecoder, bank, faces: torch.Tensor, chunk: int = 50):
+        self.decoder, self.bank, self.faces, self.chunk = decoder, bank, faces, chunk
         with torch.no_grad():
             self.content, self.style = encode_all(g_a2b, faces)
-            self.base = self._cycles(self.content, self.style)
+            self.base = self._photos(self.content, self.style)
 
-    def _cycles(self, content, style):
-        return torch.cat([cycle(self.g_a2b, self.g_b2a, content[i:i + self.chunk], style[i:i + self.chunk],
-                                self.bridge_w) for i in range(0, len(content), self.chunk)])
+    def _photos(self, content, style):
+        return torch.cat([self.decoder(content[i:i + self.chunk], style[i:i + self.chunk])
+                          for i in range(0, len(content), self.chunk)])
 
     @torch.no_grad()
     def edit(self, sliders: dict, freeze: tuple = ()) -> torch.Tensor:
         if not any(sliders.values()):
             return self.faces.clone()
         dc, ds = self.bank.deltas(sliders, freeze)
-        return (self.faces + self._cycles(self.content + dc, self.style + ds) - self.base).clamp(-1, 1)
+        return (self.faces + self._photos(self.content + dc, self.style + ds) - self.base).clamp(-1, 1)
 
 
 def main() -> int:
@@ -81,10 +81,8 @@ def main() -> int:
     _train, held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
     held = held[:opts.faces]
     g_a2b = generators["A2B"]
-    z = torch.tensor(meta["style_anchors"][bank.info.get("bridge", "jpface")]).reshape(1, -1)
-    with torch.no_grad():
-        bridge_w = g_a2b.mapping(z)
-    editor = Editor(g_a2b, generators["B2A"], bank, load_batch(held, g_a2b.config.size), bridge_w)
+    decoder = photo_decoder(generators, meta, bank.info.get("bridge", "jpface"))
+    editor = Editor(g_a2b, decoder, bank, load_batch(held, g_a2b.config.size))
     probability = classifier.probabilities
     before = probability(editor.faces)
     identity = None

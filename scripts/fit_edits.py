@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.edit.fit import fit_bank  # noqa: E402
+from streamfx.edit.render import photo_decoder  # noqa: E402
 from streamfx.training.attributes import load_classifier, read_attributes  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 from streamfx.weights import load_generators  # noqa: E402
@@ -35,15 +36,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--classifier", type=Path, default=CLASSIFIER)
     parser.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
     parser.add_argument("--attributes", nargs="+", default=None, help="fit only these (default: all 40)")
-    parser.add_argument("--bridge", default="jpface", help="style anchor of the anime rendering in between")
+    parser.add_argument("--bridge", default="jpface",
+                        help="style anchor of the anime rendering in between (models without an A2A decoder)")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args()
-
-
-def bridge_style(g_a2b, meta: dict, anchor: str) -> torch.Tensor:
-    z = torch.tensor(meta["style_anchors"][anchor]).reshape(1, -1)
-    with torch.no_grad():
-        return g_a2b.mapping(z)
 
 
 def main() -> int:
@@ -51,7 +47,7 @@ def main() -> int:
     torch.set_num_threads(opts.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     generators, meta = load_generators(opts.weights)
-    g_a2b, g_b2a = generators["A2B"], generators["B2A"]
+    g_a2b = generators["A2B"]
     size = g_a2b.config.size
     classifier, classifier_report = load_classifier(opts.classifier)
     # An attribute without held-out positives (Blurry) has a balanced accuracy of one class only: not measured.
@@ -62,8 +58,9 @@ def main() -> int:
     calibration = train[::10]
     faces = load_batch(train, size)
     labels = torch.stack([torch.from_numpy(table[p.name]) for p in train])
-    bank = fit_bank(g_a2b, g_b2a, classifier, faces, labels, load_batch(calibration, size),
-                    bridge_style(g_a2b, meta, opts.bridge), names=names, measurable=measurable,
+    decoder = photo_decoder(generators, meta, opts.bridge)
+    bank = fit_bank(g_a2b, decoder, classifier, faces, labels, load_batch(calibration, size), names=names,
+                    measurable=measurable,
                     model_sha256=meta["tensors_sha256"], attributes=opts.attributes)
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
     bank.save(opts.out)

@@ -32,7 +32,10 @@ log = logging.getLogger("streamfx.weights")
 
 FORMAT = "streamfx-gnr"
 FORMAT_VERSION = 1
-DIRECTIONS = ("A2B", "B2A")
+# A2B: face -> anime; B2A: anime -> face; A2A (optional): the A2B encoder with a decoder that redraws the photo
+# from its content map and style code, the photo edits' decoder (`streamfx/edit/render.py`).
+DIRECTIONS = ("A2B", "B2A", "A2A")
+OFFICIAL_DIRECTIONS = ("A2B", "B2A")  # what GNR's own checkpoints hold
 NORMALIZATION = {
     "input": "RGB NCHW float32, x/127.5 - 1 in [-1,1], size x size aligned face",
     "output": "RGB NCHW, nominally [-1,1], not clamped: clamp before (y+1)*127.5 -> uint8",
@@ -65,7 +68,7 @@ def _read_official(path: str | Path) -> dict:
 
 
 def _official_generator(ckpt: dict, direction: str, path, config: GNRConfig = OFFICIAL) -> Generator:
-    if direction not in DIRECTIONS:
+    if direction not in OFFICIAL_DIRECTIONS:
         raise ModelError(f"direction must be A2B or B2A, got {direction!r}")
     key = f"G_{direction}_ema"
     if key not in ckpt:
@@ -86,7 +89,7 @@ def load_official_checkpoint(path: str | Path, direction: str = "A2B", config: G
     return _official_generator(_read_official(path), direction, path, config)
 
 
-def load_official_generators(path: str | Path, directions=DIRECTIONS, config: GNRConfig = OFFICIAL) -> dict:
+def load_official_generators(path: str | Path, directions=OFFICIAL_DIRECTIONS, config: GNRConfig = OFFICIAL) -> dict:
     """{direction: Generator} from one read of an official-layout checkpoint."""
     ckpt = _read_official(path)
     return {d: _official_generator(ckpt, d, path, config) for d in directions}
@@ -116,7 +119,8 @@ def save_weights(path, generators: dict[str, Generator], metadata: dict, dtype=t
     for direction, G in generators.items():
         for key, value in G.folded_state_dict().items():
             tensors[f"{direction}.{key}"] = value.to("cpu", dtype).contiguous()
-    header = {
+    header = {  # after the caller's metadata: a field the file's own layout decides is never taken from it
+        **{k: v for k, v in metadata.items() if k not in ("format", "tensors_sha256", "configs")},
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "streamfx_version": __version__,
@@ -128,7 +132,6 @@ def save_weights(path, generators: dict[str, Generator], metadata: dict, dtype=t
         "equalized_lr": "folded",
         "dtype": str(dtype).removeprefix("torch."),
         "tensors_sha256": tensors_sha256(tensors),
-        **{k: v for k, v in metadata.items() if k not in ("format", "tensors_sha256", "configs")},
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,25 +72,23 @@ def test_the_edit_command_follows_the_banks_verdict(model, tmp_path, capsys, cle
 
 
 def test_the_smile_direction_raises_the_classifiers_smile_on_held_out_photos(model):
-    """Through the photo path (GNR's cycle, the change added to the face), more of the Smiling direction gives a
-    higher Smiling probability on held-out faces that do not smile; slider 0 returns them exactly."""
-    from streamfx.edit.render import photo_edit
+    """Through the photo path (the model's photo decoder, the change added to the face), more of the Smiling
+    direction gives a higher Smiling probability on held-out faces that do not smile; slider 0 returns them exactly."""
+    from streamfx.edit.render import photo_decoder, photo_edit
     from streamfx.training.attributes import load_classifier
 
     generators, meta, bank = model
-    g_a2b, g_b2a = generators["A2B"], generators["B2A"]
+    g_a2b = generators["A2B"]
     names, faces = held_out_faces(60, g_a2b.config.size)
     classifier, _ = load_classifier(CLASSIFIER)
     k = names.index("Smiling")
-    z = torch.tensor(meta["style_anchors"][bank.info["bridge"]]).reshape(1, -1)
-    with torch.no_grad():
-        bridge = g_a2b.mapping(z)
+    decoder = photo_decoder(generators, meta, bank.info["bridge"])
     before = classifier.probabilities(faces)[:, k]
     plain = faces[before < 0.5][:24]
     means = []
     for scale in (0.0, 0.5, 1.0):
         with torch.no_grad():
-            edited = photo_edit(g_a2b, g_b2a, plain, bridge, scale * bank.content[k], scale * bank.style[k])
+            edited = photo_edit(g_a2b, decoder, plain, scale * bank.content[k], scale * bank.style[k])
         if scale == 0:
             assert torch.equal(edited, plain)
         means.append(float(classifier.probabilities(edited.clamp(-1, 1))[:, k].mean()))

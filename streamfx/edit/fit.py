@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from streamfx.edit.bank import AttributeReport, EditBank
-from streamfx.edit.render import cycle, encode_all, photo_edit
+from streamfx.edit.render import PhotoDecoder, encode_all
 
 log = logging.getLogger("streamfx.edit")
 
@@ -42,14 +42,14 @@ def regress(codes: Tensor, labels: Tensor, ridge: float = 1.0) -> Tensor:
 
 
 class Calibrator:
-    """Measures what an edit does on fixed calibration faces (their codes and plain cycles cached)."""
+    """Measures what an edit does on fixed calibration faces (their codes and plain decodings cached)."""
 
-    def __init__(self, g_a2b, g_b2a, classifier, faces: Tensor, bridge_w: Tensor, chunk: int = 32):
-        self.g_a2b, self.g_b2a, self.classifier, self.bridge_w, self.chunk = g_a2b, g_b2a, classifier, bridge_w, chunk
+    def __init__(self, g_a2b, decoder: PhotoDecoder, classifier, faces: Tensor, chunk: int = 32):
+        self.decoder, self.classifier, self.chunk = decoder, classifier, chunk
         self.faces = faces
         with torch.no_grad():
             self.content, self.style = encode_all(g_a2b, faces)
-            self.base = torch.cat([cycle(g_a2b, g_b2a, self.content[i:i + chunk], self.style[i:i + chunk], bridge_w)
+            self.base = torch.cat([decoder(self.content[i:i + chunk], self.style[i:i + chunk])
                                    for i in range(0, len(faces), chunk)])
             self.before = classifier.probabilities(faces.clamp(-1, 1))  # [M,40]
 
@@ -59,8 +59,7 @@ class Calibrator:
         out = []
         for start in range(0, len(index), self.chunk):
             i = index[start:start + self.chunk]
-            edited = cycle(self.g_a2b, self.g_b2a, self.content[i] + content_delta, self.style[i] + style_delta,
-                           self.bridge_w)
+            edited = self.decoder(self.content[i] + content_delta, self.style[i] + style_delta)
             out.append(self.classifier.probabilities((self.faces[i] + edited - self.base[i]).clamp(-1, 1)))
         return torch.cat(out)
 
@@ -95,8 +94,8 @@ def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> 
     return scale, *tried[scale]
 
 
-def fit_bank(g_a2b, g_b2a, classifier, train_faces: Tensor, train_labels: Tensor, calibration_faces: Tensor,
-             bridge_w: Tensor, *, names: list[str], measurable: dict[str, float], model_sha256: str = "",
+def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
+             calibration_faces: Tensor, *, names: list[str], measurable: dict[str, float], model_sha256: str = "",
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None) -> EditBank:
     """The bank for the generators. `measurable`: the classifier's held-out balanced accuracy per attribute;
     `attributes`: fit only these (default all 40; the others stay at zero, not editable)."""
@@ -104,7 +103,7 @@ def fit_bank(g_a2b, g_b2a, classifier, train_faces: Tensor, train_labels: Tensor
     content, style = encode_all(g_a2b, train_faces)
     content_dirs, style_dirs = regress(content, train_labels), regress(style, train_labels)
     del content
-    cal = Calibrator(g_a2b, g_b2a, classifier, calibration_faces, bridge_w)
+    cal = Calibrator(g_a2b, decoder, classifier, calibration_faces)
     scaled_content, scaled_style = torch.zeros_like(content_dirs), torch.zeros_like(style_dirs)
     reports = {}
     for k, name in enumerate(names):
@@ -126,13 +125,7 @@ def fit_bank(g_a2b, g_b2a, classifier, train_faces: Tensor, train_labels: Tensor
         log.info("%-20s strength %.2f crossing %.2f entanglement %.3f %s", name, strength, crossing, entanglement,
                  "" if not reasons else "(not editable)")
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "target": target,
+            "photo_decoder": decoder.kind,
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, reports, info)
 
-
-def edit_photos(g_a2b, g_b2a, bank: EditBank, faces: Tensor, bridge_w: Tensor, sliders: dict[str, float],
-                freeze: tuple[str, ...] = ()) -> Tensor:
-    """Faces edited by the bank's sliders, photo output (for reports and tests)."""
-    content_delta, style_delta = bank.deltas(sliders, freeze)
-    with torch.no_grad():
-        return photo_edit(g_a2b, g_b2a, faces, bridge_w, content_delta, style_delta)

@@ -74,31 +74,31 @@ def check_request(bank, request: EditRequest) -> None:
 def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str = "auto", device: str = "auto",
                      precision: str = "auto", max_batch: int = 8, cache_dir=None):
     """The photo edit effect for the model `weights` (default: the installed default model)."""
-    import torch
-
-    from streamfx.engines.select import open_engines
     from streamfx.edit.effect import PhotoEditEffect
+    from streamfx.edit.render import PhotoDecoder, bridge_style
     from streamfx.effects import weights_identity
+    from streamfx.engines.select import open_engines
     from streamfx.weights import load_generators, resolve_weights
 
     path = resolve_weights(weights)
     generators, meta = load_generators(path)
-    if not {"A2B", "B2A"} <= set(generators):
-        raise ModelError(f"{path}: editing needs both generators (face->anime and anime->face)")
+    if "A2A" not in generators and not {"A2B", "B2A"} <= set(generators):
+        raise ModelError(f"{path}: editing needs the face autoencoder (A2A) or both generators")
     bank = load_bank(path, meta)
     content_delta, style_delta = bank.deltas(request.sliders, request.freeze)
-    g_a2b, g_b2a = generators["A2B"], generators["B2A"]
-    anchor = bank.info.get("bridge", "jpface")
-    z = torch.tensor(meta.get("style_anchors", {}).get(anchor, [0.0] * g_a2b.config.latent_dim)).reshape(1, -1)
-    with torch.inference_mode():
-        bridge_w = g_a2b.mapping(z)
     source = weights_identity(path, meta)
     options = dict(engine=engine, device=device, precision=precision, max_batch=max_batch, cache_dir=cache_dir)
-    engines_a2b = open_engines(g_a2b, source_hash=source, **options)  # the same engines `anime` uses
+    settings = dict(crop_size=generators["A2B"].config.size, weights=path, label=request.describe())
+    if "A2A" in generators:  # its encoder is the A2B encoder: one set of engines encodes and decodes
+        a2a = open_engines(generators["A2A"], source_hash=f"{source}:A2A", **options)
+        return PhotoEditEffect(a2a, PhotoDecoder(a2a), content_delta, style_delta, engines=[a2a], **settings)
+    bridge_w = bridge_style(generators["A2B"], meta, bank.info.get("bridge", "jpface"))
+    engines_a2b = open_engines(generators["A2B"], source_hash=source, **options)  # the same engines `anime` uses
     try:
-        engines_b2a = open_engines(g_b2a, source_hash=f"{source}:B2A", **options)
+        engines_b2a = open_engines(generators["B2A"], source_hash=f"{source}:B2A", **options)
     except BaseException:
         engines_a2b.close()
         raise
-    return PhotoEditEffect(engines_a2b, engines_b2a, bridge_w, content_delta, style_delta,
-                           crop_size=g_a2b.config.size, weights=path, label=request.describe())
+    decoder = PhotoDecoder(a2b=engines_a2b, b2a=engines_b2a, bridge_w=bridge_w)
+    return PhotoEditEffect(engines_a2b, decoder, content_delta, style_delta, engines=[engines_a2b, engines_b2a],
+                           **settings)

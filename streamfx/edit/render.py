@@ -1,9 +1,10 @@
-"""Edited faces from the two generators, in plain torch (fitting, reports and the torch engine share it).
+"""Edited faces, in plain torch or on engines (fitting, reports, tests and the pipeline's effect share it).
 
-Photo output goes face -> anime -> face (GNR's own cycle) twice, once with the edit and once without, and adds the
-difference to the input: `x + (cycle(edited) - cycle(plain))`. The cycle alone reconstructs a 128-px face at about
-20 dB, blurrier than the input; the difference carries only what the edit changed, so slider 0 returns the input
-exactly and the face keeps its own detail. Anime output decodes the edited content with the video's style.
+A photo edit decodes the face's content map and style code twice, once with the edit and once without, and adds
+the difference to the input: `x + (decode(edited) - decode(plain))`. Slider 0 therefore returns the input exactly,
+and the face keeps its own detail however blurry the decoder is. The decoder is the model's face autoencoder
+(A2A: the face->anime encoder with a decoder trained to redraw the photo) when the weights have one, else GNR's own
+cycle, face -> anime (in a fixed bridge style) -> face, which redraws a 128-px face at about 18 dB.
 """
 
 from __future__ import annotations
@@ -12,27 +13,53 @@ import torch
 from torch import Tensor
 
 
-def anime_edit(g_a2b, faces: Tensor, w: Tensor, content_delta: Tensor) -> Tensor:
-    """[B,3,S,S] faces -> anime faces with `content_delta` ([C,H,W] or [B,C,H,W]) added to their content."""
-    content, _style = g_a2b.encode(faces)
-    return g_a2b.decode(content + content_delta, w.expand(len(faces), -1))
+class PhotoDecoder:
+    """(content maps [B,C,H,W], photo style codes [B,latent]) -> photos [B,3,S,S], unclamped.
+
+    The generators may be torch `Generator`s or engines (`GeneratorEngines`): both offer encode/decode/mapping.
+    """
+
+    def __init__(self, a2a=None, *, a2b=None, b2a=None, bridge_w: Tensor | None = None):
+        if a2a is None and (a2b is None or b2a is None or bridge_w is None):
+            raise ValueError("a photo decoder needs A2A, or A2B, B2A and a bridge style")
+        self.a2a, self.a2b, self.b2a = a2a, a2b, b2a
+        self.bridge_w = None if bridge_w is None else bridge_w.detach().float().reshape(1, -1)
+
+    @property
+    def kind(self) -> str:
+        return "A2A decoder" if self.a2a is not None else "anime cycle"
+
+    def __call__(self, content: Tensor, style: Tensor) -> Tensor:
+        if self.a2a is not None:
+            return self.a2a.decode(content, self.a2a.mapping(style)).float()
+        anime = self.a2b.decode(content, self.bridge_w.expand(len(content), -1))
+        anime_content, _ = self.b2a.encode(anime)
+        return self.b2a.decode(anime_content, self.b2a.mapping(style)).float()
 
 
-def cycle(g_a2b, g_b2a, content: Tensor, style: Tensor, bridge_w: Tensor) -> Tensor:
-    """Content and photo style of faces -> photos, through an anime rendering in the bridge style."""
-    anime = g_a2b.decode(content, bridge_w.expand(len(content), -1))
-    anime_content, _ = g_b2a.encode(anime)
-    return g_b2a.decode(anime_content, g_b2a.mapping(style))
+def photo_decoder(generators: dict, meta: dict, bridge: str = "jpface") -> PhotoDecoder:
+    """The photo decoder of torch generators {"A2B", "B2A"[, "A2A"]} from one weight file (metadata `meta`)."""
+    if "A2A" in generators:
+        return PhotoDecoder(generators["A2A"])
+    return PhotoDecoder(a2b=generators["A2B"], b2a=generators["B2A"], bridge_w=bridge_style(generators["A2B"], meta,
+                                                                                              bridge))
 
 
-def photo_edit(g_a2b, g_b2a, faces: Tensor, bridge_w: Tensor, content_delta: Tensor, style_delta: Tensor,
+def bridge_style(g_a2b, meta: dict, anchor: str = "jpface") -> Tensor:
+    """w of the style anchor the anime cycle renders in (zeros z when the weights name no anchors)."""
+    z = meta.get("style_anchors", {}).get(anchor, [0.0] * g_a2b.config.latent_dim)
+    with torch.no_grad():
+        return g_a2b.mapping(torch.tensor(z, dtype=torch.float32).reshape(1, -1))
+
+
+def photo_edit(encoder, decoder: PhotoDecoder, faces: Tensor, content_delta: Tensor, style_delta: Tensor,
                base: Tensor | None = None) -> Tensor:
-    """[B,3,S,S] faces in [-1,1] -> edited faces, unclamped. `base` (the plain cycle of `faces`) may be passed in
-    when the same faces are edited many times."""
-    content, style = g_a2b.encode(faces)
+    """[B,3,S,S] faces in [-1,1] -> edited faces, unclamped. `encoder`: the A2B generator (or its engines);
+    `base` (the plain decoding of `faces`) may be passed in when the same faces are edited many times."""
+    content, style = encoder.encode(faces)
     if base is None:
-        base = cycle(g_a2b, g_b2a, content, style, bridge_w)
-    edited = cycle(g_a2b, g_b2a, content + content_delta, style + style_delta, bridge_w)
+        base = decoder(content, style)
+    edited = decoder(content + content_delta, style + style_delta)
     return faces + (edited - base)
 
 

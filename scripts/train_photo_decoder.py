@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""Train the face autoencoder A2A that photo edits decode with (streamfx/training/photo_decoder.py), and add it to
+a weight file.
+
+    python scripts/train_photo_decoder.py --minutes 40                      # train (resumes runs/photo_decoder)
+    python scripts/train_photo_decoder.py --minutes 0 --export streamfx/data/gnr_slim.safetensors
+
+Faces: the CelebA-HQ training split (the held-out split is never trained on; its first 64 faces measure the
+decoder). The export keeps the weight file's A2B and B2A tensors as they are and adds A2A in the file's dtype; the
+tensor hash changes, so the edit bank must be refitted (scripts/fit_edits.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from streamfx.errors import StreamfxError  # noqa: E402
+from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
+from streamfx.training.photo_decoder import PhotoDecoderOptions, PhotoDecoderRun, autoencoder  # noqa: E402
+from streamfx.weights import load_weights, save_weights  # noqa: E402
+
+
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", type=Path, default=REPO / "streamfx/data/gnr_slim.safetensors",
+                   help="the model whose A2B encoder the decoder reads (A2A already in it is replaced)")
+    p.add_argument("--run-dir", type=Path, default=REPO / "runs/photo_decoder")
+    p.add_argument("--minutes", type=float, default=30.0, help="training time of this call (0: none)")
+    p.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
+    p.add_argument("--faces", type=int, default=4750, help="CelebA-HQ training faces")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--export", type=Path, default=None, help="write the weights with A2A added here")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    opts = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    torch.set_num_threads(opts.threads)
+    try:
+        from streamfx.training.lpips import load_lpips
+
+        generators, meta = load_weights(opts.weights)
+        a2a = autoencoder(generators["A2B"], generators["B2A"])
+        size = a2a.config.size
+        train, held = split_holdout(list_images(opts.celeba_dir / "images"))
+        faces = torch.cat([load_batch(train[i:i + 256], size) for i in range(0, min(opts.faces, len(train)), 256)])
+        run = PhotoDecoderRun(a2a, faces[:opts.faces], load_batch(held[:64], size),
+                              load_lpips().requires_grad_(False), opts.run_dir, PhotoDecoderOptions(batch=opts.batch))
+        scores = run.run(opts.minutes * 60)
+        print(f"photo decoder: step {scores['step']}, held-out PSNR {scores['psnr']:.2f} dB, "
+              f"LPIPS {scores['lpips']:.3f}")
+        if opts.export:
+            dtype = torch.float16 if meta.get("dtype") == "float16" else torch.float32
+            info = {**scores, "faces": len(faces[:opts.faces]), "held_out_faces": 64,
+                    "data": "CelebA-HQ training split (256 px, resized)", "loss": "L1 + LPIPS (ST-LPIPS VGG16)"}
+            kept = {d: g for d, g in generators.items() if d != "A2A"}
+            digest = save_weights(opts.export, {**kept, "A2A": a2a.eval()}, {**meta, "photo_decoder": info},
+                                  dtype=dtype)
+            print(f"wrote {opts.export} (sha256 {digest[:16]}); refit its edit bank with scripts/fit_edits.py")
+        return 0
+    except StreamfxError as error:
+        print(f"train_photo_decoder: error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""The face autoencoder A2A that photo edits decode with: how it is built, trained, resumed and stored, and that the
+edit path uses it when a weight file has one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from streamfx.models.gnr import Generator, GNRConfig
+from streamfx.training.photo_decoder import PhotoDecoderOptions, PhotoDecoderRun, autoencoder, trainable
+
+TINY = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
+
+
+def _pair(seed: int = 0) -> tuple[Generator, Generator]:
+    torch.manual_seed(seed)
+    return Generator(TINY).fold_equalized_lr().eval(), Generator(TINY).fold_equalized_lr().eval()
+
+
+def _faces(count: int, seed: int) -> torch.Tensor:
+    return torch.rand(count, 3, 64, 64, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def _lpips_stand_in(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).abs().mean((1, 2, 3))  # [B], like LPIPS; the real network is not needed to test the loop
+
+
+def test_autoencoder_reads_with_the_a2b_encoder_and_trains_only_its_decoder():
+    g_a2b, g_b2a = _pair()
+    a2a = autoencoder(g_a2b, g_b2a)
+    faces = _faces(2, 1)
+    with torch.no_grad():
+        for ours, theirs in zip(a2a.encode(faces), g_a2b.encode(faces)):
+            torch.testing.assert_close(ours, theirs)
+    names = set(trainable(a2a))
+    assert names and not any(n.startswith("encoder.") for n in names)
+    assert any(n.startswith("decoder.") for n in names) and any(n.startswith("mapping_net.") for n in names)
+
+
+def test_a_resumed_run_continues_exactly(tmp_path):
+    """Three steps, save, resume in a new run: the next steps match those of the run that never stopped."""
+    def run(folder):
+        return PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), _faces(4, 3), _lpips_stand_in, folder,
+                               PhotoDecoderOptions(batch=2, eval_every=1000, save_every=1000))
+
+    straight = run(tmp_path / "straight")
+    for _ in range(5):
+        straight.train_step()
+    first = run(tmp_path / "stopped")
+    for _ in range(3):
+        first.train_step()
+    first.save()
+    resumed = run(tmp_path / "stopped")
+    assert resumed.step == 3
+    for _ in range(2):
+        resumed.train_step()
+    for name, param in trainable(straight.a2a).items():
+        torch.testing.assert_close(trainable(resumed.a2a)[name], param, rtol=0, atol=0)
+    before = run(tmp_path / "fresh").evaluate()
+    assert resumed.evaluate()["psnr"] != before["psnr"]  # the steps did change the decoder
+
+
+def test_weights_keep_a2a_and_the_edit_path_decodes_with_it(tmp_path):
+    from streamfx.edit.render import photo_decoder, photo_edit
+    from streamfx.weights import load_weights, save_weights
+
+    g_a2b, g_b2a = _pair()
+    a2a = autoencoder(g_a2b, g_b2a)
+    path = tmp_path / "model.safetensors"
+    save_weights(path, {"A2B": g_a2b, "B2A": g_b2a, "A2A": a2a}, {"directions": ["A2B"], "steps": 7})
+    generators, meta = load_weights(path)
+    assert sorted(generators) == ["A2A", "A2B", "B2A"] and meta["directions"] == ["A2A", "A2B", "B2A"]
+    assert meta["steps"] == 7  # the caller's metadata is kept, but never the file's own layout fields
+    decoder = photo_decoder(generators, meta)
+    assert decoder.kind == "A2A decoder"
+    faces = _faces(3, 4)
+    content, style = generators["A2B"].encode(faces)
+    with torch.no_grad():
+        expected = generators["A2A"].decode(content, generators["A2A"].mapping(style))
+        torch.testing.assert_close(decoder(content, style), expected)
+        zero = torch.zeros_like(content[0])
+        assert torch.equal(photo_edit(generators["A2B"], decoder, faces, zero, torch.zeros(style.shape[1])), faces)
+    del generators["A2A"]
+    assert photo_decoder(generators, meta).kind == "anime cycle"
+
+
+def test_photo_decoder_needs_a2a_or_a_cycle():
+    from streamfx.edit.render import PhotoDecoder
+
+    g_a2b, _ = _pair()
+    with pytest.raises(ValueError, match="needs A2A"):
+        PhotoDecoder(a2b=g_a2b)
