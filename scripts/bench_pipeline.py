@@ -100,13 +100,24 @@ def under_budget(measure, budget, args, clip: Path, folder: Path, opts):
         effect.close()
 
 
+def warm_ceiling(clip: Path, folder: Path, duration, preset):
+    """The faster of two ceiling runs: a first run pays for cold caches, and a low ceiling would flatter the ratio."""
+    from streamfx.commands.bench import measure_ceiling
+
+    runs = []
+    for attempt in range(2):
+        (folder / f"ceiling{attempt}").mkdir(exist_ok=True)
+        runs.append(measure_ceiling(clip, folder / f"ceiling{attempt}", duration, preset))
+    return max(runs, key=lambda m: m.fps)
+
+
 def measure_clip(clip: Path, folder: Path, opts, budget, naive_budget) -> dict:
-    from streamfx.commands.bench import measure_ceiling, measure_naive, measure_pipeline
+    from streamfx.commands.bench import measure_naive, measure_pipeline
     from streamfx.threads import apply_budget
 
     args = bench_args(clip, opts)
     apply_budget(naive_budget)
-    ceiling = measure_ceiling(clip, folder, opts.duration, args.preset)
+    ceiling = warm_ceiling(clip, folder, opts.duration, args.preset)
     naive, _engine = under_budget(measure_naive, naive_budget, args, clip, folder, opts)
     (pipe, stats), engine = under_budget(measure_pipeline, budget, args, clip, folder, opts)
     print(stats.table(f"{clip.name} pipeline ({budget.describe()})"), file=sys.stderr)

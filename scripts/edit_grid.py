@@ -38,10 +38,11 @@ def main() -> int:
     parser.add_argument("--sliders", nargs="+", default=["smile", "male", "eyeglasses", "bangs", "age"])
     parser.add_argument("--tile", type=int, default=160)
     parser.add_argument("--photo", action="store_true", help="real faces out instead of anime")
+    parser.add_argument("--weights", default=None, help="model (default: the installed default)")
     opts = parser.parse_args()
     from streamfx.commands.styles import face_crop
 
-    path = resolve_weights(None)
+    path = resolve_weights(opts.weights)
     generators, meta = load_generators(path)
     bank = load_bank(path, meta)
     g = generators["A2B"]
