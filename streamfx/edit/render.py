@@ -41,8 +41,8 @@ def photo_decoder(generators: dict, meta: dict, bridge: str = "jpface") -> Photo
     """The photo decoder of torch generators {"A2B", "B2A"[, "A2A"]} from one weight file (metadata `meta`)."""
     if "A2A" in generators:
         return PhotoDecoder(generators["A2A"])
-    return PhotoDecoder(a2b=generators["A2B"], b2a=generators["B2A"], bridge_w=bridge_style(generators["A2B"], meta,
-                                                                                              bridge))
+    bridge_w = bridge_style(generators["A2B"], meta, bridge)
+    return PhotoDecoder(a2b=generators["A2B"], b2a=generators["B2A"], bridge_w=bridge_w)
 
 
 def bridge_style(g_a2b, meta: dict, anchor: str = "jpface") -> Tensor:

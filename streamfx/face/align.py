@@ -16,7 +16,7 @@ TEMPLATE_256 = np.array(
     [[91.3, 90.5], [164.7, 90.5], [128.0, 136.4], [97.2, 166.3], [158.8, 166.3]], dtype=np.float64
 )
 
-# Below this scale (crop pixels per frame pixel) warping aliases; the region is halved with a Gaussian first.
+# Below this scale (crop pixels per frame pixel) warping aliases; the region is halved by 2x2 averaging first.
 _MIN_DIRECT_SCALE = 0.5
 
 
@@ -58,7 +58,7 @@ def align_face(image: np.ndarray, face: Face, size: int = 256) -> AlignedCrop:
 
 
 def warp_to_crop(image: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
-    """Warp only the frame region the crop sees, halving it first (Gaussian pyramid) when the face is much larger."""
+    """Warp only the frame region the crop sees, halving it first (2x2 averaging) when the face is much larger."""
     inverse = cv2.invertAffineTransform(affine)
     corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64), inverse)
     height, width = image.shape[:2]

@@ -1,7 +1,7 @@
 """P-Net compiled by OpenVINO for the CPU.
 
 Most of a detection is P-Net's small convolutions over the image pyramid. OpenVINO fuses each convolution with its
-PReLU and pooling and runs the pyramid 2.6x faster than torch on one thread, with the same numbers in fp32 (face
+PReLU and pooling and runs the pyramid 2.4x faster than torch on one thread, with the same numbers in fp32 (face
 probabilities within 2e-6). The ONNX graph, with free batch, height and width, is exported once into the engine
 cache under the weights' hash; each process compiles it (about 0.3 s). Without openvino, or when export or
 compilation fails, the detector keeps the torch P-Net: the faces found are the same either way.
