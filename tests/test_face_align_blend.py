@@ -158,3 +158,43 @@ def test_color_match_moves_lab_statistics():
     lab = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float64)  # noqa: E731
     assert np.abs(lab(matched).mean(0) - lab(target).mean(0)).max() < 2.0
     assert np.abs(lab(matched).std(0) - lab(target).std(0)).max() < 2.0
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
+
+
+@pytest.mark.parametrize("clip", ["LivePortrait/d13.mp4", "LivePortrait/d3.mp4"])
+def test_fast_paths_match_the_plain_warps(clip, detector):
+    """The cheap alignment (2x2 halvings) and paste (4-channel bilinear warp of a 2x bicubic enlargement) stay
+    within a few levels of the plain recipes they replace: one area resize and a bicubic warp for the crop, a bicubic
+    warp of the face and a float blend for the paste. 128 px crops of these faces take both fast paths."""
+    import cv2
+
+    from streamfx.face.blend import _placement, _shared_mask
+
+    frame, face = _first_face_frame(clip, detector)
+    crop = align_face(frame, face, 128)
+    scale = np.sqrt(abs(np.linalg.det(crop.affine[:, :2])))
+    assert scale < 0.5, "the face must be large enough for the fast paths to run"
+    # the plain crop: area-shrink the frame to twice the crop scale, then one bicubic warp
+    shrunk = cv2.resize(frame, None, fx=2 * scale, fy=2 * scale, interpolation=cv2.INTER_AREA)
+    factors = np.array([frame.shape[1] / shrunk.shape[1], frame.shape[0] / shrunk.shape[0]])
+    local = crop.affine.copy()
+    local[:, 2] += local[:, :2] @ (0.5 * factors - 0.5)
+    local[:, :2] *= factors
+    plain_crop = cv2.warpAffine(shrunk, local, (128, 128), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    assert _psnr(crop.image, plain_crop) > 34.0
+
+    generated = cv2.GaussianBlur(crop.image, (0, 0), 1.0)[:, ::-1].copy()  # a different face-like picture
+    (x0, y0, x1, y1), region_inverse, shape = _placement(crop, 128, frame.shape[:2])
+    face_up = cv2.warpAffine(generated, region_inverse, shape, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(_shared_mask(128, 0.06, 0.12), region_inverse, shape, flags=cv2.INTER_LINEAR)[..., None]
+    plain = frame.copy()
+    blended = alpha * face_up + (1 - alpha) * frame[y0:y1, x0:x1]
+    plain[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    fast = paste_back(frame, generated, crop)
+    pasted = np.any(plain != frame, axis=2)
+    assert pasted.sum() > 10_000
+    assert _psnr(fast[pasted], plain[pasted]) > 40.0
