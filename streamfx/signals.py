@@ -9,6 +9,7 @@ even after the interrupt was handled.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import importlib.util
 import signal
@@ -59,3 +60,31 @@ def import_uninterrupted(modules: Iterable[str]) -> None:
         for name in modules:
             if importlib.util.find_spec(name) is not None:
                 importlib.import_module(name)
+
+
+class _SignalStack(ctypes.Structure):
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+
+@contextlib.contextmanager
+def thread_signal_stack_kept() -> Iterator[None]:
+    """Give the calling thread its own alternate signal stack back after the block.
+
+    OpenVINO's CPU plugin installs an alternate signal stack on the thread that compiles a model and frees that
+    memory when the plugin unloads, from whichever thread drops it last, without taking it back from the first
+    thread. The next signal there (Ctrl-C on the main thread) then runs its handler on freed memory and the process
+    dies with SIGSEGV instead of stopping cleanly. Where the C library has no sigaltstack, nothing is done.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        sigaltstack = libc.sigaltstack
+    except (OSError, AttributeError):
+        yield
+        return
+    before = _SignalStack()
+    saved = sigaltstack(None, ctypes.byref(before)) == 0
+    try:
+        yield
+    finally:
+        if saved:
+            sigaltstack(ctypes.byref(before), None)

@@ -48,3 +48,26 @@ def test_a_held_interrupt_lets_the_block_finish_then_raises():
             finished.append(True)
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_after_an_openvino_run_stops_cleanly(tmp_path):
+    """OpenVINO's CPU plugin leaves the thread that compiled a model an alternate signal stack that it frees later;
+    the next Ctrl-C then crashed the process with SIGSEGV (a batch or the web app after their first job). The run
+    and the interrupt happen in a child process, so a crash fails this test instead of ending the test session."""
+    pytest.importorskip("openvino", reason="needs openvino (the cpu extra)")
+    script = f"""
+import os, signal, sys, time
+from streamfx.cli import main
+from streamfx.signals import interrupt_held
+assert main(["-q", "anime", {str(SAMPLES / "astronaut.mp4")!r}, "-o", {str(tmp_path / "out.mp4")!r},
+             "--duration", "0.2", "--engine", "openvino"]) == 0
+try:
+    with interrupt_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+except KeyboardInterrupt:
+    print("stopped cleanly")
+"""
+    env = {**os.environ, "STREAMFX_ENGINES": str(tmp_path / "engines")}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "stopped cleanly", (proc.returncode, proc.stderr[-500:])

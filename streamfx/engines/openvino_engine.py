@@ -22,6 +22,7 @@ import torch
 
 from streamfx.engines.base import Engine, Device, TensorSpec, refuse_precision
 from streamfx.errors import EngineError
+from streamfx.signals import thread_signal_stack_kept
 
 log = logging.getLogger("streamfx.engines")
 
@@ -91,6 +92,10 @@ class OpenVinoEngine(Engine):
         return config
 
     def load(self) -> "OpenVinoEngine":
+        with thread_signal_stack_kept():  # see signals.py: Ctrl-C must not crash once the engine is gone
+            return self._load()
+
+    def _load(self) -> "OpenVinoEngine":
         ov = self._ov or import_openvino()
         if not self.onnx_path.is_file():
             raise EngineError(f"ONNX file not found: {self.onnx_path}")

@@ -38,6 +38,8 @@ class OpenVinoPNet:
 
 def compiled_pnet(pnet: torch.nn.Module, weights: Path, threads: int) -> OpenVinoPNet | None:
     """P-Net on OpenVINO with `threads` threads, or None (the reason is logged) when that is not possible here."""
+    from streamfx.signals import thread_signal_stack_kept
+
     try:
         import openvino
     except (ImportError, OSError):
@@ -46,7 +48,8 @@ def compiled_pnet(pnet: torch.nn.Module, weights: Path, threads: int) -> OpenVin
         # fp32 asked explicitly: on a CPU with bf16 the plugin would pick bf16 by itself and move the scores.
         config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": max(1, int(threads)),
                   "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "ENABLE_CPU_PINNING": False}
-        return OpenVinoPNet(openvino.Core().compile_model(str(_exported(pnet, weights)), "CPU", config))
+        with thread_signal_stack_kept():  # see signals.py: Ctrl-C must not crash after the plugin is gone
+            return OpenVinoPNet(openvino.Core().compile_model(str(_exported(pnet, weights)), "CPU", config))
     except Exception as error:  # export or compile failed (openvino raises its own RuntimeErrors): keep torch
         log.info("face detection stays on torch: P-Net did not compile with openvino (%s)", str(error)[:200])
         return None
