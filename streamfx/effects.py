@@ -131,14 +131,13 @@ def weights_identity(path, meta: dict) -> str:
 def build_effect(weights: str | None, look=None, *, engine: str = "auto", device: str = "auto",
                  precision: str = "auto", max_batch: int = 8, cache_dir=None):
     """The anime effect for `weights` (path or catalog name) with `look` (a `Look`: style and edit; default: the
-    default seed, no edit), or passthrough when no model is installed."""
+    model's default style, no edit), or passthrough when no model is installed. `effect.look` is the look that runs."""
     import logging
 
     from streamfx.errors import ModelError
     from streamfx.look import Look
     from streamfx.weights import load_generators, resolve_weights
 
-    look = look or Look()
     if weights is None:
         try:
             path = resolve_weights(None)
@@ -150,6 +149,7 @@ def build_effect(weights: str | None, look=None, *, engine: str = "auto", device
     generators, meta = load_generators(path)
     if "A2B" not in generators:
         raise ModelError(f"{path}: holds no face->anime (A2B) generator")
+    look = (look or Look()).for_model(meta)
     content_delta = None
     if look.edit is not None and look.edit.active:
         from streamfx.edit.load import load_bank
@@ -159,6 +159,7 @@ def build_effect(weights: str | None, look=None, *, engine: str = "auto", device
                                    precision=precision, max_batch=max_batch, cache_dir=cache_dir,
                                    source_hash=weights_identity(path, meta), weights=path)
     effect.set_edit(content_delta)
+    effect.look = look  # what ran, for the output's comment
     return effect
 
 

@@ -7,7 +7,7 @@ which is what keeps the character the same from frame to frame; so is the edit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -16,6 +16,9 @@ from streamfx.edit.load import EditRequest, parse_names, parse_sliders
 from streamfx.errors import UsageError
 
 DEFAULT_SEED = 0
+# With no style asked for, a run uses the model's anchor of this name when it has one: the look its main teacher
+# taught, cleaner than any seed on the default model (docs/model-card.md); other models fall back to DEFAULT_SEED.
+DEFAULT_ANCHOR = "jpface"
 MAX_GRID = 16
 
 
@@ -48,6 +51,13 @@ class Look:
             raise UsageError("--grid uses seeds; it cannot be combined with --side-by-side, --style-image or --style-mix")
         return cls(seed, parse_style_mix(mix) if mix is not None else None, Path(image) if image else None, anchor,
                    grid, edit_from_args(args))
+
+    def for_model(self, meta: dict) -> Look:
+        """This look with the model's default style filled in when none was asked for (see DEFAULT_ANCHOR)."""
+        asked = any(x is not None for x in (self.seed, self.mix, self.image, self.anchor)) or self.grid > 1
+        if asked or DEFAULT_ANCHOR not in meta.get("style_anchors", {}):
+            return self
+        return replace(self, anchor=DEFAULT_ANCHOR)
 
     @property
     def first_seed(self) -> int:

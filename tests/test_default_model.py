@@ -70,3 +70,22 @@ def test_plain_anime_command_uses_the_bundled_model(clean_home, tmp_path):
     with VideoReader(SAMPLES / "astronaut.mp4", duration=1) as src, VideoReader(out) as dst:
         diffs = [np.abs(a.image.astype(np.int16) - b.image.astype(np.int16)).mean() for a, b in zip(src, dst)]
     assert min(diffs) > 3, "the face must be restyled in every frame"
+
+
+def test_no_style_option_gives_the_models_default_look(clean_home, tmp_path):
+    """With no style asked for, a run uses the model's jpface anchor (its teacher's look), says so in the file,
+    and draws exactly what `--style-anchor jpface` draws; seeds and models without that anchor are unchanged."""
+    from streamfx.look import DEFAULT_ANCHOR, DEFAULT_SEED, Look
+
+    plain, anchored = tmp_path / "plain.mp4", tmp_path / "anchored.mp4"
+    common = ["-q", "anime", str(SAMPLES / "astronaut.mp4"), "--duration", "0.4", "--crf", "0", "--preset", "ultrafast"]
+    assert main([*common, "-o", str(plain)]) == 0
+    assert main([*common, "-o", str(anchored), "--style-anchor", DEFAULT_ANCHOR]) == 0
+    assert "style anchor jpface;" in probe(plain).comment
+    with VideoReader(plain) as a, VideoReader(anchored) as b:
+        assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+    meta = {"style_anchors": {DEFAULT_ANCHOR: [0.0] * 8}}
+    assert Look().for_model(meta).anchor == DEFAULT_ANCHOR
+    assert Look(seed=3).for_model(meta) == Look(seed=3) and Look(grid=4).for_model(meta) == Look(grid=4)
+    assert Look().for_model({"style_anchors": {"cute": [0.0] * 8}}).first_seed == DEFAULT_SEED
+    assert Look().for_model({}).anchor is None

@@ -56,23 +56,26 @@ def check_anime_options(args) -> None:
 def run(args) -> int:
     from streamfx.io.image import is_image_path
     from streamfx.io.paths import check_input, resolve_output
-    from streamfx.look import Look
 
     check_anime_options(args)
     source = check_input(args.input)
     if is_image_path(source):
         return _run_image(args, source)
     output = resolve_output(source, args.output, suffix="anime", overwrite=args.overwrite)
-    return run_video_command(args, source, output, lambda: build_effect(args),
-                             f"anime; style {Look.from_args(args).label()}")
+    return run_video_command(args, source, output, lambda: build_effect(args), lambda effect: _what(args, effect))
 
 
 def stylize(args, reader, output, effect, progress=None):
     """One open video into `output` with a loaded anime effect; returns the run's stats."""
+    return process_video(args, reader, output, effect, _what(args, effect), progress=progress, grid=args.grid)
+
+
+def _what(args, effect) -> str:
+    """The output comment's account of the run: the style that ran (the model's default when none was asked)."""
     from streamfx.look import Look
 
-    what = f"anime; style {Look.from_args(args).label()}"
-    return process_video(args, reader, output, effect, what, progress=progress, grid=args.grid)
+    look = getattr(effect, "look", None) or Look.from_args(args)
+    return f"anime; style {look.label()}"
 
 
 def _run_image(args, source) -> int:

@@ -171,9 +171,10 @@ def process_video(args, reader, output, effect, what: str, progress=None, grid: 
         return pipeline.run(reader, sinks, progress=progress or bar.update)
 
 
-def run_video_command(args, source, output, build_effect, what: str) -> int:
+def run_video_command(args, source, output, build_effect, what) -> int:
     """One video file through a face command: the output plan checked, the effect built by `build_effect()` (after
-    the input opened, before any frame), the run, `--stats`, the summary line. `what` as for `process_video`."""
+    the input opened, before any frame), the run, `--stats`, the summary line. `what` as for `process_video`, or a
+    function of the built effect that gives it."""
     from streamfx.io.decode import VideoReader
     from streamfx.signals import sigterm_as_interrupt
 
@@ -181,7 +182,8 @@ def run_video_command(args, source, output, build_effect, what: str) -> int:
         check_output_plan(args, reader, output)
         effect = build_effect()
         try:
-            stats = process_video(args, reader, output, effect, what, grid=getattr(args, "grid", 0))
+            text = what(effect) if callable(what) else what
+            stats = process_video(args, reader, output, effect, text, grid=getattr(args, "grid", 0))
         finally:
             effect.close()
     if args.stats:
