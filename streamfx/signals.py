@@ -70,10 +70,10 @@ class _SignalStack(ctypes.Structure):
 def thread_signal_stack_kept() -> Iterator[None]:
     """Give the calling thread its own alternate signal stack back after the block.
 
-    OpenVINO's CPU plugin installs an alternate signal stack on the thread that compiles a model and frees that
-    memory when the plugin unloads, from whichever thread drops it last, without taking it back from the first
-    thread. The next signal there (Ctrl-C on the main thread) then runs its handler on freed memory and the process
-    dies with SIGSEGV instead of stopping cleanly. Where the C library has no sigaltstack, nothing is done.
+    OpenVINO's CPU plugin installs an alternate signal stack on the thread that loads a model, and after a run the
+    thread still pointed at it once that memory was unmapped (seen on the main thread after `streamfx anime`). The
+    next signal there (Ctrl-C) then ran its handler on freed memory and the process died with SIGSEGV instead of
+    stopping cleanly. Where the C library has no sigaltstack, nothing is done.
     """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
