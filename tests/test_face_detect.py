@@ -11,6 +11,7 @@ import pytest
 
 from conftest import DATA, require
 from streamfx.errors import ModelError, UsageError
+from streamfx.face.boxes import box_area
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mtcnn_reference.json"
 PHOTOS = DATA / "photos"
@@ -160,21 +161,53 @@ def test_missing_package_names_install_command(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["facenet-pytorch/multiface.jpg", "face_recognition_tests/obama_partial_face.jpg"])
-def test_openvino_pnet_finds_the_same_faces_as_torch(name, detections, tmp_path, monkeypatch):
-    """P-Net on OpenVINO (the default on the CPU when openvino is installed) changes speed, not faces: same boxes,
-    landmarks and scores as the torch P-Net, with the ONNX graph exported into a fresh engine cache."""
-    pytest.importorskip("openvino", reason="the OpenVINO P-Net needs openvino (the cpu extra)")
+def test_openvino_nets_find_the_same_faces_as_torch(name, detections, tmp_path, monkeypatch):
+    """MTCNN on OpenVINO (the default on the CPU when openvino is installed) changes speed, not faces: the same boxes,
+    landmarks and scores as the torch nets from a detection and from O-Net's refresh of given boxes, with the three
+    ONNX graphs exported into a fresh engine cache."""
+    pytest.importorskip("openvino", reason="MTCNN on OpenVINO needs openvino (the cpu extra)")
     from streamfx.face.detect import MTCNNDetector
 
     monkeypatch.setenv("STREAMFX_ENGINES", str(tmp_path))
-    compiled = MTCNNDetector(pnet_runtime="auto")
-    assert compiled.pnet_runtime == "openvino" and list(tmp_path.glob("mtcnn-pnet-*.onnx"))
+    compiled = MTCNNDetector(runtime="auto")
+    assert compiled.runtime == "openvino"
+    assert sorted(p.name.split("-")[1] for p in tmp_path.glob("mtcnn-*.onnx")) == ["onet", "pnet", "rnet"]
     image, faces = detections(name)
-    plain = MTCNNDetector(pnet_runtime="torch")
-    assert plain.pnet_runtime == "torch"
-    for found in (compiled.detect([image])[0], plain.detect([image])[0]):
+    plain = MTCNNDetector(runtime="torch")
+    assert plain.runtime == "torch"
+    shifted = np.stack([f.box for f in faces]) + 3.0  # a tracked box one frame later
+    for detector in (compiled, plain):
+        found = detector.detect([image])[0]
         assert len(found) == len(faces) > 0
         for a, b in zip(found, faces):
             np.testing.assert_allclose(a.box, b.box, atol=0.01)
             np.testing.assert_allclose(a.landmarks, b.landmarks, atol=0.01)
             assert a.score == pytest.approx(b.score, abs=1e-4)
+    for a, b in zip(compiled.refine(image, shifted), plain.refine(image, shifted)):
+        np.testing.assert_allclose(a.box, b.box, atol=0.01)
+        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=0.01)
+        assert a.score == pytest.approx(b.score, abs=1e-4)
+
+
+def test_a_search_for_larger_faces_skips_the_small_and_keeps_the_large_exactly(detector):
+    """`min_face_size` drops only the finest pyramid levels: on a 720p frame holding the same face at about 200 and
+    40 pixels, a search for faces of at least 80 finds the large one with the full search's box and score."""
+    import cv2
+
+    from streamfx.io.image import read_image
+
+    photo = read_image(require(PHOTOS / "face_recognition_tests" / "obama3.jpg"))
+    x1, y1, x2, y2 = detector.detect([photo])[0][0].box.astype(int)
+    side = max(x2 - x1, y2 - y1)
+    head = photo[max(0, y1 - side // 2) : y2 + side // 2, max(0, x1 - side // 2) : x2 + side // 2]
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    frame[100:500, 100:500] = cv2.resize(head, (400, 400), interpolation=cv2.INTER_AREA)
+    frame[300:380, 900:980] = cv2.resize(head, (80, 80), interpolation=cv2.INTER_AREA)
+    every = detector.detect([frame])[0]
+    sides = [float(np.sqrt(box_area(f.box)[0])) for f in every]
+    assert len(sides) == 2 and 150 < sides[0] < 250 and 30 < sides[1] < 50
+    large = detector.detect([frame], min_face_size=80)[0]
+    assert len(large) == 1
+    np.testing.assert_array_equal(large[0].box, every[0].box)
+    np.testing.assert_array_equal(large[0].landmarks, every[0].landmarks)
+    assert large[0].score == every[0].score

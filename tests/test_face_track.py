@@ -29,10 +29,13 @@ class FakeDetector:
         self.scene, self.refine_score = scene, refine_score
         self.frame = 0
         self.detect_calls = self.refine_calls = 0
+        self.smallest = []  # min_face_size of each detect call
 
-    def detect(self, images):
+    def detect(self, images, min_face_size=None):
+        """The scene's faces, without those under `min_face_size` (box side), as the real detector skips them."""
         self.detect_calls += 1
-        return [list(self.scene[self.frame])]
+        self.smallest.append(min_face_size)
+        return [[f for f in self.scene[self.frame] if min_face_size is None or f.box[2] - f.box[0] >= min_face_size]]
 
     def refine(self, image, boxes):
         self.refine_calls += 1
@@ -44,11 +47,12 @@ class FakeDetector:
         return out
 
 
-def _run(tracker, detector, frames=None):
+def _run(tracker, detector, frames=None, shape=(8, 8)):
     results = []
+    image = np.zeros((*shape, 3), np.uint8)
     for i in range(frames or len(detector.scene)):
         detector.frame = i
-        frame = VideoFrame(index=i, image=np.zeros((8, 8, 3), np.uint8), pts=i, time_base=Fraction(1, 25))
+        frame = VideoFrame(index=i, image=image, pts=i, time_base=Fraction(1, 25))
         results.append(tracker.update(frame))
     return results
 
@@ -61,6 +65,21 @@ def test_ids_stable_and_detection_every_n():
     assert detector.refine_calls == 9
     assert all([f.track_id for f in faces] == [0, 1] for faces in results)
     assert results[-1][0].box[0] == pytest.approx(21.0)
+
+
+def test_small_faces_are_searched_every_third_detection_and_tracks_never_drop():
+    """720p, a detection every 5 frames: detections 0 and 3 search every size, the others faces of at least 48 px
+    (1/15 of 720), or less when a tracked face is smaller, so that track continues."""
+    big, small, medium = _face(100, 100, 200), _face(700, 100, 30), _face(900, 300, 120)
+    scene = [[big]] + [[big, small]] * 5 + [[big, small, medium]] * 24
+    detector = FakeDetector(scene)
+    results = _run(FaceTracker(detector, detect_every=5, smooth=False), detector, shape=(720, 1280))
+    assert detector.smallest == [None, 48.0, 48.0, None, pytest.approx(21.0), pytest.approx(21.0)]
+    counts = [len(r) for r in results]
+    assert counts[:10] == [1] * 10  # the medium face, there from frame 6, is found by the scan at frame 10
+    assert counts[10:15] == [2] * 5  # the 30 px face, there from frame 1, waits for the full scan at frame 15
+    assert counts[15:] == [3] * 15
+    assert [f.track_id for f in results[-1]] == [0, 1, 2]
 
 
 def test_lost_face_gets_new_id_and_low_scores_do_not_start_tracks():

@@ -41,12 +41,13 @@ class MTCNNDetector:
     long side is at most `max_side` (for speed); faces smaller than 12 pixels after shrinking are then missed.
     thresholds: face-probability cut-offs of P-Net, R-Net and O-Net.
     max_faces: keep only the largest faces (by box area).
-    pnet_runtime: "auto" runs P-Net on OpenVINO when it is installed (CPU only; `pnet_openvino.py`), "torch" never.
+    runtime: "auto" runs the three nets on OpenVINO when it is installed (CPU only; `mtcnn_openvino.py`), "torch"
+    never; `self.runtime` says which ran.
     Faces come back largest first.
     """
 
     def __init__(self, device="cpu", min_face_size=20, thresholds=(0.6, 0.7, 0.7), max_faces=None, max_side=None,
-                 pnet_runtime="auto"):
+                 runtime="auto"):
         if min_face_size < 1:
             raise UsageError(f"min face size must be at least 1 pixel, not {min_face_size}")
         if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):
@@ -59,29 +60,33 @@ class MTCNNDetector:
         self.max_faces = max_faces
         self.max_side = max_side
         self.pnet, self.rnet, self.onet = load_mtcnn(self.device)
-        self.pnet_runtime = "torch"
-        if pnet_runtime not in ("auto", "torch"):
-            raise UsageError(f"P-Net runtime must be auto or torch, not {pnet_runtime!r}")
-        if pnet_runtime == "auto" and self.device.type == "cpu":
-            self._compile_pnet()
+        self.runtime = "torch"
+        if runtime not in ("auto", "torch"):
+            raise UsageError(f"face detection runtime must be auto or torch, not {runtime!r}")
+        if runtime == "auto" and self.device.type == "cpu":
+            self._compile()
 
-    def _compile_pnet(self) -> None:
+    def _compile(self) -> None:
         from streamfx.face.mtcnn import weights_dir
-        from streamfx.face.pnet_openvino import compiled_pnet
+        from streamfx.face.mtcnn_openvino import compiled_nets
 
-        compiled = compiled_pnet(self.pnet, weights_dir() / "pnet.pt", torch.get_num_threads())
+        nets = {"pnet": self.pnet, "rnet": self.rnet, "onet": self.onet}
+        compiled = compiled_nets(nets, weights_dir(), torch.get_num_threads())
         if compiled is not None:
-            self.pnet, self.pnet_runtime = compiled, "openvino"
+            self.pnet, self.rnet, self.onet = compiled["pnet"], compiled["rnet"], compiled["onet"]
+            self.runtime = "openvino"
 
     # ---- public API -------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
-        """Faces in each RGB uint8 [H,W,3] image (images may differ in size)."""
+    def detect(self, images: list[np.ndarray], min_face_size: float | None = None) -> list[list[Face]]:
+        """Faces in each RGB uint8 [H,W,3] image (images may differ in size). `min_face_size` (frame pixels) searches
+        only larger faces this time, which is cheaper: most of a detection is P-Net over the finest pyramid levels."""
         for image in images:
             _check_image(image)
+        smallest = self.min_face_size if min_face_size is None else max(self.min_face_size, float(min_face_size))
         shrink = [self._working_scale(image) for image in images]
         working = [_resize(image, s) for image, s in zip(images, shrink)]
-        found = self._propose(working, shrink)
+        found = self._propose(working, shrink, smallest)
         found = self._refine_stage(working, found)
         found = self._output_stage(working, found)
         return [self._to_faces(det, 1.0 / s) for det, s in zip(found, shrink)]
@@ -104,23 +109,27 @@ class MTCNNDetector:
         long_side = max(image.shape[:2])
         return 1.0 if self.max_side is None or long_side <= self.max_side else self.max_side / long_side
 
-    def _pyramid(self, height: int, width: int, shrink: float) -> list[float]:
-        """Scales at which P-Net's 12 px window matches faces from min_face_size upward."""
+    def _pyramid(self, height: int, width: int, shrink: float, smallest: float) -> list[float]:
+        """Scales at which P-Net's 12 px window matches faces from min_face_size upward, less the finest levels, which
+        only faces under `smallest` (frame pixels) need: the levels kept are those of a full detection, so a face
+        above `smallest` is found with the same box and score."""
         first = PNET_WINDOW / (self.min_face_size * shrink)
         if shrink < 1.0:
             first = min(first, 1.0)  # never enlarge an image we shrank for speed
+        finest = PNET_WINDOW / (smallest * shrink * PYRAMID_FACTOR)  # a level s sees faces of 12/s to 12/(s*factor)
         scales, scale = [], first
         while min(height, width) * scale >= PNET_WINDOW:
-            scales.append(scale)
+            if scale < finest:
+                scales.append(scale)
             scale *= PYRAMID_FACTOR
         return scales
 
-    def _propose(self, working: list[np.ndarray], shrink: list[float]) -> list[_Detections]:
+    def _propose(self, working: list[np.ndarray], shrink: list[float], smallest: float) -> list[_Detections]:
         """P-Net over an image pyramid, batched across images of the same size."""
         per_image: list[list[np.ndarray]] = [[] for _ in working]
         groups: dict[tuple[int, int, float], list[int]] = {}
         for i, image in enumerate(working):
-            for scale in self._pyramid(image.shape[0], image.shape[1], shrink[i]):
+            for scale in self._pyramid(image.shape[0], image.shape[1], shrink[i], smallest):
                 groups.setdefault((image.shape[0], image.shape[1], scale), []).append(i)
         for (height, width, scale), members in groups.items():
             size = (math.ceil(width * scale), math.ceil(height * scale))

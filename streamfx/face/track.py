@@ -1,4 +1,4 @@
-"""Face tracks with stable ids: full MTCNN every N frames, O-Net landmark refresh in between, One Euro smoothing."""
+"""Face tracks with stable ids: MTCNN every N frames, O-Net landmark refresh in between, One Euro smoothing."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ log = logging.getLogger(__name__)
 # Defaults tuned with scripts/jitter_report.py on the static-camera talking-head clips (docs/faces.md).
 DEFAULT_MIN_CUTOFF = 0.7  # Hz
 DEFAULT_BETA = 4.0  # per (face sizes per second)
+
+# Most of a detection is P-Net over the finest pyramid levels, which only small faces need. So only every few
+# detections search the whole range; the others look for faces of at least this share of the frame's short side
+# (48 px at 720p, 72 at 1080p) and never above any tracked face (with room for it to shrink), so tracks continue.
+COARSE_FACE_SHARE = 1 / 15
+TRACKED_FACE_MARGIN = 0.7
 
 
 def parse_selection(text: str, option: str = "face selection") -> str | int:
@@ -40,8 +46,11 @@ class _Track:
 class FaceTracker:
     """Follow faces through a video.
 
-    detect_every: run the full detector every N frames (and on the frame after a track is lost); in between,
-    O-Net re-reads each tracked box (about 1 ms per face on a CPU), so a new face shows up within N frames.
+    detect_every: run the detector every N frames (and on the frame after a doubtful read); in between, O-Net
+    re-reads each tracked box (about 0.5 ms per face on a CPU), so a new face shows up within N frames.
+    small_faces_every: every so many detections (and the first) search faces down to the detector's smallest size;
+    the others skip faces under `COARSE_FACE_SHARE` of the frame, so a small new face shows up within
+    N x small_faces_every frames. 1: every detection searches everything.
     smooth: One Euro filter on landmarks and box corners, dt from frame timestamps; min_cutoff and beta as
     in `OneEuroFilter` (speeds in face sizes per second).
     select: "all", "largest" (the largest tracked face in each frame) or an int track id.
@@ -55,13 +64,16 @@ class FaceTracker:
     """
 
     def __init__(self, detector, detect_every=5, smooth=True, min_cutoff=DEFAULT_MIN_CUTOFF, beta=DEFAULT_BETA,
-                 select="all", iou_threshold=0.3, start_threshold=0.95, keep_threshold=0.3):
+                 select="all", iou_threshold=0.3, start_threshold=0.95, keep_threshold=0.3, small_faces_every=3):
         if detect_every < 1:
             raise UsageError(f"detect every must be at least 1 frame, not {detect_every}")
+        if small_faces_every < 1:
+            raise UsageError(f"small faces every must be at least 1 detection, not {small_faces_every}")
         if not (select in ("all", "largest") or (isinstance(select, int) and select >= 0)):
             raise UsageError(f"face selection must be 'all', 'largest' or a track id, not {select!r}")
         self.detector = detector
         self.detect_every = int(detect_every)
+        self.small_faces_every = int(small_faces_every)
         self.smooth = bool(smooth)
         self.min_cutoff, self.beta = float(min_cutoff), float(beta)
         self.select = select
@@ -74,6 +86,7 @@ class FaceTracker:
         """Drop every track (e.g. after a seek or scene cut); ids continue from where they were."""
         self._tracks: list[_Track] = []
         self._since_detect = 0
+        self._detections = 0  # since the reset: the first searches every face size
         self._detect_next = True
         self._next_id = getattr(self, "_next_id", 0)
         self.last_detected = False  # whether the last update ran the full detector (for stats)
@@ -82,7 +95,8 @@ class FaceTracker:
         """Faces in this frame (after `select`), each with its track_id, smoothed when enabled, ordered by id."""
         self.last_detected = self._detect_next or self._since_detect >= self.detect_every
         if self.last_detected:
-            self._associate(self.detector.detect([frame.image])[0])
+            self._associate(self.detector.detect([frame.image], min_face_size=self._smallest_face(frame.image))[0])
+            self._detections += 1
             self._since_detect = 1
             self._detect_next = False
         else:
@@ -122,6 +136,13 @@ class FaceTracker:
             matched_tracks.append(_Track(self._next_id, face, self._new_smoother()))
             self._next_id += 1
         self._tracks = sorted(matched_tracks, key=lambda t: t.track_id)
+
+    def _smallest_face(self, image: np.ndarray) -> float | None:
+        """The smallest face this detection searches (frame pixels); None: as small as the detector goes."""
+        if self._detections % self.small_faces_every == 0:
+            return None
+        tracked = [TRACKED_FACE_MARGIN * float(np.sqrt(box_area(t.face.box)[0])) for t in self._tracks]
+        return min([COARSE_FACE_SHARE * min(image.shape[:2]), *tracked])
 
     def _refresh(self, image: np.ndarray) -> None:
         """O-Net on each tracked box. A doubtful read keeps the previous observation and asks for a full
