@@ -1,6 +1,6 @@
 """Pipeline speed against the naive loop and the passthrough ceiling, measured in the same run, idle or loaded.
 
-    python scripts/bench_pipeline.py [CLIP ...] [--duration 4] [--busy 0 1] [--budget compute=1,encode=2] [--markdown]
+    python scripts/bench_pipeline.py [CLIP ...] [--duration 4] [--busy 0 1] [--runs 2] [--budget compute=1] [--markdown]
     python scripts/bench_pipeline.py CLIP ... --budgets plan compute=2 encode=1 --repeat 3   # compare budgets
 
 Model: what `streamfx anime` runs, the installed default model (the default architecture with random weights when
@@ -9,6 +9,8 @@ would pick). Ceiling = decode + encode only, every library on its
 own thread sizing. Naive = per frame: track + align, one face per model call, paste, encode, all in one thread,
 every library on its own sizing (what a plain script gets). Pipeline = `streamfx.pipeline` (stage threads, faces
 batched across frames) under the thread budget (`streamfx/threads.py`; `--budget` overrides shares).
+Each of the three is the fastest of `--runs` runs (default 2), taken in turn: a first run pays for cold caches,
+and runs on this shared machine vary by 10-20 %, so one unlucky run would move the ratio either way.
 `--busy N` runs N busy-loop processes beside every measurement, as a streamer's OBS or browser would.
 `--budgets` compares thread budgets ("plan" = the planned one): each clip's pipeline runs once per budget, in turn,
 `--repeat` times, and the table gives the median fps per budget (runs on a shared 2-core machine vary by 10-20 %).
@@ -40,6 +42,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=8, help="pipeline faces per model call (default 8)")
     parser.add_argument("--preset", default=None, help="x264 preset for every run (default: streamfx's default)")
     parser.add_argument("--busy", type=int, nargs="+", default=[0, 1], help="busy processes beside (default 0 1)")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each loop; the fastest counts (default 2)")
     parser.add_argument("--budget", default="", help="override the pipeline's thread shares, e.g. compute=1")
     parser.add_argument("--budgets", nargs="+", default=None, help="compare these budgets (plan, or overrides)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of --budgets (default 3)")
@@ -100,27 +103,24 @@ def under_budget(measure, budget, args, clip: Path, folder: Path, opts):
         effect.close()
 
 
-def warm_ceiling(clip: Path, folder: Path, duration, preset):
-    """The faster of two ceiling runs: a first run pays for cold caches, and a low ceiling would flatter the ratio."""
-    from streamfx.commands.bench import measure_ceiling
-
-    runs = []
-    for attempt in range(2):
-        (folder / f"ceiling{attempt}").mkdir(exist_ok=True)
-        runs.append(measure_ceiling(clip, folder / f"ceiling{attempt}", duration, preset))
-    return max(runs, key=lambda m: m.fps)
-
-
 def measure_clip(clip: Path, folder: Path, opts, budget, naive_budget) -> dict:
-    from streamfx.commands.bench import measure_naive, measure_pipeline
+    """The fastest of `opts.runs` runs of each loop, the three loops taking turns."""
+    from streamfx.commands.bench import measure_ceiling, measure_naive, measure_pipeline
     from streamfx.threads import apply_budget
 
     args = bench_args(clip, opts)
-    apply_budget(naive_budget)
-    ceiling = warm_ceiling(clip, folder, opts.duration, args.preset)
-    naive, _engine = under_budget(measure_naive, naive_budget, args, clip, folder, opts)
-    (pipe, stats), engine = under_budget(measure_pipeline, budget, args, clip, folder, opts)
-    print(stats.table(f"{clip.name} pipeline ({budget.describe()})"), file=sys.stderr)
+    ceilings, naives, pipes = [], [], []
+    for run in range(max(1, opts.runs)):
+        outputs = folder / f"run{run}"  # each run writes its own files
+        outputs.mkdir()
+        apply_budget(naive_budget)
+        ceilings.append(measure_ceiling(clip, outputs, opts.duration, args.preset))
+        naives.append(under_budget(measure_naive, naive_budget, args, clip, outputs, opts)[0])
+        (pipe, stats), engine = under_budget(measure_pipeline, budget, args, clip, outputs, opts)
+        pipes.append((pipe, stats))
+    ceiling, naive = max(ceilings, key=lambda m: m.fps), max(naives, key=lambda m: m.fps)
+    pipe, stats = max(pipes, key=lambda run: run[0].fps)
+    print(stats.table(f"{clip.name} pipeline ({budget.describe()}, fastest of {len(pipes)})"), file=sys.stderr)
     return {"clip": clip.name, "frames": pipe.frames, "faces": stats.faces, "ceiling": ceiling.fps,
             "naive": naive.fps, "pipeline": pipe.fps, "engine": engine}
 
