@@ -169,12 +169,12 @@ def test_openvino_nets_find_the_same_faces_as_torch(name, detections, tmp_path, 
     from streamfx.face.detect import MTCNNDetector
 
     monkeypatch.setenv("STREAMFX_ENGINES", str(tmp_path))
-    compiled = MTCNNDetector(runtime="auto")
-    assert compiled.runtime == "openvino"
+    compiled = MTCNNDetector(engine="auto")
+    assert compiled.engine == "openvino"
     assert sorted(p.name.split("-")[1] for p in tmp_path.glob("mtcnn-*.onnx")) == ["onet", "pnet", "rnet"]
     image, faces = detections(name)
-    plain = MTCNNDetector(runtime="torch")
-    assert plain.runtime == "torch"
+    plain = MTCNNDetector(engine="torch")
+    assert plain.engine == "torch"
     shifted = np.stack([f.box for f in faces]) + 3.0  # a tracked box one frame later
     for detector in (compiled, plain):
         found = detector.detect([image])[0]

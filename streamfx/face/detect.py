@@ -41,13 +41,13 @@ class MTCNNDetector:
     long side is at most `max_side` (for speed); faces smaller than 12 pixels after shrinking are then missed.
     thresholds: face-probability cut-offs of P-Net, R-Net and O-Net.
     max_faces: keep only the largest faces (by box area).
-    runtime: "auto" runs the three nets on OpenVINO when it is installed (CPU only; `mtcnn_openvino.py`), "torch"
-    never; `self.runtime` says which ran.
+    engine: "auto" runs the three nets on OpenVINO when it is installed (CPU only; `mtcnn_openvino.py`), "torch"
+    never; `self.engine` says which kind ran.
     Faces come back largest first.
     """
 
     def __init__(self, device="cpu", min_face_size=20, thresholds=(0.6, 0.7, 0.7), max_faces=None, max_side=None,
-                 runtime="auto"):
+                 engine="auto"):
         if min_face_size < 1:
             raise UsageError(f"min face size must be at least 1 pixel, not {min_face_size}")
         if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):
@@ -60,10 +60,10 @@ class MTCNNDetector:
         self.max_faces = max_faces
         self.max_side = max_side
         self.pnet, self.rnet, self.onet = load_mtcnn(self.device)
-        self.runtime = "torch"
-        if runtime not in ("auto", "torch"):
-            raise UsageError(f"face detection runtime must be auto or torch, not {runtime!r}")
-        if runtime == "auto" and self.device.type == "cpu":
+        self.engine = "torch"
+        if engine not in ("auto", "torch"):
+            raise UsageError(f"face detection engine must be auto or torch, not {engine!r}")
+        if engine == "auto" and self.device.type == "cpu":
             self._compile()
 
     def _compile(self) -> None:
@@ -74,7 +74,7 @@ class MTCNNDetector:
         compiled = compiled_nets(nets, weights_dir(), torch.get_num_threads())
         if compiled is not None:
             self.pnet, self.rnet, self.onet = compiled["pnet"], compiled["rnet"], compiled["onet"]
-            self.runtime = "openvino"
+            self.engine = "openvino"
 
     # ---- public API -------------------------------------------------------------------------------------
     @torch.inference_mode()
