@@ -43,6 +43,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--preset", default=None, help="x264 preset for every run (default: streamfx's default)")
     parser.add_argument("--busy", type=int, nargs="+", default=[0, 1], help="busy processes beside (default 0 1)")
     parser.add_argument("--runs", type=int, default=2, help="runs of each loop; the fastest counts (default 2)")
+    parser.add_argument("--detect-every", type=int, default=None, metavar="N",
+                        help="as `streamfx anime --detect-every` for both loops (default: streamfx's)")
     parser.add_argument("--budget", default="", help="override the pipeline's thread shares, e.g. compute=1")
     parser.add_argument("--budgets", nargs="+", default=None, help="compare these budgets (plan, or overrides)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of --budgets (default 3)")
@@ -86,7 +88,11 @@ def bench_args(clip: Path, opts):
     from streamfx.cli import build_parser
 
     argv = ["bench", str(clip), "--engine", opts.engine, "--batch", str(opts.batch), "--device", "cpu"]
-    return build_parser().parse_args(argv + (["--preset", opts.preset] if opts.preset else []))
+    if opts.preset:
+        argv += ["--preset", opts.preset]
+    if opts.detect_every:
+        argv += ["--detect-every", str(opts.detect_every)]
+    return build_parser().parse_args(argv)
 
 
 def under_budget(measure, budget, args, clip: Path, folder: Path, opts):
