@@ -6,7 +6,7 @@
 2. coverage: share of frames with a tracked face, for every clip (single-face clips should reach 99%).
 3. round trip: align + paste back an unmodified crop, mean |difference| inside the face box, for every clip.
 
-Usage: python scripts/bench_faces.py [--data ../shared/data] [--threads 2] [--max-side 320] [--skip-clips]
+Usage: python scripts/bench_faces.py [--data ../shared/data] [--threads 2] [--max-side 640] [--skip-clips]
 """
 
 from __future__ import annotations
@@ -100,13 +100,17 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--clip", default="LivePortrait/d13.mp4")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-side", type=int, default=320)
-    parser.add_argument("--min-face-size", type=int, default=40)
+    parser.add_argument("--max-side", type=int, default=None, help="default: what video runs use (640)")
+    parser.add_argument("--min-face-size", type=int, default=20, help="default: what video runs use (20)")
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--skip-clips", action="store_true", help="only the speed table")
     args = parser.parse_args()
 
     import torch
+
+    from streamfx.face.detect import VIDEO_MAX_SIDE
+
+    args.max_side = args.max_side or VIDEO_MAX_SIDE
 
     torch.set_num_threads(args.threads)
     frames = decode_all(args.data / "videos" / args.clip, args.frames)

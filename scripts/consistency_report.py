@@ -44,10 +44,10 @@ def parse() -> argparse.Namespace:
 
 def face_boxes(clip: Path, duration: float) -> dict[int, tuple[int, int, int, int]]:
     """Frame index -> (largest raw detection box (x1, y1, x2, y2), the Face), every frame, no tracking."""
-    from streamfx.face.detect import MTCNNDetector
+    from streamfx.face.detect import VIDEO_MAX_SIDE, MTCNNDetector
     from streamfx.io.decode import VideoReader
 
-    detector, boxes = MTCNNDetector(max_side=640), {}
+    detector, boxes = MTCNNDetector(max_side=VIDEO_MAX_SIDE), {}
     with VideoReader(clip, duration=duration) as reader:
         for frame in reader:
             faces = detector.detect([frame.image])[0]

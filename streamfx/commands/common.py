@@ -119,14 +119,14 @@ def check_output_plan(args, reader, output) -> None:
 
 # ---- the run -----------------------------------------------------------------------------------------------------
 def build_pipeline(args, effect, *, live: bool, grid: int = 0, side_by_side: bool = False):
-    from streamfx.face.detect import MTCNNDetector
+    from streamfx.face.detect import VIDEO_MAX_SIDE, MTCNNDetector
     from streamfx.face.track import FaceTracker
     from streamfx.pipeline import Pipeline, PipelineOptions
     from streamfx.stages import ComposeOptions, Composer, FaceStage
 
     select = "largest" if grid > 1 else parse_selection(args.faces, "--faces")  # a style grid shows one face
     detector_device = "cuda" if str(effect.device).startswith("cuda") else "cpu"
-    detector = MTCNNDetector(device=detector_device, max_side=640)
+    detector = MTCNNDetector(device=detector_device, max_side=VIDEO_MAX_SIDE)
     tracker = FaceTracker(detector, detect_every=args.detect_every, smooth=not args.no_smooth, select=select)
     change_only = getattr(effect, "pastes_change", False)  # photo edits add their change to the frame's own face
     composer = Composer(ComposeOptions(args.mask_margin, args.feather, args.color_match, side_by_side, change_only),

@@ -19,6 +19,7 @@ PYRAMID_FACTOR = 0.709  # area halves every two pyramid levels
 PNET_WINDOW, PNET_STRIDE = 12, 2
 NMS_PER_SCALE, NMS_STAGE, NMS_FINAL = 0.5, 0.7, 0.7
 CROP_BATCH = 256  # crops per R-Net/O-Net call, bounds memory on large photos
+VIDEO_MAX_SIDE = 640  # video runs detect on frames shrunk to this long side: faces down to 1/50 of it are found
 
 
 @dataclass

@@ -41,9 +41,9 @@ def detect_faces(image: np.ndarray) -> list:
     global _detector
     with _detector_lock:
         if _detector is None:
-            from streamfx.face.detect import MTCNNDetector
+            from streamfx.face.detect import VIDEO_MAX_SIDE, MTCNNDetector
 
-            _detector = MTCNNDetector(max_side=640)  # as the pipeline's tracker: the same faces are found
+            _detector = MTCNNDetector(max_side=VIDEO_MAX_SIDE)  # as the pipeline's tracker: the same faces are found
         return _detector.detect([image])[0]
 
 
