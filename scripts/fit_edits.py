@@ -1,7 +1,7 @@
 """Fit the edit bank of a model: directions for the 40 CelebA attributes and the strength of slider +-1.
 
     python scripts/fit_edits.py [--weights streamfx/data/gnr_slim.safetensors] [--out streamfx/data/gnr_slim_edits.safetensors]
-                                [--attributes Smiling Young ...] [--threads 2]
+                                [--attributes Smiling Young ...] [--tune-steps 150] [--threads 2]
 
 Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 250 are for `edit_report.py`);
 every 10th of them calibrates the strengths. Needs the attribute classifier (scripts/train_attributes.py).
@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from streamfx.edit.fit import fit_bank  # noqa: E402
 from streamfx.edit.render import photo_decoder  # noqa: E402
+from streamfx.edit.tune import TuneOptions  # noqa: E402
 from streamfx.training.attributes import load_classifier, read_attributes  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 from streamfx.weights import load_generators  # noqa: E402
@@ -38,6 +39,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--attributes", nargs="+", default=None, help="fit only these (default: all 40)")
     parser.add_argument("--bridge", default="jpface",
                         help="style anchor of the anime rendering in between (models without an A2A decoder)")
+    parser.add_argument("--tune-steps", type=int, default=0,
+                        help="tune each direction against the classifier this many steps (default 0: regression only)")
+    parser.add_argument("--tune-faces", type=int, default=512, help="training faces tuning draws from (default 512)")
+    parser.add_argument("--tune-keep", type=float, default=TuneOptions.keep_weight,
+                        help=f"weight of the other attributes' change while tuning (default {TuneOptions.keep_weight:g})")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args()
 
@@ -56,12 +62,15 @@ def main() -> int:
     names, table = read_attributes(opts.celeba_dir)
     train, _held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
     calibration = train[::10]
+    tuning = [p for i, p in enumerate(train) if i % 10][:opts.tune_faces]  # never the calibration faces
     faces = load_batch(train, size)
     labels = torch.stack([torch.from_numpy(table[p.name]) for p in train])
     decoder = photo_decoder(generators, meta, opts.bridge)
     bank = fit_bank(g_a2b, decoder, classifier, faces, labels, load_batch(calibration, size), names=names,
                     measurable=measurable,
-                    model_sha256=meta["tensors_sha256"], attributes=opts.attributes)
+                    model_sha256=meta["tensors_sha256"], attributes=opts.attributes,
+                    tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
+                    tune_faces=load_batch(tuning, size) if opts.tune_steps else None)
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
     bank.save(opts.out)
     editable = [n for n, r in bank.reports.items() if r.editable]

@@ -7,6 +7,8 @@
 2. Strengths. Slider +-1 must carry most faces across the classifier's 0.5 line. For each attribute a few
    strengths are tried on calibration faces (faces on the wrong side of the line, pushed towards the other);
    the smallest that carries `target` of them across in both directions is kept, else the strongest tried.
+   With `tune`, each direction, taken at that strength, is then tuned against the classifier on other training
+   faces (`tune.py`), and slider +-1 is the tuned direction itself.
 3. Verdict. An attribute is editable when slider +-1 carries >= 70 % across and moves the other attributes by
    <= 0.1 on average, and the classifier can measure it at all (balanced accuracy >= 0.7 on held-out faces).
 
@@ -16,6 +18,7 @@ classifier's VGG dominates), so the whole bank is minutes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -24,6 +27,7 @@ from torch import Tensor
 
 from streamfx.edit.bank import AttributeReport, EditBank
 from streamfx.edit.render import PhotoDecoder, encode_all
+from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
 
 log = logging.getLogger("streamfx.edit")
 
@@ -96,14 +100,20 @@ def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> 
 
 def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
              calibration_faces: Tensor, *, names: list[str], measurable: dict[str, float], model_sha256: str = "",
-             target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None) -> EditBank:
+             target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
+             tune: TuneOptions | None = None, tune_faces: Tensor | None = None) -> EditBank:
     """The bank for the generators. `measurable`: the classifier's held-out balanced accuracy per attribute;
-    `attributes`: fit only these (default all 40; the others stay at zero, not editable)."""
+    `attributes`: fit only these (default all 40; the others stay at zero, not editable); `tune` with
+    `tune_faces` (training faces outside the calibration set): tune every fitted direction (`tune.py`)."""
     started = time.perf_counter()
     content, style = encode_all(g_a2b, train_faces)
     content_dirs, style_dirs = regress(content, train_labels), regress(style, train_labels)
     del content
     cal = Calibrator(g_a2b, decoder, classifier, calibration_faces)
+    tuning = None
+    if tune is not None and tune_faces is not None:
+        classifier.requires_grad_(False)
+        tuning = tuning_faces(lambda faces: encode_all(g_a2b, faces), decoder, classifier, tune_faces)
     scaled_content, scaled_style = torch.zeros_like(content_dirs), torch.zeros_like(style_dirs)
     reports = {}
     for k, name in enumerate(names):
@@ -115,17 +125,24 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
                                                    f"{measurable.get(name, 0.0):.2f})")
             continue
         strength, crossing, entanglement = _calibrate(cal, k, content_dirs[k], style_dirs[k], target, per_side)
+        content_dir, style_dir = strength * content_dirs[k], strength * style_dirs[k]
+        if tuning is not None:
+            log.info("%-20s before tuning: strength %.2f crossing %.2f entanglement %.3f", name, strength, crossing,
+                     entanglement)
+            content_dir, style_dir = tune_direction(decoder, classifier, tuning, k, content_dir, style_dir, tune)
+            crossing, entanglement = _measure(cal, k, content_dir, style_dir, 1.0, per_side)
         reasons = []
         if crossing < CROSSING_BAR:
             reasons.append(f"only {crossing:.0%} of faces cross at full strength")
         if entanglement > ENTANGLEMENT_BAR:
             reasons.append(f"moves the other attributes by {entanglement:.2f}")
         reports[name] = AttributeReport(not reasons, "; ".join(reasons), strength, crossing, entanglement)
-        scaled_content[k], scaled_style[k] = strength * content_dirs[k], strength * style_dirs[k]
+        scaled_content[k], scaled_style[k] = content_dir, style_dir
         log.info("%-20s strength %.2f crossing %.2f entanglement %.3f %s", name, strength, crossing, entanglement,
                  "" if not reasons else "(not editable)")
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "target": target,
             "photo_decoder": decoder.kind,
+            "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, reports, info)
 
