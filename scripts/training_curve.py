@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pipeline import print_rows  # noqa: E402  (the scripts' one table printer)
+
 GROUPS = ("trainA", "female", "male")  # eval_gnr's three held-out groups, in its order
 
 
@@ -68,14 +71,7 @@ def print_table(evaluations: list[Evaluation], markdown: bool) -> None:
     rows = [(f"{e.step:,}", f"{e.hours:.2f}", f"{e.cycle_psnr:.2f}", f"{e.diversity:.4f}",
              " / ".join(f"{a:.3f}" for a in e.anime), f"{e.anchor_lpips:.3f} / {e.anchor_anime:.3f}")
             for e in evaluations]
-    if markdown:
-        print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-        return
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+    print_rows(header, rows, markdown)
 
 
 # ---- the chart --------------------------------------------------------------------------------------------------
