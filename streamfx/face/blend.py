@@ -44,8 +44,8 @@ def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, m
                feather: float = 0.12, color_match: bool = False) -> np.ndarray:
     """A new frame with `generated` ([S,S,3] uint8, same framing as `crop`) blended over the face.
 
-    Only the frame rectangle the crop covers is warped; faces partly outside the frame are clipped.
-    color_match moves the generated face's Lab mean and std inside the mask to the frame's.
+    Only the frame rectangle under the mask's nonzero part is warped; faces partly outside the frame are clipped.
+    color_match moves the generated face's Lab mean and std inside the mask to those of the frame's face.
     """
     out = frame.copy()
     paste_back_into(out, generated, crop, mask_margin=mask_margin, feather=feather, color_match=color_match)
@@ -58,25 +58,23 @@ def paste_back_into(canvas: np.ndarray, generated: np.ndarray, crop: AlignedCrop
     size = generated.shape[0]
     if generated.shape[:2] != (size, size) or crop.image.shape[0] != size:
         raise ValueError(f"generated face {generated.shape} does not match the crop {crop.image.shape}")
-    placed = _placement(crop, size, canvas.shape[:2])
+    if color_match:  # in crop space, where the crop itself is the frame's face
+        generated = match_color(generated, crop.image, _shared_mask(size, mask_margin, feather) > 0.5)
+    placed = _placement(crop, size, canvas.shape[:2], _mask_extent(size, mask_margin, feather))
     if placed is None:
         return  # the face is entirely outside the frame
     (x0, y0, x1, y1), inverse, shape = placed
-    # The face and its mask travel as one 4-channel picture: OpenCV's warp has a vector path for 4 channels (not
-    # for 3), and one bilinear warp of a crop first enlarged 2x by a bicubic resize looks like a bicubic warp at a
-    # third of the cost (43-57 dB apart over the pasted pixels at 720p, less for faces with more fine detail).
+    # The face, premultiplied by its mask, and the mask travel as one 4-channel picture: OpenCV's warp has a vector
+    # path for 4 channels (not for 3), and one bilinear warp of a crop first enlarged 2x by a bicubic resize looks
+    # like a bicubic warp at a third of the cost (43-57 dB apart over the pasted pixels at 720p).
     factor = UPSAMPLE if _drawn_scale(inverse) > UPSAMPLE_ABOVE else 1
-    rgba = _face_with_alpha(generated, factor, mask_margin, feather)
-    warped = cv2.warpAffine(rgba, _finer_grid(inverse, factor), shape, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT)
-    face = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
-    alpha = warped[:, :, 3].astype(np.float32) * np.float32(1 / 255)
-    background = np.ascontiguousarray(canvas[y0:y1, x0:x1])
-    if color_match:
-        face = match_color(face, background, alpha > 0.5)
-    # OpenCV's blend rounds alpha*face + (1-alpha)*background like the float formula, in one vectorized pass
-    # instead of five region-sized float temporaries.
-    canvas[y0:y1, x0:x1] = cv2.blendLinear(face, background, alpha, 1.0 - alpha)
+    warped = cv2.warpAffine(_premultiplied_face(generated, factor, mask_margin, feather), _finer_grid(inverse, factor),
+                            shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    # face*alpha + background*(1-alpha) in 8-bit saturating vector ops: half the time of a float blend
+    keep = cv2.cvtColor(cv2.bitwise_not(warped[:, :, 3]), cv2.COLOR_GRAY2RGB)
+    background = canvas[y0:y1, x0:x1]
+    canvas[y0:y1, x0:x1] = cv2.add(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB),
+                                   cv2.multiply(background, keep, scale=1 / 255))
 
 
 UPSAMPLE = 2  # the crop is enlarged this much before the warp when it is drawn larger than UPSAMPLE_ABOVE
@@ -88,12 +86,13 @@ def _drawn_scale(inverse: np.ndarray) -> float:
     return float(np.sqrt(abs(np.linalg.det(inverse[:, :2]))))
 
 
-def _face_with_alpha(generated: np.ndarray, factor: int, mask_margin: float, feather: float) -> np.ndarray:
-    """[S*f,S*f,4] uint8: the face (bicubic-enlarged by `factor`) with the feather mask as its alpha."""
+def _premultiplied_face(generated: np.ndarray, factor: int, mask_margin: float, feather: float) -> np.ndarray:
+    """[S*f,S*f,4] uint8: the face (bicubic-enlarged by `factor`) times the feather mask, with the mask as alpha."""
     size = generated.shape[0]
     if factor != 1:
         generated = cv2.resize(generated, (size * factor, size * factor), interpolation=cv2.INTER_CUBIC)
-    return np.dstack([generated, _shared_alpha(size, factor, mask_margin, feather)])
+    alpha = _shared_alpha(size, factor, mask_margin, feather)
+    return np.dstack([cv2.multiply(generated, cv2.merge([alpha, alpha, alpha]), scale=1 / 255), alpha])
 
 
 @functools.lru_cache(maxsize=8)
@@ -136,7 +135,7 @@ def paste_change_into(canvas: np.ndarray, generated: np.ndarray, crop: AlignedCr
     if generated.shape != crop.image.shape:
         raise ValueError(f"generated face {generated.shape} does not match the crop {crop.image.shape}")
     change = generated.astype(np.float32) - crop.image.astype(np.float32)
-    placed = _placement(crop, size, canvas.shape[:2])
+    placed = _placement(crop, size, canvas.shape[:2], _mask_extent(size, mask_margin, feather))
     if placed is None or not change.any():
         return
     (x0, y0, x1, y1), inverse, shape = placed
@@ -147,9 +146,10 @@ def paste_change_into(canvas: np.ndarray, generated: np.ndarray, crop: AlignedCr
     canvas[y0:y1, x0:x1] = np.clip(edited + 0.5, 0, 255).astype(np.uint8)
 
 
-def _placement(crop: AlignedCrop, size: int, frame_hw: tuple[int, int]):
-    """(frame rectangle, crop -> rectangle affine, rectangle (w, h)) of a crop, or None when it is off the frame."""
-    region = _covered_rect(crop.affine, size, frame_hw)
+def _placement(crop: AlignedCrop, size: int, frame_hw: tuple[int, int], extent: tuple[float, float] | None = None):
+    """(frame rectangle, crop -> rectangle affine, rectangle (w, h)) of the part `extent` (crop pixels, lo to hi on
+    both axes; default the whole square) of a crop, or None when it is off the frame."""
+    region = _covered_rect(crop.affine, (0.0, float(size)) if extent is None else extent, frame_hw)
     if region is None:
         return None
     x0, y0, x1, y1 = region
@@ -158,16 +158,29 @@ def _placement(crop: AlignedCrop, size: int, frame_hw: tuple[int, int]):
     return region, inverse, (x1 - x0, y1 - y0)
 
 
-def _covered_rect(affine: np.ndarray, size: int, frame_hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """Frame rectangle (x0, y0, x1, y1) covered by the crop square, clipped to the frame; None when empty."""
+def _covered_rect(affine: np.ndarray, extent: tuple[float, float], frame_hw: tuple[int, int]
+                  ) -> tuple[int, int, int, int] | None:
+    """Frame rectangle (x0, y0, x1, y1) covered by the crop square from `extent[0]` to `extent[1]` on both axes,
+    clipped to the frame; None when empty."""
     inverse = cv2.invertAffineTransform(affine)
-    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inverse[:, :2].T + inverse[:, 2]
+    lo, hi = extent
+    corners = np.array([[lo, lo], [hi, lo], [lo, hi], [hi, hi]], np.float64) @ inverse[:, :2].T + inverse[:, 2]
     height, width = frame_hw
     x0 = max(int(np.floor(corners[:, 0].min())), 0)
     y0 = max(int(np.floor(corners[:, 1].min())), 0)
     x1 = min(int(np.ceil(corners[:, 0].max())) + 1, width)
     y1 = min(int(np.ceil(corners[:, 1].max())) + 1, height)
     return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
+
+
+@functools.lru_cache(maxsize=8)
+def _mask_extent(size: int, margin: float, feather: float) -> tuple[float, float]:
+    """Crop coordinates (lo, hi) that hold every nonzero pixel of the feather mask, with a pixel to spare for the
+    bilinear warp: only that part of the crop needs pasting (about 3/4 of its area at the default margin)."""
+    used = np.nonzero(_shared_mask(size, margin, feather).any(axis=0))[0]
+    if len(used) == 0:
+        return 0.0, 0.0
+    return float(max(used[0] - 1, 0)), float(min(used[-1] + 2, size))
 
 
 def match_color(source: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndarray:
