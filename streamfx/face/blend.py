@@ -91,17 +91,20 @@ def _premultiplied_face(generated: np.ndarray, factor: int, mask_margin: float, 
     size = generated.shape[0]
     if factor != 1:
         generated = cv2.resize(generated, (size * factor, size * factor), interpolation=cv2.INTER_CUBIC)
-    alpha = _shared_alpha(size, factor, mask_margin, feather)
-    return np.dstack([cv2.multiply(generated, cv2.merge([alpha, alpha, alpha]), scale=1 / 255), alpha])
+    # RGB -> RGBA sets alpha to 255, so one multiply by the 4-channel mask also writes the mask into alpha
+    # (an order of magnitude faster than stacking the channels with numpy)
+    return cv2.multiply(cv2.cvtColor(generated, cv2.COLOR_RGB2RGBA), _shared_alpha(size, factor, mask_margin, feather),
+                        scale=1 / 255)
 
 
 @functools.lru_cache(maxsize=8)
 def _shared_alpha(size: int, factor: int, margin: float, feather: float) -> np.ndarray:
-    """The crop's feather mask as 8-bit alpha, enlarged bilinearly (the mask's shape stays the crop size's)."""
+    """[S*f,S*f,4] uint8: the crop's feather mask as 8-bit alpha in every channel, enlarged bilinearly (the mask's
+    shape stays the crop size's)."""
     mask = _shared_mask(size, margin, feather)
     if factor != 1:
         mask = cv2.resize(mask, (size * factor, size * factor), interpolation=cv2.INTER_LINEAR)
-    alpha = np.round(mask * 255).astype(np.uint8)
+    alpha = cv2.merge([np.round(mask * 255).astype(np.uint8)] * 4)
     alpha.flags.writeable = False
     return alpha
 
