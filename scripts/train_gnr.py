@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--sample-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--init-weights", type=Path, default=None, metavar="FILE",
+                   help="a new run starts from this weight file's generators (fresh discriminators and optimizers); "
+                        "ignored when the run directory has a checkpoint to resume")
     p.add_argument("--fresh", action="store_true", help="refuse to resume: the run directory must have no checkpoint")
     p.add_argument("--benchmark", type=int, default=0, metavar="STEPS",
                    help="time STEPS iterations, count FLOPs, print a table and a GPU estimate; no training run")
@@ -77,6 +80,16 @@ def resumed_model_config(run_dir: Path):
     config = GNRConfig.from_dict(ckpt.read_meta(latest)["config"]["model"])
     log.info("resuming %s: architecture from the checkpoint (%s)", latest, config.to_dict()["channels"])
     return config
+
+
+def initial_model_config(weights: Path | None):
+    """The architecture of --init-weights (it wins over --config/--size for a new run), or None."""
+    from streamfx.models.gnr import GNRConfig
+    from streamfx.weights import read_metadata
+
+    if weights is None:
+        return None
+    return GNRConfig.from_dict(read_metadata(weights)["configs"]["A2B"])
 
 
 def resolve_device(name: str) -> str:
@@ -109,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.teacher:
             data = with_teacher_pairs(data, args.celeba_dir, args.teacher)
         log.info("data %s", data.describe())
-        model = resumed_model_config(args.run_dir) or model_config(args.config, args.size)
+        model = resumed_model_config(args.run_dir) or initial_model_config(args.init_weights) \
+            or model_config(args.config, args.size)
         cfg = TrainConfig(model=model, batch=args.batch, lr=args.lr, seed=args.seed,
                           amp=args.amp and bf16_supported(device), channels_last=args.channels_last,
                           gnr_every=args.gnr_every, jitter_teacher=args.jitter_teacher)
@@ -124,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         resumed = run.resume()
         if resumed and args.fresh:
             raise UsageError(f"--fresh given but {args.run_dir} already has a checkpoint")
+        if not resumed and args.init_weights:
+            run.start_from_weights(args.init_weights)
         result = run.run()
         if args.export:
             from streamfx.training.export import export_weights

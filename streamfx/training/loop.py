@@ -56,6 +56,14 @@ class TrainingRun:
         log.info("resumed from %s (step %d)", path, self.trainer.step_count)
         return True
 
+    def start_from_weights(self, path: Path) -> None:
+        """Begin a new run from an exported weight file's generators, at the step count and step time it records."""
+        from streamfx.weights import load_weights
+
+        generators, meta = load_weights(path)
+        self.trainer.warm_start(generators, meta.get("steps", 0), meta.get("wall_seconds", 0.0))
+        log.info("started from %s (step %d)", path, self.trainer.step_count)
+
     def save(self) -> Path:
         tensors, meta = self.trainer.state()
         path = ckpt.save_step(self.root / "checkpoints", self.trainer.step_count, tensors, meta,

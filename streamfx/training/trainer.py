@@ -314,6 +314,15 @@ class GNRTrainer:
         tensors.update(t)
         return tensors, meta
 
+    def warm_start(self, generators: dict[str, nn.Module], step: int, wall_seconds: float) -> None:
+        """Continue from exported generators (the EMA pair of a weight file): both the live and the EMA copies start
+        from them; discriminators, optimizers and samplers start fresh, as a weight file carries none of them."""
+        for direction, live, ema in (("A2B", self.g_a2b, self.ema_a2b), ("B2A", self.g_b2a, self.ema_b2a)):
+            raw = copy.deepcopy(generators[direction]).unfold_equalized_lr().state_dict()  # training form
+            live.load_state_dict(raw)
+            ema.load_state_dict(raw)
+        self.step_count, self.wall_seconds = int(step), float(wall_seconds)
+
     def load_state(self, tensors: dict[str, Tensor], meta: dict) -> None:
         for name, module in self._modules().items():
             prefix = f"model/{name}/"
