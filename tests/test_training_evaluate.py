@@ -50,6 +50,15 @@ def test_training_curve_reads_step_time_and_scores(tmp_path, monkeypatch):
     assert (first.step, first.hours, second.step, second.hours) == (10, 0.01, 25, 2.0)
     assert second.anime == pytest.approx((0.2, 0.4, 0.6)) and second.cycle_psnr == 20.0
     assert (second.anchor_lpips, second.anchor_anime) == (0.15, 0.3)  # the JP_face anchor, not the cute one
+    # the history in git: a CSV round trip, and a re-evaluated step replaces its row in its own branch only
+    history = tmp_path / "history.csv"
+    curve.write_history(history, [first, second])
+    kept = curve.read_history(history)
+    assert [(e.step, e.hours, e.anime[2]) for e in kept] == [(10, 0.01, 0.3), (25, 2.0, 0.6)]
+    branch = curve.Evaluation(25, 2.5, 21.0, 0.11, (0.0, 0.1, 0.2), 0.12, 0.2, branch="from 25")
+    again = curve.Evaluation(25, 2.0, 20.5, 0.1, (0.2, 0.4, 0.7), 0.15, 0.3)
+    rows = curve.merged(kept, [again, branch])
+    assert [(e.branch, e.step, e.cycle_psnr) for e in rows] == [("", 10, 20.0), ("", 25, 20.5), ("from 25", 25, 21.0)]
     chart = tmp_path / "curve.png"
-    curve.draw_chart([first, second], chart)
+    curve.draw_chart(rows, chart)
     assert read_image(chart).shape == (2 * (curve.PANEL_H + 2 * curve.MARGIN), 2 * (curve.PANEL_W + 2 * curve.MARGIN), 3)
