@@ -49,6 +49,7 @@ def test_a_run_started_from_an_export_continues_its_generators(tmp_path):
     export_weights(path, tmp_path / "gnr_tiny.safetensors", device="cpu (test)")
 
     from streamfx.training.loop import RunOptions, TrainingRun
+    from streamfx.weights import load_weights
 
     run = TrainingRun(TrainConfig(model=model_config("tiny"), batch=2, seed=7), domains, RunOptions(run_dir=tmp_path / "run"))
     started = run.trainer
@@ -63,3 +64,9 @@ def test_a_run_started_from_an_export_continues_its_generators(tmp_path):
             assert torch.allclose(mine(faces, z), theirs(faces, z), atol=1e-4, rtol=1e-4)
     logs = started.step()
     assert started.step_count == 3 and all(torch.isfinite(v) for v in logs.values())
+    # the weights it exports say where they began
+    tensors, meta = started.state()
+    path = ckpt.save_step(tmp_path / "continued", started.step_count, tensors, meta)
+    export_weights(path, tmp_path / "continued.safetensors", device="cpu (test)")
+    started_from = load_weights(tmp_path / "continued.safetensors")[1]["started_from"]
+    assert started_from["file"] == "gnr_tiny.safetensors" and started_from["steps"] == 2

@@ -84,6 +84,7 @@ def provenance(meta: dict, device: str) -> dict:
         "torch": torch.__version__,
         "host": platform.node(),
         "perceptual_loss": "LPIPS, shift-tolerant VGG16 (stlpips-pytorch 0.0.2 weights)",
+        **({"started_from": meta["started_from"]} if meta.get("started_from") else {}),
     }
 
 

@@ -61,7 +61,8 @@ class TrainingRun:
         from streamfx.weights import load_weights
 
         generators, meta = load_weights(path)
-        self.trainer.warm_start(generators, meta.get("steps", 0), meta.get("wall_seconds", 0.0))
+        source = {"file": Path(path).name, "tensors_sha256": meta.get("tensors_sha256"), "steps": meta.get("steps")}
+        self.trainer.warm_start(generators, meta.get("steps", 0), meta.get("wall_seconds", 0.0), source)
         log.info("started from %s (step %d)", path, self.trainer.step_count)
 
     def save(self) -> Path:

@@ -104,6 +104,7 @@ class GNRTrainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.step_count = 0
         self.wall_seconds = 0.0
+        self.started_from: dict | None = None  # the weight file a warm-started run began from (provenance)
 
     # -- one iteration ------------------------------------------------------------------------------------------------
 
@@ -306,6 +307,8 @@ class GNRTrainer:
                 "samplers": {"A": self.sampler_a.state_dict(), "B": self.sampler_b.state_dict(),
                              **({"pairs": self.sampler_pairs.state_dict()} if self.sampler_pairs else {})},
                 "data": self.data.sources}
+        if self.started_from:
+            meta["started_from"] = self.started_from
         for name, optim in (("G", self.g_optim), ("D", self.d_optim)):
             t, m = ckpt.optimizer_state(f"optim/{name}", optim)
             tensors.update(t)
@@ -314,7 +317,8 @@ class GNRTrainer:
         tensors.update(t)
         return tensors, meta
 
-    def warm_start(self, generators: dict[str, nn.Module], step: int, wall_seconds: float) -> None:
+    def warm_start(self, generators: dict[str, nn.Module], step: int, wall_seconds: float,
+                   source: dict | None = None) -> None:
         """Continue from exported generators (the EMA pair of a weight file): both the live and the EMA copies start
         from them; discriminators, optimizers and samplers start fresh, as a weight file carries none of them."""
         for direction, live, ema in (("A2B", self.g_a2b, self.ema_a2b), ("B2A", self.g_b2a, self.ema_b2a)):
@@ -322,6 +326,7 @@ class GNRTrainer:
             live.load_state_dict(raw)
             ema.load_state_dict(raw)
         self.step_count, self.wall_seconds = int(step), float(wall_seconds)
+        self.started_from = source
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict) -> None:
         for name, module in self._modules().items():
@@ -335,3 +340,4 @@ class GNRTrainer:
             self.sampler_pairs.load_state_dict(meta["samplers"]["pairs"])
         ckpt.restore_rng({"train": self.generator}, tensors, meta["rng"])
         self.step_count, self.wall_seconds = int(meta["step"]), float(meta["wall_seconds"])
+        self.started_from = meta.get("started_from")
