@@ -5,7 +5,8 @@
     python scripts/eval_gnr.py --weights model.safetensors --out runs/eval_model
 
 Faces: the held-out split of selfie2anime trainA (every 20th file, never trained on) and held-out CelebA-HQ faces
-of each sex (`Male` attribute). The anime-vs-photo classifier is trained once and cached (--classifier).
+of each sex (`Male` attribute). The anime-vs-photo classifier is the committed one (streamfx/data), so scores
+are comparable across runs and machines; --retrain-classifier trains and saves a new one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from streamfx.errors import StreamfxError, UsageError  # noqa: E402
 from streamfx.training import checkpoint as ckpt  # noqa: E402
-from streamfx.training.classifier import load_classifier, save_classifier, train_classifier  # noqa: E402
+from streamfx.training.classifier import (ANIME_CLASSIFIER, load_classifier, save_classifier,  # noqa: E402
+                                         train_classifier)
 from streamfx.training.data import (CELEBAHQ, DEFAULT_ROOT, SELFIE2ANIME, celeba_holdout_by_sex,  # noqa: E402
                                     list_images, load_batch, split_holdout)
 from streamfx.training.evaluate import (evaluate_group, evaluate_teacher, markdown_table,  # noqa: E402
@@ -45,7 +47,8 @@ def parse_args(argv):
     p.add_argument("--seeds", type=int, default=8, help="styles per face (diversity)")
     p.add_argument("--selfie2anime", type=Path, default=SELFIE2ANIME)
     p.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
-    p.add_argument("--classifier", type=Path, default=REPO / "runs" / "eval" / "anime_classifier.safetensors")
+    p.add_argument("--classifier", type=Path, default=ANIME_CLASSIFIER,
+                   help="the anime-vs-photo classifier (default: the committed one; --retrain-classifier rewrites it)")
     p.add_argument("--retrain-classifier", action="store_true")
     p.add_argument("--live", action="store_true", help="evaluate the live generators, not the EMA copies")
     p.add_argument("--teacher", type=Path, action="append", default=None, metavar="DIR",
