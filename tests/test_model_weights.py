@@ -110,3 +110,21 @@ def test_resolve_weights(tmp_path, monkeypatch):
     assert resolve_weights(str(tmp_path / "GNR_checkpoint.pt")) == tmp_path / "GNR_checkpoint.pt"
     with pytest.raises(ModelError, match="neither a file nor a model name"):
         resolve_weights("no-such-model")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_channels_last_generator_saves_with_the_same_hash(tmp_path, dtype):
+    # A decoder trained channels-last holds [O,I,1,1] weights with odd strides; its export once failed on them.
+    config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
+    torch.manual_seed(0)
+    plain = Generator(config)
+    strided = Generator(config)
+    strided.load_state_dict(plain.state_dict())
+    strided.to(memory_format=torch.channels_last)
+    assert any(p.dim() == 4 and p.shape[-1] == 1 and p.stride(-1) != 1 for p in strided.parameters())
+    save_weights(tmp_path / "plain.safetensors", {"A2B": plain}, {}, dtype=dtype)
+    save_weights(tmp_path / "strided.safetensors", {"A2B": strided}, {}, dtype=dtype)
+    assert (read_metadata(tmp_path / "plain.safetensors")["tensors_sha256"]
+            == read_metadata(tmp_path / "strided.safetensors")["tensors_sha256"])
+    loaded, _ = load_weights(tmp_path / "strided.safetensors")  # the checksum is verified on load
+    assert sorted(loaded) == ["A2B"]
