@@ -67,7 +67,7 @@ class Editor:
     def edit(self, sliders: dict, freeze: tuple = ()) -> torch.Tensor:
         if not any(sliders.values()):
             return self.faces.clone()
-        dc, ds = self.bank.deltas(sliders, freeze)
+        dc, ds = self.bank.deltas(sliders, freeze, photo=False)  # measured whatever the bank's verdict
         return (self.faces + self._photos(self.content + dc, self.style + ds) - self.base).clamp(-1, 1)
 
 
