@@ -10,7 +10,7 @@ Without --weights the model is a tiny random GNR (seeded): meaningless for anime
 moves with the alignment, so it measures steadiness of detection, tracking and paste-back. `--weights default`
 runs what a user gets with no --weights (the bundled model). `--anime-score` also scores the output's face crops
 (aligned with the input's landmarks, every 5th frame) with the evaluation's anime-vs-photo classifier
-(`streamfx/data/anime_classifier.safetensors`, the evaluation's, committed), next to the input crops' score.
+(the committed `streamfx/data/anime_classifier.safetensors`), next to the input crops' score.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--style-seed", type=int, default=0)
     parser.add_argument("--style-anchor", default=None, help="a style anchor of the weights instead of the seed")
     parser.add_argument("--anime-score", action="store_true", help="score output face crops as anime (0..1)")
-    parser.add_argument("--classifier", type=Path, default=REPO / "streamfx" / "data" / "anime_classifier.safetensors")
+    parser.add_argument("--classifier", type=Path, default=None, help="default: the committed evaluation classifier")
     parser.add_argument("--markdown", action="store_true")
     return parser.parse_args()
 
@@ -124,12 +124,12 @@ def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, styl
     return meter
 
 
-def anime_scores(classifier_path: Path, meter: FlickerMeter) -> tuple[float, float]:
+def anime_scores(classifier_path: Path | None, meter: FlickerMeter) -> tuple[float, float]:
     """(mean anime probability of the input crops, of the output crops)."""
     from streamfx.pixels import to_model
-    from streamfx.training.classifier import load_classifier
+    from streamfx.training.classifier import ANIME_CLASSIFIER, load_classifier
 
-    classifier, _ = load_classifier(classifier_path)
+    classifier, _ = load_classifier(classifier_path or ANIME_CLASSIFIER)
 
     def score(crops) -> float:
         x = to_model(np.stack(crops))
