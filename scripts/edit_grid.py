@@ -6,7 +6,7 @@
 The face is the astronaut sample (a public-domain NASA photo), aligned as the pipeline aligns it; each tile is the
 default model's anime face in the anchor style with one slider set (strength as the bank stores it, photo verdicts
 do not apply to anime output), or with --photo the edited photo (the model's photo decoder, the change added to the
-face; every fitted direction is drawn, editable or not). The first column is the input face.
+face, one-sided where the bank says so, as `streamfx edit` does; every fitted direction is drawn, editable or not). The first column is the input face.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.edit.load import load_bank  # noqa: E402
-from streamfx.edit.render import photo_decoder, photo_edit  # noqa: E402
+from streamfx.edit.render import one_sided, photo_decoder, photo_edit  # noqa: E402
 from streamfx.io.decode import VideoReader  # noqa: E402
 from streamfx.pixels import to_model, to_uint8  # noqa: E402
 from streamfx.weights import load_generators, resolve_weights  # noqa: E402
@@ -57,8 +57,11 @@ def main() -> int:
         for slider in opts.sliders:
             tiles = [face]
             for value in VALUES:
-                delta, style_delta = bank.deltas({slider: value}, photo=False)
-                edited = photo_edit(g, decoder, x, delta, style_delta) if opts.photo else g.decode(content + delta, w)
+                edit = bank.edit({slider: value}, photo=False)
+                if opts.photo:  # one-sided, as `streamfx edit` does it
+                    edited = photo_edit(g, decoder, x, one_sided(edit))
+                else:
+                    edited = g.decode(content + edit.fixed()[0], w)
                 tiles.append(to_uint8(edited)[0])
             rows.append(np.concatenate([cv2.resize(t, (opts.tile, opts.tile), interpolation=cv2.INTER_CUBIC)
                                         for t in tiles], axis=1))

@@ -8,7 +8,8 @@ monotonic share (faces whose attribute probability never goes down as the slider
 0.02 tolerance), crossing at +-1 (share of the faces starting on the other side of 0.5 that end past it), the mean
 absolute change of the other 39 attributes (the full matrix is written to OUT/entanglement.csv), and the dlib
 identity distance between slider 0 and slider +-1 (share under 0.6). Then two sliders at once, and one slider with
-another attribute frozen.
+another attribute frozen. Faces are edited one-sided, each by its own position (`streamfx/edit/reach.py`), as
+`streamfx edit` edits them; `--same-edit` gives every face the full edit instead.
 """
 
 from __future__ import annotations
@@ -47,14 +48,18 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "runs/edit_report")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--same-edit", action="store_true",
+                        help="every face gets the full edit (one-sided sliders off, as in banks without a probe)")
     return parser.parse_args()
 
 
 class Editor:
-    """Held-out faces with their codes and plain decodings cached; edits them by slider dictionaries."""
+    """Held-out faces with their codes and plain decodings cached; edits them by slider dictionaries, one-sided
+    (each face by its own position, as `streamfx edit` does) unless `same_edit`."""
 
-    def __init__(self, g_a2b, decoder: PhotoDecoder, bank, faces: torch.Tensor, chunk: int = 50):
-        self.decoder, self.bank, self.faces, self.chunk = decoder, bank, faces, chunk
+    def __init__(self, g_a2b, decoder: PhotoDecoder, bank, faces: torch.Tensor, chunk: int = 50,
+                 same_edit: bool = False):
+        self.decoder, self.bank, self.faces, self.chunk, self.same_edit = decoder, bank, faces, chunk, same_edit
         with torch.no_grad():
             self.content, self.style = encode_all(g_a2b, faces)
             self.base = self._photos(self.content, self.style)
@@ -65,9 +70,11 @@ class Editor:
 
     @torch.no_grad()
     def edit(self, sliders: dict, freeze: tuple = ()) -> torch.Tensor:
-        if not any(sliders.values()):
+        edit = self.bank.edit(sliders, freeze, photo=False)  # measured whatever the bank's verdict
+        if not edit.active:
             return self.faces.clone()
-        dc, ds = self.bank.deltas(sliders, freeze, photo=False)  # measured whatever the bank's verdict
+        positions = None if self.same_edit else edit.positions(self.content, self.style)
+        dc, ds = edit.for_faces(len(self.faces), positions)
         return (self.faces + self._photos(self.content + dc, self.style + ds) - self.base).clamp(-1, 1)
 
 
@@ -82,7 +89,7 @@ def main() -> int:
     held = held[:opts.faces]
     g_a2b = generators["A2B"]
     decoder = photo_decoder(generators, meta, bank.info.get("bridge", "jpface"))
-    editor = Editor(g_a2b, decoder, bank, load_batch(held, g_a2b.config.size))
+    editor = Editor(g_a2b, decoder, bank, load_batch(held, g_a2b.config.size), same_edit=opts.same_edit)
     probability = classifier.probabilities
     before = probability(editor.faces)
     identity = None

@@ -30,8 +30,9 @@ class Effect(Protocol):
     crop_size: int  # the aligned crop side the model takes
     weights: Path | None
 
-    def __call__(self, crops: np.ndarray) -> np.ndarray:
-        """[B,S,S,3] uint8 RGB -> [B,V,S,S,3] uint8 RGB."""
+    def __call__(self, crops: np.ndarray, tracks=None) -> np.ndarray:
+        """[B,S,S,3] uint8 RGB -> [B,V,S,S,3] uint8 RGB. `tracks`: the face track of each crop (-1: none), for
+        effects that hold something per face over a video."""
 
     def close(self) -> None:
         """Release the engines."""
@@ -49,7 +50,7 @@ class PassthroughEffect:
     crop_size = 256
     weights = None
 
-    def __call__(self, crops: np.ndarray) -> np.ndarray:
+    def __call__(self, crops: np.ndarray, tracks=None) -> np.ndarray:
         return crops[:, None]  # [B,1,S,S,3]
 
     def close(self) -> None:
@@ -96,7 +97,7 @@ class AnimeEffect:
         return self.engines.mapping(style_from_seed(seed, self.latent_dim))
 
     @torch.inference_mode()
-    def __call__(self, crops: np.ndarray) -> np.ndarray:
+    def __call__(self, crops: np.ndarray, tracks=None) -> np.ndarray:
         with self._lock:
             styles, content_delta = self._styles, self._content_delta
         count, variants = crops.shape[0], styles.shape[0]

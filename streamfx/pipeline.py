@@ -173,12 +173,13 @@ class Pipeline:
 
     def _apply_effect(self, works: list[FaceWork]) -> list[FaceWork]:
         crops = [crop.image for work in works for crop in work.crops]
+        tracks = [crop.face.track_id for work in works for crop in work.crops]
         if not self.effect_enabled:
             return [FaceWork(w.frame, w.crops, None, skip_effect=True) for w in works]
         if not crops:
             return works
         with self.stats.timed("model", items=len(crops)):
-            generated = self.effect(np.stack(crops))  # [F,V,S,S,3] uint8
+            generated = self.effect(np.stack(crops), tracks)  # [F,V,S,S,3] uint8
         self.stats.faces += len(crops)
         self.stats.batches += 1
         out, start = [], 0
@@ -198,7 +199,7 @@ class Pipeline:
     # ---- the caller's side -------------------------------------------------------------------------------
     def _warm_up(self) -> None:
         size = self.face_stage.crop_size
-        self.effect(np.zeros((1, size, size, 3), np.uint8))
+        self.effect(np.zeros((1, size, size, 3), np.uint8), [-1])
 
     def run(self, frames: Iterable[VideoFrame], sinks: Sequence, progress: Callable[[int], object] | None = None
             ) -> RunStats:

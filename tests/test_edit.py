@@ -88,7 +88,7 @@ def test_the_smile_direction_raises_the_classifiers_smile_on_held_out_photos(mod
     means = []
     for scale in (0.0, 0.5, 1.0):
         with torch.no_grad():
-            edited = photo_edit(g_a2b, decoder, plain, scale * bank.content[k], scale * bank.style[k])
+            edited = photo_edit(g_a2b, decoder, plain, (scale * bank.content[k], scale * bank.style[k]))
         if scale == 0:
             assert torch.equal(edited, plain)
         means.append(float(classifier.probabilities(edited.clamp(-1, 1))[:, k].mean()))

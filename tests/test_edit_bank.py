@@ -19,7 +19,7 @@ def bank():
     style = torch.randn(len(NAMES), 3, generator=generator)
     reports = {n: AttributeReport(True, strength=1.5, crossing=0.9, entanglement=0.05) for n in NAMES}
     reports["Eyeglasses"] = AttributeReport(False, "only 40% of faces cross at full strength")
-    return EditBank(NAMES, content, style, "abc", reports)
+    return EditBank(NAMES, content, style, "abc", reports=reports)
 
 
 def test_slider_zero_adds_exactly_nothing(bank):
@@ -35,6 +35,16 @@ def test_sliders_add_and_aliases_carry_their_sign(bank):
     young, _ = bank.deltas({"young": 0.25})
     torch.testing.assert_close(age, -young)  # older is less Young
     torch.testing.assert_close(smile, 0.5 * bank.content[0])
+
+
+def test_a_lowered_slider_takes_its_own_strength_and_stays_proportional(bank):
+    bank.lowering[0] = 2.5  # smile -1 needs 2.5 times the strength of +1
+    down, _ = bank.deltas({"smile": -0.4})
+    torch.testing.assert_close(down, -0.4 * 2.5 * bank.content[0])
+    up, _ = bank.deltas({"smile": 0.4})
+    torch.testing.assert_close(up, 0.4 * bank.content[0])
+    half, _ = bank.deltas({"smile": -0.2})
+    torch.testing.assert_close(half, down / 2)
 
 
 def test_a_frozen_attribute_has_no_component_left(bank):
@@ -59,15 +69,32 @@ def test_an_uneditable_attribute_at_zero_is_fine(bank):
 
 def test_saved_bank_loads_back_and_refuses_another_model(bank, tmp_path):
     path = tmp_path / "edits.safetensors"
+    bank.lowering[2] = 1.75
     bank.save(path)
     loaded = EditBank.load(path, model_sha256="abc")
     assert loaded.attributes == NAMES and loaded.reports["Eyeglasses"].reason.startswith("only 40%")
+    torch.testing.assert_close(loaded.lowering, bank.lowering)
     torch.testing.assert_close(loaded.content, bank.content.half().float())
     with pytest.raises(ModelError, match="another model"):
         EditBank.load(path, model_sha256="def")
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
     with pytest.raises(ModelError, match="not a readable edit bank"):
         EditBank.load(tmp_path / "junk.safetensors")
+
+
+def test_a_bank_from_before_lowering_loads_with_both_sides_alike(bank, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    path = tmp_path / "edits.safetensors"
+    bank.save(path)
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    tensors = load_file(str(path))
+    del tensors["lowering"]
+    save_file(tensors, str(path), metadata=meta)
+    loaded = EditBank.load(path)
+    assert torch.equal(loaded.lowering, torch.ones(len(NAMES)))
 
 
 def test_regression_recovers_each_labels_own_effect_despite_correlation():

@@ -79,7 +79,7 @@ def test_weights_keep_a2a_and_the_edit_path_decodes_with_it(tmp_path):
         expected = generators["A2A"].decode(content, generators["A2A"].mapping(style))
         torch.testing.assert_close(decoder(content, style), expected)
         zero = torch.zeros_like(content[0])
-        assert torch.equal(photo_edit(generators["A2B"], decoder, faces, zero, torch.zeros(style.shape[1])), faces)
+        assert torch.equal(photo_edit(generators["A2B"], decoder, faces, (zero, torch.zeros(style.shape[1]))), faces)
     del generators["A2A"]
     assert photo_decoder(generators, meta).kind == "anime cycle"
 

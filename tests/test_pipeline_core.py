@@ -46,9 +46,10 @@ class Invert:
     def __init__(self, fail=False, delay=0.0):
         self.batches, self.fail, self.delay = [], fail, delay
 
-    def __call__(self, crops):
+    def __call__(self, crops, tracks=None):
         if self.fail and self.batches:
             raise RuntimeError("model failed on purpose")
+        assert tracks is not None and len(tracks) == len(crops)  # each crop's face track comes along
         self.batches.append(len(crops))
         time.sleep(self.delay)
         return (255 - crops)[:, None]

@@ -56,8 +56,8 @@ def test_one_look_per_video_across_batches(tmp_path, monkeypatch, clean_home):
     calls = []  # (crops, generated) of every model call after the warm-up
     original = streamfx.effects.AnimeEffect.__call__
 
-    def recording(self, crops):
-        generated = original(self, crops)
+    def recording(self, crops, tracks=None):
+        generated = original(self, crops, tracks)
         if crops.any():  # the pipeline's warm-up call sends a black crop
             calls.append((crops.copy(), generated.copy()))
         return generated

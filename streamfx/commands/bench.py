@@ -89,7 +89,7 @@ def measure_naive(args, source: Path, folder: Path, effect, duration=None, prese
     with VideoReader(source, duration=duration) as reader, _writer(reader, folder / "naive.mp4", preset) as writer:
         for frame in reader:
             work = face_stage(frame)
-            generated = [effect(crop.image[None])[0] for crop in work.crops]  # [V,S,S,3] each
+            generated = [effect(crop.image[None], [crop.face.track_id])[0] for crop in work.crops]  # [V,S,S,3] each
             if generated:
                 work = type(work)(work.frame, work.crops, np.stack(generated))
             writer.write(composer(work), frame.pts)

@@ -76,7 +76,7 @@ def list_attributes(args) -> int:
     _generators, meta = load_generators(path)
     bank = load_bank(path, meta)
     aliases = _aliases_by_attribute()
-    print(f"{path.name}: slider +-1 carries the attribute across for most faces (measured on held-out photos)")
+    print(f"{path.name}: slider +-1 carries the attribute across for most faces (measured on calibration photos)")
     print(f"  {'attribute':<22} {'slider':<28} {'strength':>8} {'crossing':>8} {'others':>6}  notes")
     for attribute in bank.attributes:
         report = bank.reports.get(attribute)
@@ -85,8 +85,10 @@ def list_attributes(args) -> int:
             print(f"  {attribute:<22} {'-':<28} {'':>8} {'':>8} {'':>6}  not editable: "
                   f"{report.reason if report else 'not fitted'}")
             continue
+        notes = ["localised" if report.localised else "",
+                 f"-1 at strength {report.strength_down:.2f}" if report.strength_down not in (0, report.strength) else ""]
         print(f"  {attribute:<22} {names:<28} {report.strength:8.2f} {report.crossing:8.0%} "
-              f"{report.entanglement:6.3f}")
+              f"{report.entanglement:6.3f}  {'; '.join(filter(None, notes))}".rstrip())
     print("crossing: share of faces carried across the classifier's 0.5 line at slider +-1; others: mean change of "
           "the other 39 attributes' probabilities")
     return 0

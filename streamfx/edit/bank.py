@@ -2,10 +2,15 @@
 
 An edit adds `sum_k u_k * D_k` to the content map that the face->anime encoder reads from each face (and
 `sum_k u_k * d_k` to the face's own style code, which the photo decoder uses), with u_k the user's slider in [-1, 1].
-D_k is stored already scaled: slider +-1 is the strength calibrated to move the attribute across the classifier's
-0.5 line for most faces (see `streamfx/edit/fit.py`). Linear in the sliders, so slider 0 adds exactly nothing and
-two sliders add. A frozen attribute is held by removing from the summed edit its component along the frozen
-attributes' directions.
+D_k is stored already scaled: slider +1 is the strength calibrated to move the attribute across the classifier's
+0.5 line for most faces (see `streamfx/edit/fit.py`); slider -1 may need another strength, stored as its ratio to
++1's (`lowering[k]`). Linear in each half of a slider, so slider 0 adds exactly nothing, values of one sign scale
+the edit in proportion, and two sliders add. A frozen attribute is held by removing from each moved direction its
+component along the frozen attributes' directions.
+
+On photos an attribute's edit may be one-sided (`reach.py`, chosen per attribute when fitting): the bank's probe
+reads where each face stands on the attribute, and a face is moved only as far as it still has to go. The other
+attributes, and banks without a probe, move every face by the same edit.
 
 One bank belongs to one model: it stores the tensor hash of the weights it was fitted on and refuses others.
 """
@@ -18,10 +23,48 @@ from pathlib import Path
 
 import torch
 
+from streamfx.edit.reach import Probe, reach
 from streamfx.edit.sliders import ALIASES
 from streamfx.errors import ModelError, UsageError
 
 FORMAT = "streamfx-edits"
+PROBE_TENSORS = ("probe_mean", "probe_weights", "probe_levels")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """The moved attributes of one request: their directions, with frozen attributes' components removed, and
+    their slider weights (lowering applied)."""
+
+    rows: torch.Tensor  # [A] attribute indices
+    weights: torch.Tensor  # [A]
+    content: torch.Tensor  # [A,C,H,W]
+    style: torch.Tensor  # [A,latent_dim]
+    probe: Probe | None = None
+    one_sided: torch.Tensor | None = None  # [A] bool: moved by each face's reach (needs the probe)
+
+    @property
+    def active(self) -> bool:
+        return len(self.rows) > 0
+
+    def fixed(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(content delta [C,H,W], style delta [latent_dim]): the same full edit for every face."""
+        return torch.einsum("a,a...->...", self.weights, self.content), self.weights @ self.style
+
+    def positions(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor | None:
+        """[B,A] where the faces stand on the moved attributes (`reach.py`); None when no attribute is one-sided."""
+        if self.probe is None or self.one_sided is None or not self.one_sided.any():
+            return None
+        return self.probe.positions(content, style, self.rows)
+
+    def for_faces(self, count: int, positions: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-face (content [B,C,H,W], style [B,latent_dim]) deltas: each face's share of the edit by its
+        `positions` [B,A] (None: the full edit for all `count` faces)."""
+        weights = self.weights.expand(count, -1)
+        if positions is not None:
+            weights = weights * torch.where(self.one_sided, reach(positions, self.weights), 1.0)
+        return torch.einsum("ba,a...->b...", weights, self.content), weights @ self.style
+
 
 @dataclass
 class AttributeReport:
@@ -29,9 +72,11 @@ class AttributeReport:
 
     editable: bool
     reason: str = ""  # why not, when not editable
-    strength: float = 0.0  # the scale of D_k, in units of the attribute's mean content difference
-    crossing: float = 0.0  # share of faces that cross the 0.5 line at slider +-1 (both directions pooled)
+    strength: float = 0.0  # the scale of D_k at slider +1, in units of the attribute's regression direction
+    crossing: float = 0.0  # share of faces that cross the 0.5 line at slider +-1 (the weaker direction)
     entanglement: float = 0.0  # mean |change| of the other 39 attributes' probabilities at slider +-1
+    strength_down: float = 0.0  # the scale at slider -1 (0: the same as +1, in banks from before it was fitted)
+    localised: bool = False  # the direction is kept only where it is strong on the 16x16 map (`fit.localise`)
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -43,8 +88,17 @@ class EditBank:
     content: torch.Tensor  # [K,C,H,W] float32: slider +1 of attribute k adds content[k]
     style: torch.Tensor  # [K,latent_dim] float32: slider +1 adds style[k] to the face's own style code
     model_sha256: str = ""
+    lowering: torch.Tensor | None = None  # [K]: slider -u adds -u * lowering[k] * (content[k], style[k]); None: ones
+    probe: Probe | None = None  # where faces stand on each attribute (one-sided photo edits); None: every face alike
+    one_sided: torch.Tensor | None = None  # [K] bool: the attributes whose photo edits are one-sided; None: none
     reports: dict[str, AttributeReport] = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # how it was fitted (faces, classifier, timings)
+
+    def __post_init__(self):
+        if self.lowering is None:
+            self.lowering = torch.ones(len(self.attributes))
+        if self.one_sided is None or self.probe is None:
+            self.one_sided = torch.zeros(len(self.attributes), dtype=torch.bool)
 
     # ---- sliders -------------------------------------------------------------------------------------------------
     def resolve(self, name: str) -> tuple[str, float]:
@@ -70,9 +124,10 @@ class EditBank:
         return [name for name in names if self.allows(self.resolve(name)[0], photo)]
 
     def weights(self, sliders: dict[str, float], photo: bool = True) -> torch.Tensor:
-        """[K] per-attribute weights from {slider name: value in [-1,1]}; UsageError for unknown names, and for
-        attributes that measured as not editable on photos when `photo` (real faces out). Anime output has no
-        classifier to measure it by; every fitted direction is offered there."""
+        """[K] weights of the stored directions from {slider name: value in [-1,1]}, negative ones scaled by
+        `lowering`; UsageError for unknown names, and for attributes that measured as not editable on photos when
+        `photo` (real faces out). Anime output has no classifier to measure it by; every fitted direction is
+        offered there."""
         weights = torch.zeros(len(self.attributes))
         for name, value in sliders.items():
             attribute, sign = self.resolve(name)
@@ -83,20 +138,24 @@ class EditBank:
             if value != 0 and not self.allows(attribute, photo):
                 raise UsageError(f"{name} cannot be edited with this model: {self.reports[attribute].reason}")
             weights[self.attributes.index(attribute)] += sign * float(value)
-        return weights
+        return torch.where(weights < 0, weights * self.lowering, weights)
+
+    def edit(self, sliders: dict[str, float], freeze: tuple[str, ...] = (), photo: bool = True) -> Edit:
+        """The edit of the sliders, with frozen attributes held. `photo`: for real faces out (see `weights`)."""
+        weights = self.weights(sliders, photo)
+        rows = weights.nonzero().flatten()
+        content, style = self.content[rows], self.style[rows]
+        frozen = [self.attributes.index(self.resolve(name)[0]) for name in freeze]
+        if frozen and len(rows):
+            content = torch.stack([_without_components(d, self.content[frozen]) for d in content])
+            style = torch.stack([_without_components(d, self.style[frozen]) for d in style])
+        return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows])
 
     def deltas(self, sliders: dict[str, float], freeze: tuple[str, ...] = (),
                photo: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """(content delta [C,H,W], style delta [latent_dim]) for the sliders, with frozen attributes held.
-        `photo`: the edit is for real faces out (see `weights`)."""
-        weights = self.weights(sliders, photo)
-        content = torch.einsum("k,k...->...", weights, self.content)
-        style = weights @ self.style
-        frozen = [self.attributes.index(self.resolve(name)[0]) for name in freeze]
-        if frozen and weights.abs().sum() > 0:
-            content = _without_components(content, self.content[frozen])
-            style = _without_components(style, self.style[frozen])
-        return content, style
+        """(content delta [C,H,W], style delta [latent_dim]): the full edit of the sliders, the same for every
+        face (anime output, where no face has the attribute to begin with)."""
+        return self.edit(sliders, freeze, photo).fixed()
 
     # ---- storage -------------------------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
@@ -104,7 +163,13 @@ class EditBank:
 
         meta = {"format": FORMAT, "attributes": json.dumps(self.attributes), "model_sha256": self.model_sha256,
                 "reports": json.dumps({k: r.to_dict() for k, r in self.reports.items()}), "info": json.dumps(self.info)}
-        tensors = {"content": self.content.to(torch.float16).contiguous(), "style": self.style.float().contiguous()}
+        tensors = {"content": self.content.to(torch.float16).contiguous(), "style": self.style.float().contiguous(),
+                   "lowering": self.lowering.float().contiguous()}
+        if self.probe is not None:
+            tensors.update(probe_mean=self.probe.mean.float().contiguous(),
+                           probe_weights=self.probe.weights.to(torch.float16).contiguous(),
+                           probe_levels=self.probe.levels.float().contiguous(),
+                           one_sided=self.one_sided.to(torch.uint8).contiguous())
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.part")
@@ -122,6 +187,11 @@ class EditBank:
             with safe_open(str(path), "pt") as f:
                 meta = f.metadata() or {}
                 content, style = f.get_tensor("content").float(), f.get_tensor("style").float()
+                lowering = f.get_tensor("lowering").float() if "lowering" in f.keys() else None
+                probe, one_sided = None, None
+                if {*PROBE_TENSORS, "one_sided"} <= set(f.keys()):
+                    probe = Probe(*(f.get_tensor(name).float() for name in PROBE_TENSORS))
+                    one_sided = f.get_tensor("one_sided").bool()
         except Exception as error:  # safetensors raises its own types for damaged files
             raise ModelError(f"{path}: not a readable edit bank ({str(error)[:100]})") from None
         if meta.get("format") != FORMAT:
@@ -129,8 +199,8 @@ class EditBank:
         if model_sha256 is not None and meta.get("model_sha256") != model_sha256:
             raise ModelError(f"{path}: fitted on another model; refit it with scripts/fit_edits.py")
         reports = {k: AttributeReport(**v) for k, v in json.loads(meta.get("reports", "{}")).items()}
-        return cls(json.loads(meta["attributes"]), content, style, meta.get("model_sha256", ""), reports,
-                   json.loads(meta.get("info", "{}")))
+        return cls(json.loads(meta["attributes"]), content, style, meta.get("model_sha256", ""), lowering, probe,
+                   one_sided, reports, json.loads(meta.get("info", "{}")))
 
 
 def _without_components(delta: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:

@@ -4,16 +4,20 @@
    on its 40 CelebA labels at once: c ~ mean + sum_j y_j * B_j (ridge least squares). B_k is the content change of
    attribute k with the other 39 held fixed, which is what keeps one slider from dragging correlated attributes
    (Male and No_Beard, Young and Gray_Hair) along; the same regression on s gives the style directions.
-2. Strengths. Slider +-1 must carry most faces across the classifier's 0.5 line. For each attribute a few
-   strengths are tried on calibration faces (faces on the wrong side of the line, pushed towards the other);
-   the smallest that carries `target` of them across in both directions is kept, else the strongest tried.
-   With `tune`, each direction, taken at that strength, is then tuned against the classifier on other training
-   faces (`tune.py`), and slider +-1 is the tuned direction itself.
+2. Shape and strengths. Slider +-1 must carry most faces across the classifier's 0.5 line. Each direction is
+   tried as regressed and localised (kept only where it is strong on the 16x16 map, `localise`); for each, a few
+   strengths are tried on calibration faces (faces on the wrong side of the line, pushed towards the other), and
+   each side of the slider keeps the smallest strength that carries `target` of its faces across, else the one
+   that carries most. The shape kept is the one that reaches the crossing bar with the least change to the other
+   attributes (below the bar: the most crossing, less that change). The edit is then measured one-sided
+   (`reach.py`, each face's share by the bank's probe) and kept so unless that costs crossing (`_fit_attribute`).
+   With `tune`, each direction, taken at its +1 strength, is instead tuned against the classifier on other
+   training faces (`tune.py`), and slider +-1 is the tuned direction itself.
 3. Verdict. An attribute is editable when slider +-1 carries >= 70 % across and moves the other attributes by
    <= 0.1 on average, and the classifier can measure it at all (balanced accuracy >= 0.7 on held-out faces).
 
-Cost on a 2-core CPU: encoding the faces takes seconds; strengths take about 5-10 s per attribute (the
-classifier's VGG dominates), so the whole bank is minutes.
+Cost on a 2-core CPU: encoding the faces and solving the probe take about a minute; shapes and strengths about 40 s
+per attribute through the A2A decoder (the classifier's VGG dominates), so the whole bank is about 23 minutes.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from streamfx.edit.bank import AttributeReport, EditBank
+from streamfx.edit.reach import fit_probe, reach
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
 
@@ -35,6 +42,7 @@ STRENGTHS = (0.75, 1.5, 2.5, 4.0)  # tried in this order of need (see `_calibrat
 CROSSING_BAR = 0.7
 ENTANGLEMENT_BAR = 0.1
 MEASURABLE_BAR = 0.7
+ONE_SIDED_SLACK = 0.05  # crossing a one-sided edit may lose below the bar (see `_fit_attribute`)
 
 
 def regress(codes: Tensor, labels: Tensor, ridge: float = 1.0) -> Tensor:
@@ -59,43 +67,155 @@ class Calibrator:
 
     @torch.no_grad()
     def probabilities(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> Tensor:
-        """[len(index),40] classifier probabilities of the faces `index` edited by the given deltas."""
+        """[len(index),40] classifier probabilities of the faces `index` edited by the given deltas (one for all,
+        or one per face: [len(index),C,H,W] and [len(index),latent])."""
         out = []
         for start in range(0, len(index), self.chunk):
             i = index[start:start + self.chunk]
-            edited = self.decoder(self.content[i] + content_delta, self.style[i] + style_delta)
+            part = slice(start, start + self.chunk)
+            dc = content_delta[part] if content_delta.dim() == 4 else content_delta
+            ds = style_delta[part] if style_delta.dim() == 2 else style_delta
+            edited = self.decoder(self.content[i] + dc, self.style[i] + ds)
             out.append(self.classifier.probabilities((self.faces[i] + edited - self.base[i]).clamp(-1, 1)))
         return torch.cat(out)
 
 
-def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, scale: float, per_side: int):
-    """(crossing in the weaker direction, entanglement) of attribute k's direction at `scale`."""
-    crossings, changes = [], []
+def localise(content_dir: Tensor, low: float = 1.5, width: float = 1.5) -> Tensor:
+    """`content_dir` [C,H,W] kept only where it is strong. Regression spreads a faint change over the whole 16x16
+    map besides the attribute's own place (the mouth for Smiling, the brow for Bangs); that faint change is what
+    moves the other attributes most. Cells whose magnitude is under `low` times the median cell are dropped, cells
+    above `low + width` times it kept whole, with a ramp between; the mask is then widened by one cell and
+    smoothed over 3x3 cells, so that the place itself stays whole and the edit fades out around it."""
+    magnitude = content_dir.norm(dim=0)
+    ratio = magnitude / magnitude.median().clamp_min(1e-12)
+    mask = ((ratio - low) / width).clamp(0, 1)[None, None]
+    mask = F.max_pool2d(mask, 3, stride=1, padding=1)
+    mask = F.avg_pool2d(F.pad(mask, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return content_dir * mask[0]
+
+
+@dataclass(frozen=True)
+class Side:
+    """What slider +1 (or -1) does at one strength on the calibration faces of its side."""
+
+    strength: float
+    crossing: float  # share of the faces on the other side of the 0.5 line carried across
+    entanglement: float  # mean |change| of the other 39 probabilities on those faces
+
+
+def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, scale: float | dict[float, float],
+             per_side: int, shares: dict[float, Tensor] | None = None) -> dict[float, Side]:
+    """{+1.0: Side, -1.0: Side} of attribute k's direction at `scale` (or {sign: scale}); a side with too few faces
+    is left out. `shares`: {sign: [M]} each calibration face's share of the edit (one-sided sliders)."""
+    sides = {}
     for sign, wrong_side in ((1.0, cal.before[:, k] < 0.5), (-1.0, cal.before[:, k] >= 0.5)):
         index = wrong_side.nonzero().flatten()[:per_side]
         if len(index) < 4:  # too few faces on that side to say anything (Bald's positives, say)
             continue
-        after = cal.probabilities(index, sign * scale * content_dir, sign * scale * style_dir)
-        crossings.append(float(((after[:, k] >= 0.5) == (sign > 0)).float().mean()))
+        amount = sign * (scale[sign] if isinstance(scale, dict) else scale)
+        if shares is None:
+            after = cal.probabilities(index, amount * content_dir, amount * style_dir)
+        else:
+            share = shares[sign][index]
+            after = cal.probabilities(index, amount * share[:, None, None, None] * content_dir,
+                                      amount * share[:, None] * style_dir)
         others = torch.ones(after.shape[1], dtype=torch.bool)
         others[k] = False
-        changes.append((after - cal.before[index])[:, others].abs().mean())
-    if not crossings:
-        return 0.0, 1.0
-    return min(crossings), float(torch.stack(changes).mean())
+        sides[sign] = Side(abs(amount), float(((after[:, k] >= 0.5) == (sign > 0)).float().mean()),
+                           float((after - cal.before[index])[:, others].abs().mean()))
+    return sides
 
 
-def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> tuple[float, float, float]:
-    """(strength, crossing, entanglement): the smallest tried strength reaching `target`, else the strongest."""
-    tried = {}
-    position = 1  # start in the middle of STRENGTHS and move towards what is needed
-    while 0 <= position < len(STRENGTHS) and STRENGTHS[position] not in tried:
-        scale = STRENGTHS[position]
-        tried[scale] = _measure(cal, k, content_dir, style_dir, scale, per_side)
-        position += -1 if tried[scale][0] >= target else 1
-    good = [s for s, (c, _) in tried.items() if c >= target]
-    scale = min(good) if good else max(tried)
-    return scale, *tried[scale]
+@dataclass(frozen=True)
+class Calibration:
+    """The strengths of slider +1 and -1 for one direction, and what they measured."""
+
+    up: Side
+    down: Side
+
+    @classmethod
+    def of(cls, sides: dict[float, Side]) -> Calibration | None:
+        """From {+1.0: Side, -1.0: Side}; a side without faces takes the other's measure; None without either."""
+        if not sides:
+            return None
+        return cls(sides.get(1.0, sides.get(-1.0)), sides.get(-1.0, sides.get(1.0)))
+
+    @property
+    def crossing(self) -> float:
+        return min(self.up.crossing, self.down.crossing)
+
+    @property
+    def entanglement(self) -> float:
+        return (self.up.entanglement + self.down.entanglement) / 2
+
+    def rank(self) -> tuple:
+        """Sort key, best last: reaching the crossing bar first, then the least entanglement; below the bar,
+        crossing with entanglement counted against it."""
+        reaches = self.crossing >= CROSSING_BAR
+        return reaches, -self.entanglement if reaches else self.crossing - self.entanglement
+
+
+def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> Calibration | None:
+    """Each side's strength: the smallest tried that carries `target` of its faces across, else the one that
+    carries most, less what it moves the other attributes (more is not always more: past some strength the
+    decoder smears instead). Strengths are tried
+    upwards until both sides reach `target`. None when neither side has faces to measure on."""
+    tried: list[dict[float, Side]] = []
+    for scale in STRENGTHS:
+        tried.append(_measure(cal, k, content_dir, style_dir, scale, per_side))
+        if tried[-1] and all(side.crossing >= target for side in tried[-1].values()):
+            break
+    chosen = {}
+    for sign in (1.0, -1.0):
+        sides = [t[sign] for t in tried if sign in t]
+        good = [side for side in sides if side.crossing >= target]
+        if sides:
+            chosen[sign] = good[0] if good else max(sides, key=lambda side: side.crossing - side.entanglement)
+    return Calibration.of(chosen)
+
+
+@dataclass(frozen=True)
+class FittedAttribute:
+    """One attribute's slider: its direction at slider +1, and how it was shaped and measured."""
+
+    content: Tensor  # [C,H,W]
+    style: Tensor  # [latent]
+    localised: bool
+    one_sided: bool
+    measured: Calibration  # as the slider will run (one-sided when `one_sided`)
+
+    @property
+    def crossing(self) -> float:
+        return self.measured.crossing
+
+    @property
+    def entanglement(self) -> float:
+        return self.measured.entanglement
+
+
+def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, probe, target: float,
+                   per_side: int) -> FittedAttribute | None:
+    """The direction as regressed or localised, whichever ranks better at its calibrated strengths; then the same
+    one-sided (each calibration face's share by the probe's reading of it). One-sided only spares faces that
+    already are where the slider goes, which the calibration faces (all on the wrong side) cannot show; so it is
+    kept unless it carries fewer of them across: below the bar when the full edit reached it, or more than
+    ONE_SIDED_SLACK fewer when it did not (the probe misreads some faces the classifier reads otherwise)."""
+    variants = {False: content_dir, True: localise(content_dir)}
+    calibrations = {local: _calibrate(cal, k, direction, style_dir, target, per_side)
+                    for local, direction in variants.items()}
+    if calibrations[False] is None:
+        return None
+    local = max(calibrations, key=lambda v: calibrations[v].rank())
+    chosen = calibrations[local]
+    strengths = {1.0: chosen.up.strength, -1.0: chosen.down.strength}
+    positions = probe.positions(cal.content, cal.style, torch.tensor([k]))
+    shares = {sign: reach(positions, torch.tensor([sign]))[:, 0] for sign in strengths}
+    one_sided = Calibration.of(_measure(cal, k, variants[local], style_dir, strengths, per_side, shares))
+    enough = CROSSING_BAR if chosen.crossing >= CROSSING_BAR else chosen.crossing - ONE_SIDED_SLACK
+    if one_sided.crossing >= enough:
+        chosen = one_sided
+    strength = chosen.up.strength
+    return FittedAttribute(strength * variants[local], strength * style_dir, local, chosen is one_sided, chosen)
 
 
 def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
@@ -108,6 +228,7 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
     started = time.perf_counter()
     content, style = encode_all(g_a2b, train_faces)
     content_dirs, style_dirs = regress(content, train_labels), regress(style, train_labels)
+    probe = fit_probe(content, style, train_labels)
     del content
     cal = Calibrator(g_a2b, decoder, classifier, calibration_faces)
     tuning = None
@@ -115,6 +236,7 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
         classifier.requires_grad_(False)
         tuning = tuning_faces(lambda faces: encode_all(g_a2b, faces), decoder, classifier, tune_faces)
     scaled_content, scaled_style = torch.zeros_like(content_dirs), torch.zeros_like(style_dirs)
+    lowering, one_sided = torch.ones(len(names)), torch.zeros(len(names), dtype=torch.bool)
     reports = {}
     for k, name in enumerate(names):
         if attributes is not None and name not in attributes:
@@ -124,25 +246,36 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
             reports[name] = AttributeReport(False, f"the classifier cannot measure it (held-out balanced accuracy "
                                                    f"{measurable.get(name, 0.0):.2f})")
             continue
-        strength, crossing, entanglement = _calibrate(cal, k, content_dirs[k], style_dirs[k], target, per_side)
-        content_dir, style_dir = strength * content_dirs[k], strength * style_dirs[k]
-        if tuning is not None:
+        fitted = _fit_attribute(cal, k, content_dirs[k], style_dirs[k], probe, target, per_side)
+        if fitted is None:
+            reports[name] = AttributeReport(False, "no calibration faces to measure it on")
+            continue
+        strength, crossing, entanglement = fitted.measured.up.strength, fitted.crossing, fitted.entanglement
+        content_dir, style_dir = fitted.content, fitted.style
+        lowering[k], one_sided[k] = fitted.measured.down.strength / strength, fitted.one_sided
+        if tuning is not None:  # tuning keeps one strength for both sides and every face's full edit
             log.info("%-20s before tuning: strength %.2f crossing %.2f entanglement %.3f", name, strength, crossing,
                      entanglement)
             content_dir, style_dir = tune_direction(decoder, classifier, tuning, k, content_dir, style_dir, tune)
-            crossing, entanglement = _measure(cal, k, content_dir, style_dir, 1.0, per_side)
+            lowering[k], one_sided[k] = 1.0, False
+            tuned = Calibration.of(_measure(cal, k, content_dir, style_dir, 1.0, per_side))
+            crossing, entanglement = tuned.crossing, tuned.entanglement
         reasons = []
         if crossing < CROSSING_BAR:
             reasons.append(f"only {crossing:.0%} of faces cross at full strength")
         if entanglement > ENTANGLEMENT_BAR:
             reasons.append(f"moves the other attributes by {entanglement:.2f}")
-        reports[name] = AttributeReport(not reasons, "; ".join(reasons), strength, crossing, entanglement)
+        reports[name] = AttributeReport(not reasons, "; ".join(reasons), strength, crossing, entanglement,
+                                        strength * float(lowering[k]), fitted.localised)
         scaled_content[k], scaled_style[k] = content_dir, style_dir
-        log.info("%-20s strength %.2f crossing %.2f entanglement %.3f %s", name, strength, crossing, entanglement,
+        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f%s%s %s", name, strength,
+                 strength * float(lowering[k]), fitted.measured.up.crossing, fitted.measured.down.crossing,
+                 entanglement, " localised" if fitted.localised else "", " one-sided" if one_sided[k] else "",
                  "" if not reasons else "(not editable)")
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "target": target,
             "photo_decoder": decoder.kind,
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
             "seconds": round(time.perf_counter() - started, 1)}
-    return EditBank(list(names), scaled_content, scaled_style, model_sha256, reports, info)
+    return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,
+                    info)
 

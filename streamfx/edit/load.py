@@ -85,13 +85,13 @@ def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str =
     if "A2A" not in generators and not {"A2B", "B2A"} <= set(generators):
         raise ModelError(f"{path}: editing needs the face autoencoder (A2A) or both generators")
     bank = load_bank(path, meta)
-    content_delta, style_delta = bank.deltas(request.sliders, request.freeze)
+    edit = bank.edit(request.sliders, request.freeze)
     source = weights_identity(path, meta)
     options = dict(engine=engine, device=device, precision=precision, max_batch=max_batch, cache_dir=cache_dir)
     settings = dict(crop_size=generators["A2B"].config.size, weights=path, label=request.describe())
     if "A2A" in generators:  # its encoder is the A2B encoder: one set of engines encodes and decodes
         a2a = open_engines(generators["A2A"], source_hash=f"{source}:A2A", **options)
-        return PhotoEditEffect(a2a, PhotoDecoder(a2a), content_delta, style_delta, engines=[a2a], **settings)
+        return PhotoEditEffect(a2a, PhotoDecoder(a2a), edit, engines=[a2a], **settings)
     bridge_w = bridge_style(generators["A2B"], meta, bank.info.get("bridge", "jpface"))
     engines_a2b = open_engines(generators["A2B"], source_hash=source, **options)  # the same engines `anime` uses
     try:
@@ -100,5 +100,4 @@ def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str =
         engines_a2b.close()
         raise
     decoder = PhotoDecoder(a2b=engines_a2b, b2a=engines_b2a, bridge_w=bridge_w)
-    return PhotoEditEffect(engines_a2b, decoder, content_delta, style_delta, engines=[engines_a2b, engines_b2a],
-                           **settings)
+    return PhotoEditEffect(engines_a2b, decoder, edit, engines=[engines_a2b, engines_b2a], **settings)

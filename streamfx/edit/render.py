@@ -52,15 +52,28 @@ def bridge_style(g_a2b, meta: dict, anchor: str = "jpface") -> Tensor:
         return g_a2b.mapping(torch.tensor(z, dtype=torch.float32).reshape(1, -1))
 
 
-def photo_edit(encoder, decoder: PhotoDecoder, faces: Tensor, content_delta: Tensor, style_delta: Tensor,
-               base: Tensor | None = None) -> Tensor:
+def photo_edit(encoder, decoder: PhotoDecoder, faces: Tensor, deltas, base: Tensor | None = None) -> Tensor:
     """[B,3,S,S] faces in [-1,1] -> edited faces, unclamped. `encoder`: the A2B generator (or its engines);
-    `base` (the plain decoding of `faces`) may be passed in when the same faces are edited many times."""
+    `deltas`: (content delta, style delta) for every face, or a function of the faces' (content, style) that gives
+    them per face (one-sided edits, `reach.py`); `base` (the plain decoding of `faces`) may be passed in when the
+    same faces are edited many times."""
     content, style = encoder.encode(faces)
+    content_delta, style_delta = deltas(content, style) if callable(deltas) else deltas
     if base is None:
         base = decoder(content, style)
     edited = decoder(content + content_delta, style + style_delta)
     return faces + (edited - base)
+
+
+def one_sided(edit, held=None, tracks=None):
+    """The `deltas` function of `photo_edit` for an `Edit`: each face moved as far as its position says, the
+    positions held per face track by `held` (a `reach.HeldPositions`) when given."""
+    def deltas(content: Tensor, style: Tensor):
+        positions = edit.positions(content, style)
+        if positions is not None and held is not None:
+            positions = held(tracks, positions)
+        return edit.for_faces(len(content), positions)
+    return deltas
 
 
 @torch.no_grad()

@@ -1,0 +1,90 @@
+"""Fitting's choices on known responses: where a direction is kept, and which strength each side of a slider gets."""
+
+from __future__ import annotations
+
+import torch
+
+from streamfx.edit.fit import STRENGTHS, _calibrate, localise
+
+
+def test_localise_keeps_the_attributes_place_and_drops_the_faint_rest():
+    generator = torch.Generator().manual_seed(0)
+    direction = 0.1 * torch.randn(8, 16, 16, generator=generator)
+    direction[:, 11:14, 6:10] += torch.randn(8, 3, 4, generator=generator)  # the mouth, say
+    kept = localise(direction)
+    torch.testing.assert_close(kept[:, 11:14, 6:10], direction[:, 11:14, 6:10])  # the place itself, whole
+    far = torch.ones(16, 16, dtype=torch.bool)
+    far[9:16, 4:12] = False
+    assert kept.norm(dim=0)[far].sum() < 0.1 * direction.norm(dim=0)[far].sum()  # away from it, little
+
+
+class FakeCalibrator:
+    """Faces 0-15 lack the attribute, 16-31 have it. Slider up carries face i across once the strength reaches
+    need_up[i]; slider down carries a face across in a window of strengths only (past it the decoder smears)."""
+
+    def __init__(self):
+        self.before = torch.full((32, 2), 0.2)
+        self.before[16:, 0] = 0.8
+        self.need_up = torch.linspace(0.5, 1.4, 16)  # every face across at 1.5
+        self.down_window = (2.0, 3.0)  # across at 2.5 only
+
+    def probabilities(self, index, content_delta, style_delta):
+        scale = float(style_delta[0])  # the tests pass the strength through the style delta
+        after = self.before[index].clone()
+        if scale > 0:
+            after[:, 0] = torch.where(scale >= self.need_up[index], 0.9, 0.2)
+        else:
+            inside = self.down_window[0] <= -scale <= self.down_window[1]
+            after[:, 0] = 0.1 if inside else 0.8
+        after[:, 1] += 0.01 * abs(scale)  # the other attribute drifts with strength
+        return after
+
+
+def test_each_side_gets_the_smallest_strength_that_carries_it_and_not_one_past_its_best():
+    calibration = _calibrate(FakeCalibrator(), 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert calibration.up.strength == 1.5 and calibration.up.crossing == 1.0
+    assert calibration.down.strength == 2.5 and calibration.down.crossing == 1.0
+    assert 2.5 in STRENGTHS and calibration.crossing == 1.0
+    assert abs(calibration.entanglement - 0.01 * (1.5 + 2.5) / 2) < 1e-6
+
+
+class FakeProbe:
+    def __init__(self, positions):
+        self.values = positions
+
+    def positions(self, content, style, rows):
+        return self.values[:, None]
+
+
+class PerFaceCalibrator:
+    """Faces 0-15 lack the attribute, 16-31 have it; a face crosses once its own strength (carried in the style
+    delta, one number per face or one for all) reaches 1.5. The other attribute drifts with strength."""
+
+    def __init__(self):
+        self.before = torch.full((32, 2), 0.2)
+        self.before[16:, 0] = 0.8
+        self.content, self.style = torch.zeros(32, 1, 4, 4), torch.zeros(32, 1)
+
+    def probabilities(self, index, content_delta, style_delta):
+        scale = style_delta.reshape(-1).expand(len(index))
+        after = self.before[index].clone()
+        crossed = scale.abs() >= 1.5
+        after[:, 0] = torch.where(crossed, torch.where(scale > 0, 0.9, 0.1), after[:, 0])
+        after[:, 1] += 0.01 * scale.abs()
+        return after
+
+
+def test_the_one_sided_edit_is_kept_unless_the_faces_it_misreads_cost_the_bar():
+    from streamfx.edit.fit import _fit_attribute
+
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    positions[:4] = 0.9  # the probe thinks four faces without the attribute nearly have it: they get 20 %
+    fitted = _fit_attribute(PerFaceCalibrator(), 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions),
+                            target=0.8, per_side=16)
+    assert fitted.one_sided and fitted.measured.up.crossing == 0.75 and fitted.measured.down.crossing == 1.0
+    assert fitted.measured.up.strength == 1.5
+    positions[:6] = 0.9  # six misread: 62 % would cross, under the bar the full edit reaches
+    fitted = _fit_attribute(PerFaceCalibrator(), 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions),
+                            target=0.8, per_side=16)
+    assert not fitted.one_sided and fitted.crossing == 1.0
+    torch.testing.assert_close(fitted.style, torch.tensor([1.5]))
