@@ -85,8 +85,9 @@ def list_attributes(args) -> int:
             print(f"  {attribute:<22} {'-':<28} {'':>8} {'':>8} {'':>6}  not editable: "
                   f"{report.reason if report else 'not fitted'}")
             continue
-        notes = ["localised" if report.localised else "",
-                 f"-1 at strength {report.strength_down:.2f}" if report.strength_down not in (0, report.strength) else ""]
+        notes = ["localised" if report.localised else ""]
+        if report.strength_down not in (0, report.strength):
+            notes.append(f"-1 at strength {report.strength_down:.2f}")
         print(f"  {attribute:<22} {names:<28} {report.strength:8.2f} {report.crossing:8.0%} "
               f"{report.entanglement:6.3f}  {'; '.join(filter(None, notes))}".rstrip())
     print("crossing: share of faces carried across the classifier's 0.5 line at slider +-1; others: mean change of "
