@@ -80,7 +80,7 @@ def list_attributes(args) -> int:
     print(f"  {'attribute':<22} {'slider':<28} {'strength':>8} {'crossing':>8} {'others':>6}  notes")
     for attribute in bank.attributes:
         report = bank.reports.get(attribute)
-        names = ", ".join([attribute.lower(), *aliases.get(attribute, [])])
+        names = ", ".join(dict.fromkeys([attribute.lower(), *aliases.get(attribute, [])]))  # bangs is its own alias
         if report is None or not report.editable:
             print(f"  {attribute:<22} {'-':<28} {'':>8} {'':>8} {'':>6}  not editable: "
                   f"{report.reason if report else 'not fitted'}")
