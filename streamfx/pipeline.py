@@ -173,11 +173,11 @@ class Pipeline:
 
     def _apply_effect(self, works: list[FaceWork]) -> list[FaceWork]:
         crops = [crop.image for work in works for crop in work.crops]
-        tracks = [crop.face.track_id for work in works for crop in work.crops]
         if not self.effect_enabled:
             return [FaceWork(w.frame, w.crops, None, skip_effect=True) for w in works]
         if not crops:
             return works
+        tracks = [crop.face.track_id for work in works for crop in work.crops]
         with self.stats.timed("model", items=len(crops)):
             generated = self.effect(np.stack(crops), tracks)  # [F,V,S,S,3] uint8
         self.stats.faces += len(crops)

@@ -147,8 +147,8 @@ class EditBank:
         content, style = self.content[rows], self.style[rows]
         frozen = [self.attributes.index(self.resolve(name)[0]) for name in freeze]
         if frozen and len(rows):
-            content = torch.stack([_without_components(d, self.content[frozen]) for d in content])
-            style = torch.stack([_without_components(d, self.style[frozen]) for d in style])
+            content = _without_components(content, self.content[frozen])
+            style = _without_components(style, self.style[frozen])
         return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows])
 
     def deltas(self, sliders: dict[str, float], freeze: tuple[str, ...] = (),
@@ -203,9 +203,8 @@ class EditBank:
                    one_sided, reports, json.loads(meta.get("info", "{}")))
 
 
-def _without_components(delta: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """`delta` minus its projection onto the span of `directions` [F,...]."""
-    flat = directions.reshape(len(directions), -1).T  # [D,F]
-    basis, _ = torch.linalg.qr(flat)  # orthonormal [D,F]
-    vector = delta.reshape(-1)
-    return (vector - basis @ (basis.T @ vector)).reshape(delta.shape)
+def _without_components(deltas: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Each of `deltas` [A,...] minus its projection onto the span of `directions` [F,...]."""
+    basis, _ = torch.linalg.qr(directions.reshape(len(directions), -1).T)  # orthonormal [D,F]
+    flat = deltas.reshape(len(deltas), -1)
+    return (flat - (flat @ basis) @ basis.T).reshape(deltas.shape)
