@@ -1,7 +1,8 @@
-"""Temporal consistency of `streamfx anime` output: flicker inside the face, relative to the input's own motion.
+"""Temporal consistency of `streamfx anime` (or `streamfx edit`) output: flicker inside the face, relative to the
+input's own motion.
 
     python scripts/consistency_report.py [CLIP ...] [--duration 4] [--weights PATH|default] [--markdown]
-        [--style-seed N | --style-anchor NAME] [--anime-score]
+        [--style-seed N | --style-anchor NAME] [--anime-score] [--photo-edit bangs=1]
 
 Per clip: ratio = mean |out[t] - out[t-1]| / mean |in[t] - in[t-1]|, both inside the face box of frame t
 (MTCNN on the input, every frame, largest face). Measured with a fixed style and landmark smoothing on,
@@ -10,7 +11,8 @@ Without --weights the model is a tiny random GNR (seeded): meaningless for anime
 moves with the alignment, so it measures steadiness of detection, tracking and paste-back. `--weights default`
 runs what a user gets with no --weights (the bundled model). `--anime-score` also scores the output's face crops
 (aligned with the input's landmarks, every 5th frame) with the evaluation's anime-vs-photo classifier
-(the committed `streamfx/data/anime_classifier.safetensors`), next to the input crops' score.
+(the committed `streamfx/data/anime_classifier.safetensors`), next to the input crops' score. `--photo-edit SPEC`
+measures `streamfx edit CLIP --edit SPEC` instead (real faces out; `--weights default` is implied).
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--style-anchor", default=None, help="a style anchor of the weights instead of the seed")
     parser.add_argument("--anime-score", action="store_true", help="score output face crops as anime (0..1)")
     parser.add_argument("--classifier", type=Path, default=None, help="default: the committed evaluation classifier")
+    parser.add_argument("--photo-edit", metavar="NAME=V,...", default=None,
+                        help="measure `streamfx edit --edit NAME=V,...` instead of anime")
     parser.add_argument("--markdown", action="store_true")
-    return parser.parse_args()
+    opts = parser.parse_args()
+    if opts.photo_edit and opts.weights is None:
+        opts.weights = "default"  # a random model has no edit bank
+    return opts
 
 
 def face_boxes(clip: Path, duration: float) -> dict[int, tuple[int, int, int, int]]:
@@ -106,13 +113,14 @@ def tiny_weights(folder: Path) -> Path:
     return path
 
 
-def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, style: list[str]) -> FlickerMeter:
+def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, effect_argv: list[str]) -> FlickerMeter:
+    """`effect_argv`: the command and its effect options after the clip (["anime", "--style-seed", "0"], say)."""
     from streamfx.cli import build_parser
-    from streamfx.commands.anime import build_effect
     from streamfx.commands.common import build_pipeline
     from streamfx.io.decode import VideoReader
 
-    argv = ["anime", str(clip), "--engine", "torch", *style] + ([] if weights == "default" else ["--weights", weights])
+    command, *options = effect_argv
+    argv = [command, str(clip), "--engine", "torch", *options] + ([] if weights == "default" else ["--weights", weights])
     args = build_parser().parse_args(argv + ([] if smooth else ["--no-smooth"]))
     effect = build_effect(args)
     meter = FlickerMeter(boxes)
@@ -122,6 +130,18 @@ def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, styl
     finally:
         effect.close()
     return meter
+
+
+def build_effect(args):
+    if args.command == "edit":
+        from streamfx.commands.edit import edit_request
+        from streamfx.edit.load import build_photo_edit
+
+        return build_photo_edit(args.weights, edit_request(args), engine=args.engine, device=args.device,
+                                precision=args.precision, max_batch=args.batch)
+    from streamfx.commands.anime import build_effect as build_anime
+
+    return build_anime(args)
 
 
 def anime_scores(classifier_path: Path | None, meter: FlickerMeter) -> tuple[float, float]:
@@ -143,20 +163,21 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     clips = opts.clips or [VIDEOS / c for c in DEFAULT_CLIPS]
     style = ["--style-anchor", opts.style_anchor] if opts.style_anchor else ["--style-seed", str(opts.style_seed)]
+    effect_argv = ["edit", "--edit", opts.photo_edit] if opts.photo_edit else ["anime", *style]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         weights = opts.weights or str(tiny_weights(Path(tmp)))
         for clip in (c for c in clips if c.is_file()):
             boxes = face_boxes(clip, opts.duration)
-            smoothed = measure(clip, weights, opts.duration, boxes, True, style)
-            raw = measure(clip, weights, opts.duration, boxes, False, style).ratio
+            smoothed = measure(clip, weights, opts.duration, boxes, True, effect_argv)
+            raw = measure(clip, weights, opts.duration, boxes, False, effect_argv).ratio
             scores = anime_scores(opts.classifier, smoothed) if opts.anime_score else (float("nan"),) * 2
             rows.append((f"{clip.parent.name}/{clip.name}", len(boxes), smoothed.ratio, raw, *scores))
             print(f"{rows[-1][0]}: {smoothed.ratio:.3f} smoothed, {raw:.3f} unsmoothed; anime score "
                   f"{scores[1]:.3f} (input {scores[0]:.3f})", flush=True)
     model = Path(opts.weights).name if opts.weights else "tiny random GNR (seed 0)"
     if opts.markdown:
-        print(f"\nmodel: {model}; style {' '.join(style)}; first {opts.duration:g} s of each clip\n")
+        print(f"\nmodel: {model}; {' '.join(effect_argv)}; first {opts.duration:g} s of each clip\n")
         print("| clip | frames with a face | ratio, smoothing on | ratio, smoothing off | anime score of the output "
               "faces | of the input faces |\n|---|---|---|---|---|---|")
         for name, count, smooth, raw, score_in, score_out in rows:

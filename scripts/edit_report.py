@@ -5,7 +5,8 @@
 
 For each headline slider (smile, age, male, eyeglasses, bald, beard, mouth_open, bangs), on photo output:
 monotonic share (faces whose attribute probability never goes down as the slider goes -1, -0.5, 0, 0.5, 1, with a
-0.02 tolerance), crossing at +-1 (share of the faces starting on the other side of 0.5 that end past it), the mean
+0.02 tolerance), crossing at +-1 (share of the faces starting on the other side of 0.5 that end past it; again
+among the faces whose CelebA label agrees with the classifier's starting reading), the mean
 absolute change of the other 39 attributes (the full matrix is written to OUT/entanglement.csv), and the dlib
 identity distance between slider 0 and slider +-1 (share under 0.6). Then two sliders at once, and one slider with
 another attribute frozen. Faces are edited one-sided, each by its own position (`streamfx/edit/reach.py`), as
@@ -78,6 +79,15 @@ class Editor:
         return (self.faces + self._photos(self.content + dc, self.style + ds) - self.base).clamp(-1, 1)
 
 
+def crossing(before: torch.Tensor, after: torch.Tensor, towards: float, among: torch.Tensor | None = None) -> float:
+    """Share of the faces starting on the far side of 0.5 from `towards` (+1: below, -1: above) that end past it;
+    `among`: of these faces only. NaN without such faces."""
+    start = towards * (before - 0.5) < 0
+    if among is not None:
+        start &= among
+    return float((towards * (after - 0.5) > 0)[start].float().mean()) if start.any() else float("nan")
+
+
 def main() -> int:
     opts = parse()
     torch.set_num_threads(opts.threads)
@@ -92,6 +102,8 @@ def main() -> int:
     editor = Editor(g_a2b, decoder, bank, load_batch(held, g_a2b.config.size), same_edit=opts.same_edit)
     probability = classifier.probabilities
     before = probability(editor.faces)
+    labels = torch.stack([torch.from_numpy(table[p.name]) for p in held])
+    agrees = (before >= 0.5) == (labels > 0.5)  # [N,40] the classifier reads the face as labelled
     identity = None
     if opts.identity_faces:
         from streamfx.training.identity import IdentityModel, distance
@@ -107,9 +119,8 @@ def main() -> int:
         probs = {v: (before if v == 0 else probability(editor.edit({slider: v}))) for v in VALUES}
         trend = torch.stack([sign * probs[v][:, k] for v in VALUES], 1)  # rises with the slider when it works
         monotonic = float(((trend[:, 1:] - trend[:, :-1]) >= -0.02).all(1).float().mean())
-        start = sign * (before[:, k] - 0.5)
-        up = float(((sign * (probs[1.0][:, k] - 0.5)) > 0)[start < 0].float().mean()) if (start < 0).any() else float("nan")
-        down = float(((sign * (probs[-1.0][:, k] - 0.5)) < 0)[start > 0].float().mean()) if (start > 0).any() else float("nan")
+        up, down = (crossing(before[:, k], probs[v][:, k], v * sign) for v in (1.0, -1.0))
+        labelled = [crossing(before[:, k], probs[v][:, k], v * sign, agrees[:, k]) for v in (1.0, -1.0)]
         change = ((probs[1.0] - before).abs() + (probs[-1.0] - before).abs()).mean(0) / 2  # [40]
         others = float(torch.cat([change[:k], change[k + 1:]]).mean())
         matrix.append([slider, *[f"{float(c):.4f}" for c in change]])
@@ -119,15 +130,16 @@ def main() -> int:
                          for v in (-1.0, 1.0)]
             same = float((np.concatenate(distances) < 0.6).mean())
         worst = sorted(((float(c), n) for j, (c, n) in enumerate(zip(change, names)) if j != k), reverse=True)[:2]
-        rows.append((slider, attribute, monotonic, up, down, others, same,
+        rows.append((slider, attribute, monotonic, up, down, labelled, others, same,
                      ", ".join(f"{n} {c:.2f}" for c, n in worst)))
         print(f"  {slider}: done", file=sys.stderr)
     with open(opts.out / "entanglement.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([["slider", *names], *matrix])
-    print_table(("slider", "attribute", "monotonic", "crosses at +1", "crosses at -1", "others moved",
-                 "same person (dlib < 0.6)", "most moved others"),
-                [(r[0], r[1], f"{r[2]:.0%}", f"{r[3]:.0%}", f"{r[4]:.0%}", f"{r[5]:.3f}", f"{r[6]:.0%}", r[7])
-                 for r in rows], opts.markdown)
+    print_table(("slider", "attribute", "monotonic", "crosses at +1", "crosses at -1",
+                 "crosses +1 / -1 where the label agrees", "others moved", "same person (dlib < 0.6)",
+                 "most moved others"),
+                [(r[0], r[1], f"{r[2]:.0%}", f"{r[3]:.0%}", f"{r[4]:.0%}", f"{r[5][0]:.0%} / {r[5][1]:.0%}",
+                  f"{r[6]:.3f}", f"{r[7]:.0%}", r[8]) for r in rows], opts.markdown)
     pair_rows = []
     for a, b in PAIRS:
         after = probability(editor.edit({a: 1.0, b: 1.0}))
@@ -135,8 +147,7 @@ def main() -> int:
         for slider in (a, b):
             attribute, sign = ALIASES[slider]
             k = names.index(attribute)
-            start = sign * (before[:, k] - 0.5)
-            cells.append(f"{float(((sign * (after[:, k] - 0.5)) > 0)[start < 0].float().mean()):.0%}")
+            cells.append(f"{crossing(before[:, k], after[:, k], sign):.0%}")
         pair_rows.append(cells)
     print()
     print_table(("two sliders at +1", "first crosses", "second crosses"), pair_rows, opts.markdown)
@@ -147,10 +158,9 @@ def main() -> int:
         held_still = probability(editor.edit({slider: 1.0}, freeze=(frozen,)))
         attribute, sign = ALIASES[slider]
         k = names.index(attribute)
-        start = sign * (before[:, k] - 0.5)
         freeze_rows.append((f"{slider} +1, {frozen} frozen", f"{float((free[:, j] - before[:, j]).abs().mean()):.3f}",
                             f"{float((held_still[:, j] - before[:, j]).abs().mean()):.3f}",
-                            f"{float(((sign * (held_still[:, k] - 0.5)) > 0)[start < 0].float().mean()):.0%}"))
+                            f"{crossing(before[:, k], held_still[:, k], sign):.0%}"))
     print()
     print_table(("edit", "frozen attribute moves (free)", "moves (frozen)", "edited attribute still crosses"),
                 freeze_rows, opts.markdown)

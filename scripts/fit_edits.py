@@ -4,7 +4,7 @@
                                 [--attributes Smiling Young ...] [--tune-steps 150] [--threads 2]
 
 Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 250 are for `edit_report.py`);
-every 10th of them calibrates the strengths. Needs the attribute classifier (scripts/train_attributes.py).
+every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading). Needs the attribute classifier (scripts/train_attributes.py).
 Prints one line per attribute and a summary; the bank is bound to the model's tensor hash.
 """
 
@@ -65,10 +65,10 @@ def main() -> int:
     tuning = [p for i, p in enumerate(train) if i % 10][:opts.tune_faces]  # never the calibration faces
     faces = load_batch(train, size)
     labels = torch.stack([torch.from_numpy(table[p.name]) for p in train])
+    calibration_labels = labels[::10]
     decoder = photo_decoder(generators, meta, opts.bridge)
-    bank = fit_bank(g_a2b, decoder, classifier, faces, labels, load_batch(calibration, size), names=names,
-                    measurable=measurable,
-                    model_sha256=meta["tensors_sha256"], attributes=opts.attributes,
+    bank = fit_bank(g_a2b, decoder, classifier, faces, labels, load_batch(calibration, size), calibration_labels,
+                    names=names, measurable=measurable, model_sha256=meta["tensors_sha256"], attributes=opts.attributes,
                     tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
                     tune_faces=load_batch(tuning, size) if opts.tune_steps else None)
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})

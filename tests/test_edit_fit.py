@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from streamfx.edit.fit import STRENGTHS, _calibrate, localise
+from streamfx.edit.fit import STRENGTHS, _calibrate, localise, starting_faces
 
 
 def test_localise_keeps_the_attributes_place_and_drops_the_faint_rest():
@@ -21,6 +21,8 @@ def test_localise_keeps_the_attributes_place_and_drops_the_faint_rest():
 class FakeCalibrator:
     """Faces 0-15 lack the attribute, 16-31 have it. Slider up carries face i across once the strength reaches
     need_up[i]; slider down carries a face across in a window of strengths only (past it the decoder smears)."""
+
+    labels = None
 
     def __init__(self):
         self.before = torch.full((32, 2), 0.2)
@@ -60,6 +62,8 @@ class PerFaceCalibrator:
     """Faces 0-15 lack the attribute, 16-31 have it; a face crosses once its own strength (carried in the style
     delta, one number per face or one for all) reaches 1.5. The other attribute drifts with strength."""
 
+    labels = None
+
     def __init__(self):
         self.before = torch.full((32, 2), 0.2)
         self.before[16:, 0] = 0.8
@@ -88,3 +92,12 @@ def test_the_one_sided_edit_is_kept_unless_the_faces_it_misreads_cost_the_bar():
                             target=0.8, per_side=16)
     assert not fitted.one_sided and fitted.crossing == 1.0
     torch.testing.assert_close(fitted.style, torch.tensor([1.5]))
+
+
+def test_faces_whose_label_disagrees_with_the_classifier_are_not_calibrated_on():
+    before = torch.tensor([[0.2], [0.3], [0.8], [0.9], [0.7]])
+    labels = torch.tensor([[0.0], [1.0], [1.0], [0.0], [1.0]])  # face 1 missed by the classifier, face 3 misread
+    assert starting_faces(before, None, 0, 1.0).tolist() == [0, 1]
+    assert starting_faces(before, None, 0, -1.0).tolist() == [2, 3, 4]
+    assert starting_faces(before, labels, 0, 1.0).tolist() == [0]
+    assert starting_faces(before, labels, 0, -1.0).tolist() == [2, 4]

@@ -6,9 +6,9 @@
    (Male and No_Beard, Young and Gray_Hair) along; the same regression on s gives the style directions.
 2. Shape and strengths. Slider +-1 must carry most faces across the classifier's 0.5 line. Each direction is
    tried as regressed and localised (kept only where it is strong on the 16x16 map, `localise`); for each, a few
-   strengths are tried on calibration faces (faces on the wrong side of the line, pushed towards the other), and
-   each side of the slider keeps the smallest strength that carries `target` of its faces across, else the one
-   that carries most. The shape kept is the one that reaches the crossing bar with the least change to the other
+   strengths are tried on calibration faces (faces on the wrong side of the line by the classifier and by their
+   label alike, pushed towards the other), and each side of the slider keeps the smallest strength that carries
+   `target` of its faces across, else the one that carries most. The shape kept is the one that reaches the crossing bar with the least change to the other
    attributes (below the bar: the most crossing, less that change). The edit is then measured one-sided
    (`reach.py`, each face's share by the bank's probe) and kept so unless that costs crossing (`_fit_attribute`).
    With `tune`, each direction, taken at its +1 strength, is instead tuned against the classifier on other
@@ -54,11 +54,13 @@ def regress(codes: Tensor, labels: Tensor, ridge: float = 1.0) -> Tensor:
 
 
 class Calibrator:
-    """Measures what an edit does on fixed calibration faces (their codes and plain decodings cached)."""
+    """Measures what an edit does on fixed calibration faces (their codes and plain decodings cached). With their
+    CelebA `labels` [M,40], only faces whose label agrees with the classifier are measured (`starting_faces`)."""
 
-    def __init__(self, g_a2b, decoder: PhotoDecoder, classifier, faces: Tensor, chunk: int = 32):
+    def __init__(self, g_a2b, decoder: PhotoDecoder, classifier, faces: Tensor, labels: Tensor | None = None,
+                 chunk: int = 32):
         self.decoder, self.classifier, self.chunk = decoder, classifier, chunk
-        self.faces = faces
+        self.faces, self.labels = faces, labels
         with torch.no_grad():
             self.content, self.style = encode_all(g_a2b, faces)
             self.base = torch.cat([decoder(self.content[i:i + chunk], self.style[i:i + chunk])
@@ -78,6 +80,18 @@ class Calibrator:
             edited = self.decoder(self.content[i] + dc, self.style[i] + ds)
             out.append(self.classifier.probabilities((self.faces[i] + edited - self.base[i]).clamp(-1, 1)))
         return torch.cat(out)
+
+
+def starting_faces(before: Tensor, labels: Tensor | None, k: int, sign: float) -> Tensor:
+    """Indices of the faces slider `sign` must carry across for attribute k: those the classifier reads (`before`
+    [M,40]) as without it for +1, with it for -1; with `labels` [M,40], only where the label agrees. A face the
+    classifier misreads as having bangs has none to take away: a -1 edit that "crosses" it does so by painting
+    their negative (a bright forehead), which is not a skill to calibrate for."""
+    has = before[:, k] >= 0.5
+    wrong_side = has if sign < 0 else ~has
+    if labels is not None:
+        wrong_side &= has == (labels[:, k] > 0.5)
+    return wrong_side.nonzero().flatten()
 
 
 def localise(content_dir: Tensor, low: float = 1.5, width: float = 1.5) -> Tensor:
@@ -108,8 +122,8 @@ def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, sc
     """{+1.0: Side, -1.0: Side} of attribute k's direction at `scale` (or {sign: scale}); a side with too few faces
     is left out. `shares`: {sign: [M]} each calibration face's share of the edit (one-sided sliders)."""
     sides = {}
-    for sign, wrong_side in ((1.0, cal.before[:, k] < 0.5), (-1.0, cal.before[:, k] >= 0.5)):
-        index = wrong_side.nonzero().flatten()[:per_side]
+    for sign in (1.0, -1.0):
+        index = starting_faces(cal.before, cal.labels, k, sign)[:per_side]
         if len(index) < 4:  # too few faces on that side to say anything (Bald's positives, say)
             continue
         amount = sign * (scale[sign] if isinstance(scale, dict) else scale)
@@ -219,10 +233,11 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
 
 
 def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
-             calibration_faces: Tensor, *, names: list[str], measurable: dict[str, float], model_sha256: str = "",
+             calibration_faces: Tensor, calibration_labels: Tensor | None = None, *, names: list[str], measurable: dict[str, float], model_sha256: str = "",
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
              tune: TuneOptions | None = None, tune_faces: Tensor | None = None) -> EditBank:
-    """The bank for the generators. `measurable`: the classifier's held-out balanced accuracy per attribute;
+    """The bank for the generators. `calibration_labels`: the calibration faces' labels (see `Calibrator`).
+    `measurable`: the classifier's held-out balanced accuracy per attribute;
     `attributes`: fit only these (default all 40; the others stay at zero, not editable); `tune` with
     `tune_faces` (training faces outside the calibration set): tune every fitted direction (`tune.py`)."""
     started = time.perf_counter()
@@ -230,7 +245,7 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
     content_dirs, style_dirs = regress(content, train_labels), regress(style, train_labels)
     probe = fit_probe(content, style, train_labels)
     del content
-    cal = Calibrator(g_a2b, decoder, classifier, calibration_faces)
+    cal = Calibrator(g_a2b, decoder, classifier, calibration_faces, calibration_labels)
     tuning = None
     if tune is not None and tune_faces is not None:
         classifier.requires_grad_(False)
@@ -273,7 +288,7 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
                  entanglement, " localised" if fitted.localised else "", " one-sided" if one_sided[k] else "",
                  "" if not reasons else "(not editable)")
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "target": target,
-            "photo_decoder": decoder.kind,
+            "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,
