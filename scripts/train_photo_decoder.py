@@ -5,6 +5,9 @@ a weight file.
     python scripts/train_photo_decoder.py --minutes 40                      # train (resumes runs/photo_decoder)
     python scripts/train_photo_decoder.py --minutes 0 --export streamfx/data/gnr_slim.safetensors
 
+Without a saved state in the run folder, training starts from the A2A the weights already hold (the default model
+ships one), else from the B2A decoder. Adam's moments are not shipped: they start afresh.
+
 Faces: the CelebA-HQ training split (the held-out split is never trained on; its first 64 faces measure the
 decoder). The export keeps the weight file's A2B and B2A tensors as they are and adds A2A in the file's dtype; the
 tensor hash changes, so the edit bank must be refitted (scripts/fit_edits.py).
@@ -31,7 +34,8 @@ from streamfx.weights import load_weights, save_weights  # noqa: E402
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=REPO / "streamfx/data/gnr_slim.safetensors",
-                   help="the model whose A2B encoder the decoder reads (A2A already in it is replaced)")
+                   help="the model whose A2B encoder the decoder reads (an A2A in it is trained on, then replaced)")
+    p.add_argument("--from-b2a", action="store_true", help="start from the B2A decoder even if the weights hold A2A")
     p.add_argument("--run-dir", type=Path, default=REPO / "runs/photo_decoder")
     p.add_argument("--minutes", type=float, default=30.0, help="training time of this call (0: none)")
     p.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
@@ -50,12 +54,15 @@ def main(argv=None) -> int:
         from streamfx.training.lpips import load_lpips
 
         generators, meta = load_weights(opts.weights)
-        a2a = autoencoder(generators["A2B"], generators["B2A"])
+        start = None if opts.from_b2a else generators.get("A2A")
+        a2a = autoencoder(generators["A2B"], generators["B2A"], start)
+        trained = int(meta.get("photo_decoder", {}).get("step", 0)) if start is not None else 0
         size = a2a.config.size
         train, held = split_holdout(list_images(opts.celeba_dir / "images"))
         faces = torch.cat([load_batch(train[i:i + 256], size) for i in range(0, min(opts.faces, len(train)), 256)])
         run = PhotoDecoderRun(a2a, faces[:opts.faces], load_batch(held[:64], size),
-                              load_lpips().requires_grad_(False), opts.run_dir, PhotoDecoderOptions(batch=opts.batch))
+                              load_lpips().requires_grad_(False), opts.run_dir, PhotoDecoderOptions(batch=opts.batch),
+                              step=trained)
         scores = run.run(opts.minutes * 60)
         print(f"photo decoder: step {scores['step']}, held-out PSNR {scores['psnr']:.2f} dB, "
               f"LPIPS {scores['lpips']:.3f}")

@@ -37,6 +37,24 @@ def test_autoencoder_reads_with_the_a2b_encoder_and_trains_only_its_decoder():
     assert any(n.startswith("decoder.") for n in names) and any(n.startswith("mapping_net.") for n in names)
 
 
+def test_training_can_start_from_a_shipped_a2a_and_counts_on_from_its_steps(tmp_path):
+    g_a2b, g_b2a = _pair()
+    shipped = autoencoder(g_a2b, g_b2a)
+    with torch.no_grad():
+        for param in trainable(shipped).values():
+            param.add_(0.01)  # stands for the training the shipped decoder has had
+    again = autoencoder(g_a2b, g_b2a, start=shipped)
+    for name, param in trainable(shipped).items():
+        torch.testing.assert_close(trainable(again)[name], param, rtol=0, atol=0)
+    faces = _faces(2, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(again.encode(faces)[0], g_a2b.encode(faces)[0])
+    run = PhotoDecoderRun(again, _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path,
+                          PhotoDecoderOptions(batch=2, eval_every=1000, save_every=1000), step=4000)
+    run.train_step()
+    assert run.step == 4001
+
+
 def test_a_resumed_run_continues_exactly(tmp_path):
     """Three steps, save, resume in a new run: the next steps match those of the run that never stopped."""
     def run(folder):

@@ -40,9 +40,10 @@ class PhotoDecoderOptions:
     seed: int = 0
 
 
-def autoencoder(g_a2b: Generator, g_b2a: Generator) -> Generator:
-    """A2A in training form: A2B's encoder (frozen), B2A's mapping and decoder (trainable)."""
-    a2a = copy.deepcopy(g_b2a).unfold_equalized_lr()
+def autoencoder(g_a2b: Generator, g_b2a: Generator, start: Generator | None = None) -> Generator:
+    """A2A in training form: A2B's encoder (frozen), B2A's mapping and decoder (trainable); or those of `start`, an
+    A2A trained before (the one a weight file ships), to train on from there."""
+    a2a = copy.deepcopy(start if start is not None else g_b2a).unfold_equalized_lr()
     a2a.encoder.load_state_dict(copy.deepcopy(g_a2b).unfold_equalized_lr().encoder.state_dict())
     a2a.encoder.requires_grad_(False)
     for name, param in a2a.named_parameters():
@@ -58,7 +59,8 @@ class PhotoDecoderRun:
     """Train A2A on faces [N,3,S,S] in [-1,1]; held-out faces measure it (PSNR and LPIPS to the face)."""
 
     def __init__(self, a2a: Generator, faces: Tensor, held_out: Tensor, lpips, run_dir: Path,
-                 options: PhotoDecoderOptions = PhotoDecoderOptions()):
+                 options: PhotoDecoderOptions = PhotoDecoderOptions(), step: int = 0):
+        """`step`: the steps `a2a` has already trained (a saved state in `run_dir` overrides it)."""
         self.a2a, self.faces, self.held_out, self.lpips = a2a, faces, held_out, lpips
         if faces.device.type == "cpu":  # bf16 convolutions on the CPU are fastest channels-last
             for net in (a2a, lpips):
@@ -66,8 +68,8 @@ class PhotoDecoderRun:
                     net.to(memory_format=torch.channels_last)
         self.run_dir, self.options = Path(run_dir), options
         self.optimizer = torch.optim.Adam(trainable(a2a).values(), lr=options.lr, betas=options.betas)
-        self.generator = torch.Generator().manual_seed(options.seed)
-        self.step = 0
+        self.generator = torch.Generator().manual_seed(options.seed + step)
+        self.step = step
         self.resume()
 
     # ---- training ---------------------------------------------------------------------------------------------------
