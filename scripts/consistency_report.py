@@ -158,6 +158,19 @@ def anime_scores(classifier_path: Path | None, meter: FlickerMeter) -> tuple[flo
     return score(meter.crops_in), score(meter.crops_out)
 
 
+def print_table(rows: list[tuple], anime_score: bool) -> None:
+    """The markdown table of `rows` (clip, faces, smoothed, raw, input score, output score); the score columns
+    only when they were measured."""
+    columns = (2, 3, 5, 4) if anime_score else (2, 3)
+    scores = " | anime score of the output faces | of the input faces" if anime_score else ""
+    print(f"| clip | frames with a face | ratio, smoothing on | ratio, smoothing off{scores} |")
+    print("|---|---|" + "---|" * len(columns))
+    for row in rows:
+        print(f"| {row[0]} | {row[1]} | " + " | ".join(f"{row[i]:.3f}" for i in columns) + " |")
+    if rows:
+        print("| mean | | " + " | ".join(f"{np.mean([r[i] for r in rows]):.3f}" for i in columns) + " |")
+
+
 def main() -> int:
     opts = parse()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -173,18 +186,12 @@ def main() -> int:
             raw = measure(clip, weights, opts.duration, boxes, False, effect_argv).ratio
             scores = anime_scores(opts.classifier, smoothed) if opts.anime_score else (float("nan"),) * 2
             rows.append((f"{clip.parent.name}/{clip.name}", len(boxes), smoothed.ratio, raw, *scores))
-            print(f"{rows[-1][0]}: {smoothed.ratio:.3f} smoothed, {raw:.3f} unsmoothed; anime score "
-                  f"{scores[1]:.3f} (input {scores[0]:.3f})", flush=True)
+            scored = f"; anime score {scores[1]:.3f} (input {scores[0]:.3f})" if opts.anime_score else ""
+            print(f"{rows[-1][0]}: {smoothed.ratio:.3f} smoothed, {raw:.3f} unsmoothed{scored}", flush=True)
     model = Path(opts.weights).name if opts.weights else "tiny random GNR (seed 0)"
     if opts.markdown:
         print(f"\nmodel: {model}; {' '.join(effect_argv)}; first {opts.duration:g} s of each clip\n")
-        print("| clip | frames with a face | ratio, smoothing on | ratio, smoothing off | anime score of the output "
-              "faces | of the input faces |\n|---|---|---|---|---|---|")
-        for name, count, smooth, raw, score_in, score_out in rows:
-            print(f"| {name} | {count} | {smooth:.3f} | {raw:.3f} | {score_out:.3f} | {score_in:.3f} |")
-        if rows:
-            means = [np.mean([r[i] for r in rows]) for i in (2, 3, 5, 4)]
-            print("| mean | | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+        print_table(rows, opts.anime_score)
     return 0
 
 
