@@ -26,8 +26,9 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path):
     # From argument parsing through torch's import (where a handled Ctrl-C once still ended the process by SIGINT,
     # about 1 run in 12) to model loading.
     for delay in (0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 1.6):
+        out = tmp_path / f"out_{delay}.mp4"  # one per try: a run that finished first leaves its file
         proc = subprocess.Popen([sys.executable, "-m", "streamfx", "anime", str(SAMPLES / "astronaut.mp4"),
-                                 "-o", str(tmp_path / "out.mp4")], stderr=subprocess.PIPE, text=True)
+                                 "-o", str(out)], stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -35,7 +36,7 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path):
             continue
         assert proc.returncode == 130, err
         assert "Traceback" not in err and err.strip().splitlines()[-1] == "streamfx: interrupted", err
-        assert not (tmp_path / "out.mp4").exists()
+        assert not out.exists()
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
 
 
