@@ -50,11 +50,12 @@ CATALOG: dict[str, ModelEntry] = {
             name="gnr-slim",
             file="gnr_slim.safetensors",
             config=SLIM_128,
-            directions=("A2B", "B2A"),
+            directions=("A2B", "B2A", "A2A"),
             license="MIT code; weights for non-commercial research use: trained on selfie2anime and CelebA-HQ "
                     "(research-only data) with AnimeGANv3 teachers (non-commercial terms); see docs/model-card.md",
             source="trained by the streamfx project on a 2-core CPU (scripts/train_gnr.py, teacher-guided GNR)",
-            description="default: slim GNR at 128x128 with two teacher style anchors (jpface, cute), fp16",
+            description="default: slim GNR at 128x128 with two teacher style anchors (jpface, cute) and a photo "
+                        "decoder (A2A) for edits, fp16",
             bundled=True,
         ),
         ModelEntry(

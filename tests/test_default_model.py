@@ -27,7 +27,11 @@ def test_bundled_file_is_the_default_and_keeps_its_promises(clean_home):
     assert resolve_weights(None) == BUNDLED
     assert BUNDLED.stat().st_size <= 25 * 1024 * 1024
     generators, meta = load_weights(BUNDLED)  # checks the tensor checksum
-    assert set(generators) == {"A2B", "B2A"}
+    assert set(generators) == set(get_entry(DEFAULT_MODEL).directions) == {"A2B", "B2A", "A2A"}
+    # the photo decoder reads faces with the A2B encoder itself: the content space the edits were fitted in
+    encoders = [generators[d].encoder.state_dict() for d in ("A2B", "A2A")]
+    assert encoders[0].keys() == encoders[1].keys()
+    assert all(torch.equal(encoders[0][k], encoders[1][k]) for k in encoders[0])
     assert generators["A2B"].config == get_entry(DEFAULT_MODEL).config
     assert meta["dtype"] == "float16" and meta["steps"] > 0
     anchors = meta["style_anchors"]
