@@ -52,6 +52,10 @@ def test_the_bank_belongs_to_the_bundled_model_and_lists_every_attribute(model, 
     assert main(["edit", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in bank.attributes)
+    for k, name in enumerate(bank.attributes):  # an offered slider says whether it leaves faces already there alone
+        if bank.reports[name].editable:
+            line = next(row for row in out.splitlines() if row.split()[:1] == [name])
+            assert ("one-sided" in line) == bool(bank.one_sided[k]), line
     for name, report in bank.reports.items():
         assert report.editable == (report.crossing >= 0.7 and report.entanglement <= 0.1), name
         assert report.editable or report.reason, f"{name}: a refusal must say why"
@@ -152,3 +156,30 @@ def test_a_model_without_a_bank_is_refused_by_name(tmp_path, capsys, clean_home)
     assert main(["-q", "edit", str(SAMPLES / "astronaut.mp4"), "-o", str(tmp_path / "o.mp4"), "--weights",
                  str(weights), "--smile", "0.5"]) == 1
     assert "has no edit bank" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("clip", ["LivePortrait/d20.mp4", "video-retalking/face_1.mp4", "PC-AVS/Audio_Source_00015.mp4"])
+def test_an_editable_slider_changes_the_faces_of_shared_clips_and_keeps_frames_timing_and_audio(model, clip, tmp_path,
+                                                                                                 clean_home):
+    """Sliders may be one-sided (a face that already has bangs gets nothing from +1), but every face gets the full
+    edit one way or the other, so each frame's face changes under +1 or under -1."""
+    _generators, _meta, bank = model
+    editable = [s for s in HEADLINE if bank.reports[bank.resolve(s)[0]].editable]
+    if not editable:
+        pytest.skip("no headline slider of the bundled model measures as editable")
+    source = require(DATA / "videos" / clip)
+    lossless = ["--duration", "1", "--crf", "0", "--preset", "ultrafast"]
+    with VideoReader(source, duration=1) as reader:
+        times = [round(f.time, 3) for f in reader]
+    outputs = {}
+    for value in (0, 1, -1):
+        out = outputs[value] = tmp_path / f"{value}.mp4"
+        edit = [] if value == 0 else ["--edit", f"{editable[0]}={value}"]
+        assert main(["-q", "edit", str(source), "-o", str(out), *lossless, *edit]) == 0
+        with VideoReader(out) as reader:
+            assert [round(f.time, 3) for f in reader] == times
+        assert abs(probe(out).audio[0].duration - 1.0) < 0.06
+    plain = frames_of(outputs[0])
+    # the largest per-pixel change is large even where the face is small in the frame
+    changes = [[np.abs(a.astype(int) - b).max() for a, b in zip(frames_of(outputs[v]), plain)] for v in (1, -1)]
+    assert min(max(up, down) for up, down in zip(*changes)) > 40, changes

@@ -78,20 +78,21 @@ def list_attributes(args) -> int:
     aliases = _aliases_by_attribute()
     print(f"{path.name}: slider +-1 carries the attribute across for most faces (measured on calibration photos)")
     print(f"  {'attribute':<22} {'slider':<28} {'strength':>8} {'crossing':>8} {'others':>6}  notes")
-    for attribute in bank.attributes:
+    for k, attribute in enumerate(bank.attributes):
         report = bank.reports.get(attribute)
         names = ", ".join(dict.fromkeys([attribute.lower(), *aliases.get(attribute, [])]))  # bangs is its own alias
         if report is None or not report.editable:
             print(f"  {attribute:<22} {'-':<28} {'':>8} {'':>8} {'':>6}  not editable: "
                   f"{report.reason if report else 'not fitted'}")
             continue
-        notes = ["localised" if report.localised else ""]
+        notes = ["localised" if report.localised else "", "one-sided" if bank.one_sided[k] else ""]
         if report.strength_down not in (0, report.strength):
             notes.append(f"-1 at strength {report.strength_down:.2f}")
         print(f"  {attribute:<22} {names:<28} {report.strength:8.2f} {report.crossing:8.0%} "
               f"{report.entanglement:6.3f}  {'; '.join(filter(None, notes))}".rstrip())
     print("crossing: share of faces carried across the classifier's 0.5 line at slider +-1; others: mean change of "
-          "the other 39 attributes' probabilities")
+          "the other 39 attributes' probabilities\none-sided: a face that already is where the slider goes is left "
+          "as it is")
     return 0
 
 
