@@ -120,7 +120,8 @@ def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, effe
     from streamfx.io.decode import VideoReader
 
     command, *options = effect_argv
-    argv = [command, str(clip), "--engine", "torch", *options] + ([] if weights == "default" else ["--weights", weights])
+    model = [] if weights == "default" else ["--weights", weights]
+    argv = [command, str(clip), "--engine", "torch", *options, *model]
     args = build_parser().parse_args(argv + ([] if smooth else ["--no-smooth"]))
     effect = build_effect(args)
     meter = FlickerMeter(boxes)

@@ -4,7 +4,8 @@
                                 [--attributes Smiling Young ...] [--tune-steps 150] [--threads 2]
 
 Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 250 are for `edit_report.py`);
-every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading). Needs the attribute classifier (scripts/train_attributes.py).
+every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading).
+Needs the attribute classifier (scripts/train_attributes.py).
 Prints one line per attribute and a summary; the bank is bound to the model's tensor hash.
 """
 

@@ -158,7 +158,10 @@ def test_a_model_without_a_bank_is_refused_by_name(tmp_path, capsys, clean_home)
     assert "has no edit bank" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("clip", ["LivePortrait/d20.mp4", "video-retalking/face_1.mp4", "PC-AVS/Audio_Source_00015.mp4"])
+EDIT_CLIPS = ["LivePortrait/d20.mp4", "video-retalking/face_1.mp4", "PC-AVS/Audio_Source_00015.mp4"]
+
+
+@pytest.mark.parametrize("clip", EDIT_CLIPS)
 def test_an_editable_slider_changes_the_faces_of_shared_clips_and_keeps_frames_timing_and_audio(model, clip, tmp_path,
                                                                                                  clean_home):
     """Sliders may be one-sided (a face that already has bangs gets nothing from +1), but every face gets the full

@@ -8,9 +8,10 @@
    tried as regressed and localised (kept only where it is strong on the 16x16 map, `localise`); for each, a few
    strengths are tried on calibration faces (faces on the wrong side of the line by the classifier and by their
    label alike, pushed towards the other), and each side of the slider keeps the smallest strength that carries
-   `target` of its faces across, else the one that carries most. The shape kept is the one that reaches the crossing bar with the least change to the other
-   attributes (below the bar: the most crossing, less that change). The edit is then measured one-sided
-   (`reach.py`, each face's share by the bank's probe) and kept so unless that costs crossing (`_fit_attribute`).
+   `target` of its faces across, else the one that carries most. The shape kept is the one that reaches the
+   crossing bar with the least change to the other attributes (below the bar: the most crossing, less that
+   change). The edit is then measured one-sided (`reach.py`, each face's share by the bank's probe) and kept so
+   unless that costs crossing (`_fit_attribute`).
    With `tune`, each direction, taken at its +1 strength, is instead tuned against the classifier on other
    training faces (`tune.py`), and slider +-1 is the tuned direction itself.
 3. Verdict. An attribute is editable when slider +-1 carries >= 70 % across and moves the other attributes by
@@ -233,7 +234,8 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
 
 
 def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
-             calibration_faces: Tensor, calibration_labels: Tensor | None = None, *, names: list[str], measurable: dict[str, float], model_sha256: str = "",
+             calibration_faces: Tensor, calibration_labels: Tensor | None = None, *, names: list[str],
+             measurable: dict[str, float], model_sha256: str = "",
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
              tune: TuneOptions | None = None, tune_faces: Tensor | None = None) -> EditBank:
     """The bank for the generators. `calibration_labels`: the calibration faces' labels (see `Calibrator`).
