@@ -135,11 +135,9 @@ def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, effe
 
 def build_effect(args):
     if args.command == "edit":
-        from streamfx.commands.edit import edit_request
-        from streamfx.edit.load import build_photo_edit
+        from streamfx.commands.edit import build_effect as build_edit
 
-        return build_photo_edit(args.weights, edit_request(args), engine=args.engine, device=args.device,
-                                precision=args.precision, max_batch=args.batch)
+        return build_edit(args)
     from streamfx.commands.anime import build_effect as build_anime
 
     return build_anime(args)

@@ -107,7 +107,8 @@ def test_the_photo_effect_holds_each_tracks_share_while_untracked_faces_follow_t
     direction = torch.randn(1, *content.shape[1:])
     edit = Edit(torch.tensor([0]), torch.tensor([1.0]), direction, torch.zeros(1, config.latent_dim),
                 CountingProbe(), torch.tensor([True]))
-    effect = PhotoEditEffect(a2a, PhotoDecoder(a2a), edit, crop_size=64, engines=[])
+    # steady=0: every frame its own change, so the held share shows exactly (averaging is test_edit_steady's)
+    effect = PhotoEditEffect(a2a, PhotoDecoder(a2a), edit, crop_size=64, engines=[], steady=0.0)
     crops = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
     first = effect(crops, [3])
     for _ in range(12):  # the track's first 12 readings (0.52 ... 0.74) are averaged, then held

@@ -51,7 +51,8 @@ def add_face_arguments(parser) -> None:
                        help="which faces to change: all, the largest, or one track id (default all)")
     group.add_argument("--detect-every", type=int, default=5, metavar="N",
                        help="full face detection every N frames, landmark refresh between (default 5)")
-    group.add_argument("--no-smooth", action="store_true", help="no landmark smoothing (more jitter)")
+    group.add_argument("--no-smooth", action="store_true",
+                       help="no landmark smoothing, nor averaging of photo edits over frames (more jitter)")
     group.add_argument("--mask-margin", type=float, default=0.06, metavar="F",
                        help="unblended border of the face crop, fraction of its side (default 0.06)")
     group.add_argument("--feather", type=float, default=0.12, metavar="F",

@@ -105,8 +105,16 @@ def _aliases_by_attribute() -> dict[str, list[str]]:
     return out
 
 
-def run(args) -> int:
+def build_effect(args, request=None):
+    """The photo edit effect of parsed `edit` arguments (`request`: their sliders, parsed again when None).
+    `--no-smooth` also leaves each frame's change to the face unaveraged (`streamfx/edit/steady.py`)."""
     from streamfx.edit.load import build_photo_edit
+
+    return build_photo_edit(args.weights, request or edit_request(args), engine=args.engine, device=args.device,
+                            precision=args.precision, max_batch=args.batch, steady=0.0 if args.no_smooth else None)
+
+
+def run(args) -> int:
     from streamfx.io.image import is_image_path
     from streamfx.io.paths import check_input, resolve_output
 
@@ -119,8 +127,7 @@ def run(args) -> int:
         raise UsageError(f"{source.name} is an image: `streamfx edit` takes videos")
     output = resolve_output(source, args.output, suffix="edit", overwrite=args.overwrite)
     def build():
-        effect = build_photo_edit(args.weights, request, engine=args.engine, device=args.device,
-                                  precision=args.precision, max_batch=args.batch)
+        effect = build_effect(args, request)
         log.info("edit: %s; engine: %s", request.describe(), effect.description)
         return effect
 

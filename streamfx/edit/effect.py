@@ -3,7 +3,8 @@
 The arithmetic of `render.photo_edit` on the chosen engines: the encoder and the photo decoder's generators run on
 their engines (encoder and decoder graphs); style mappings stay in torch, as for every model. The edit is fixed for
 the whole video, and each face's share of it (one-sided sliders, `reach.py`) is read once per face track and held,
-so every frame of a face gets the same change.
+so every frame of a face gets the same change; the change each frame's redrawing makes is averaged over the track's
+recent frames (`steady.py`), so the decoder's frame-to-frame noise does not flicker.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from streamfx.edit.bank import Edit
 from streamfx.edit.reach import HeldPositions
 from streamfx.edit.render import PhotoDecoder, one_sided, photo_edit
+from streamfx.edit.steady import KEEP, SteadyChange
 from streamfx.pixels import to_model, to_uint8
 
 
@@ -25,14 +27,16 @@ class PhotoEditEffect:
     pastes_change = True  # the composer adds (edited - crop) to the frame instead of replacing the face
 
     def __init__(self, encoder, decoder: PhotoDecoder, edit: Edit, *, crop_size: int, engines: list, weights=None,
-                 label: str = ""):
-        """`encoder`: engines with the face->anime encoder; `engines`: every engine set to close at the end."""
+                 label: str = "", steady: float = KEEP):
+        """`encoder`: engines with the face->anime encoder; `engines`: every engine set to close at the end;
+        `steady`: the share of a track's averaged change each frame keeps (0: every frame its own change)."""
         self.encoder, self.decoder, self.engines = encoder, decoder, engines
         self.crop_size, self.weights, self.label = int(crop_size), weights, label
         self.engine, self.device = encoder.engine, encoder.device
         self.description = encoder.description
         self._lock = threading.Lock()
         self._held = HeldPositions()
+        self._steady = SteadyChange(steady)
         self.set_edit(edit)
 
     def set_edit(self, edit: Edit) -> None:
@@ -40,6 +44,7 @@ class PhotoEditEffect:
         with self._lock:
             self._edit = edit
             self._held.clear()
+            self._steady.clear()
 
     @torch.inference_mode()
     def __call__(self, crops: np.ndarray, tracks=None) -> np.ndarray:
@@ -47,7 +52,9 @@ class PhotoEditEffect:
             edit = self._edit
             if not edit.active:
                 return crops[:, None]  # nothing to change: the faces exactly as they came
-            edited = photo_edit(self.encoder, self.decoder, to_model(crops), one_sided(edit, self._held, tracks))
+            faces = to_model(crops)
+            edited = photo_edit(self.encoder, self.decoder, faces, one_sided(edit, self._held, tracks))
+            edited = faces + self._steady(tracks, edited - faces)
         return to_uint8(edited)[:, None]
 
     def close(self) -> None:

@@ -72,8 +72,9 @@ def check_request(bank, request: EditRequest) -> None:
 
 
 def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str = "auto", device: str = "auto",
-                     precision: str = "auto", max_batch: int = 8, cache_dir=None):
-    """The photo edit effect for the model `weights` (default: the installed default model)."""
+                     precision: str = "auto", max_batch: int = 8, cache_dir=None, steady: float | None = None):
+    """The photo edit effect for the model `weights` (default: the installed default model); `steady`: see
+    `PhotoEditEffect` (None: its default)."""
     from streamfx.edit.effect import PhotoEditEffect
     from streamfx.edit.render import PhotoDecoder, bridge_style
     from streamfx.effects import weights_identity
@@ -89,6 +90,8 @@ def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str =
     source = weights_identity(path, meta)
     options = dict(engine=engine, device=device, precision=precision, max_batch=max_batch, cache_dir=cache_dir)
     settings = dict(crop_size=generators["A2B"].config.size, weights=path, label=request.describe())
+    if steady is not None:
+        settings["steady"] = steady
     if "A2A" in generators:  # its encoder is the A2B encoder: one set of engines encodes and decodes
         a2a = open_engines(generators["A2A"], source_hash=f"{source}:A2A", **options)
         return PhotoEditEffect(a2a, PhotoDecoder(a2a), edit, engines=[a2a], **settings)

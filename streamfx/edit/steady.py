@@ -1,0 +1,46 @@
+"""Steady photo edits in video: the change an edit makes to a face, averaged over its track's recent frames.
+
+The edit is fixed for the whole video, but the decoder redraws every frame's face anew, and its small differences
+from one frame to the next show as flicker in the change it adds (docs/editing.md). The faces are aligned crops,
+so a track's change can be averaged in place: an exponential moving average per face track, which a new track starts
+from its own first change. Keeping half of the average each frame lags about one frame behind the face's own motion
+and halves the decoder's frame-to-frame noise (variance (1 - keep) / (1 + keep) of it).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import Tensor
+
+KEEP = 0.5  # share of the running average each new frame keeps
+
+
+class SteadyChange:
+    """Per face track, the moving average of the change [3,S,S] the edit makes to its aligned crop. Faces without a
+    track (-1) keep their own change; the oldest tracks are forgotten past `tracks` of them (a long live session)."""
+
+    def __init__(self, keep: float = KEEP, tracks: int = 256):
+        if not 0.0 <= keep < 1.0:
+            raise ValueError(f"keep must be in [0, 1), not {keep}")
+        self.keep, self.tracks = keep, tracks
+        self._averages: OrderedDict[int, Tensor] = OrderedDict()
+
+    def clear(self) -> None:
+        self._averages.clear()
+
+    def __call__(self, tracks, changes: Tensor) -> Tensor:
+        """`changes` [B,3,S,S] of faces in frame order with their track ids `tracks` -> the averaged changes."""
+        if tracks is None or self.keep == 0.0:
+            return changes
+        out = changes.clone()
+        for i, track in enumerate(tracks):
+            if track < 0:
+                continue
+            average = self._averages.pop(track, None)
+            if average is not None and average.shape == changes[i].shape:
+                out[i] = self.keep * average + (1.0 - self.keep) * changes[i]
+            self._averages[track] = out[i]
+        while len(self._averages) > self.tracks:
+            self._averages.popitem(last=False)
+        return out
