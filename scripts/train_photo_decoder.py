@@ -41,6 +41,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
     p.add_argument("--faces", type=int, default=4750, help="CelebA-HQ training faces")
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=PhotoDecoderOptions.lr,
+                   help=f"Adam's step (default {PhotoDecoderOptions.lr:g}; lower it to settle a decoder trained long)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--export", type=Path, default=None, help="write the weights with A2A added here")
     return p.parse_args(argv)
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
         train, held = split_holdout(list_images(opts.celeba_dir / "images"))
         faces = torch.cat([load_batch(train[i:i + 256], size) for i in range(0, min(opts.faces, len(train)), 256)])
         run = PhotoDecoderRun(a2a, faces[:opts.faces], load_batch(held[:64], size),
-                              load_lpips().requires_grad_(False), opts.run_dir, PhotoDecoderOptions(batch=opts.batch),
+                              load_lpips().requires_grad_(False), opts.run_dir, PhotoDecoderOptions(batch=opts.batch, lr=opts.lr),
                               step=trained)
         scores = run.run(opts.minutes * 60)
         print(f"photo decoder: step {scores['step']}, held-out PSNR {scores['psnr']:.2f} dB, "
@@ -69,7 +71,8 @@ def main(argv=None) -> int:
         if opts.export:
             dtype = torch.float16 if meta.get("dtype") == "float16" else torch.float32
             info = {**scores, "faces": len(faces[:opts.faces]), "held_out_faces": 64,
-                    "data": "CelebA-HQ training split (256 px, resized)", "loss": "L1 + LPIPS (ST-LPIPS VGG16)"}
+                    "data": "CelebA-HQ training split (256 px, resized)", "loss": "L1 + LPIPS (ST-LPIPS VGG16)",
+                    "lr": opts.lr}
             kept = {d: g for d, g in generators.items() if d != "A2A"}
             digest = save_weights(opts.export, {**kept, "A2A": a2a.eval()}, {**meta, "photo_decoder": info},
                                   dtype=dtype)
