@@ -18,6 +18,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from streamfx.engines.torch_engine import cpu_has_bf16  # noqa: E402
 from streamfx.errors import StreamfxError, UsageError  # noqa: E402
 from streamfx.training.data import CELEBAHQ, SELFIE2ANIME, build_domains, with_teacher_pairs  # noqa: E402
 from streamfx.training.loop import RunOptions, TrainingRun  # noqa: E402
@@ -104,7 +105,7 @@ def bf16_supported(device: str) -> bool:
     """bf16 autocast pays off on CUDA and on CPUs with native bf16 arithmetic (oneDNN reports it)."""
     if device.startswith("cuda"):
         return True
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return cpu_has_bf16()
 
 
 def main(argv: list[str] | None = None) -> int:
