@@ -27,8 +27,15 @@ sys.path.insert(0, str(REPO))
 
 from streamfx.errors import StreamfxError  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
-from streamfx.training.photo_decoder import PhotoDecoderOptions, PhotoDecoderRun, autoencoder  # noqa: E402
+from streamfx.training.photo_decoder import PhotoDecoderOptions, PhotoDecoderRun, autoencoder, widen  # noqa: E402
 from streamfx.weights import load_weights, save_weights  # noqa: E402
+
+
+def widths(text: str) -> dict[int, int]:
+    try:
+        return {int(r): int(c) for r, c in (part.split(":") for part in text.split(",") if part)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected RES:WIDTH,... (e.g. 32:128,64:64), not {text!r}") from None
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -44,6 +51,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=PhotoDecoderOptions.lr,
                    help=f"Adam's step (default {PhotoDecoderOptions.lr:g}; lower it to settle a decoder trained long)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--widen", type=widths, default={}, metavar="RES:WIDTH,...",
+                   help="first widen the decoder at these resolutions, e.g. 32:128,64:64,128:32 (keeps what it draws)")
     p.add_argument("--export", type=Path, default=None, help="write the weights with A2A added here")
     return p.parse_args(argv)
 
@@ -57,8 +66,10 @@ def main(argv=None) -> int:
 
         generators, meta = load_weights(opts.weights)
         start = None if opts.from_b2a else generators.get("A2A")
-        a2a = autoencoder(generators["A2B"], generators["B2A"], start)
         trained = int(meta.get("photo_decoder", {}).get("step", 0)) if start is not None else 0
+        if opts.widen:
+            start = widen(start if start is not None else generators["B2A"], opts.widen)
+        a2a = autoencoder(generators["A2B"], generators["B2A"], start)
         size = a2a.config.size
         train, held = split_holdout(list_images(opts.celeba_dir / "images"))
         faces = torch.cat([load_batch(train[i:i + 256], size) for i in range(0, min(opts.faces, len(train)), 256)])

@@ -108,3 +108,53 @@ def test_photo_decoder_needs_a2a_or_a_cycle():
     g_a2b, _ = _pair()
     with pytest.raises(ValueError, match="needs A2A"):
         PhotoDecoder(a2b=g_a2b)
+
+
+def test_a_widened_decoder_draws_exactly_what_it_drew_and_is_stored_with_its_widths(tmp_path):
+    from streamfx.training.photo_decoder import widen
+    from streamfx.weights import load_weights, save_weights
+
+    g_a2b, g_b2a = _pair()
+    a2a = autoencoder(g_a2b, g_b2a)
+    with torch.no_grad():
+        for param in trainable(a2a).values():
+            param.add_(0.05 * torch.randn_like(param))  # a decoder that has trained a while
+    wide = widen(a2a, {32: 16, 64: 12})
+    assert wide.config.decoder_channels == ((32, 16), (64, 12)) and wide.config.channels == TINY.channels
+    assert wide.decoder.to_rgbs[-1].conv.weight.shape[1] == 12
+    assert sum(p.numel() for p in wide.decoder.parameters()) > sum(p.numel() for p in a2a.decoder.parameters())
+    faces = _faces(3, 5)
+    with torch.no_grad():
+        content, style = a2a.encode(faces)
+        before = a2a.decode(content, a2a.mapping(style))
+        torch.testing.assert_close(wide.encode(faces)[0], content, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(wide.decode(content, wide.mapping(style)), before, rtol=1e-5, atol=1e-5)
+    # it trains from there: the new channels learn (their weights to the old outputs start at zero)
+    run = PhotoDecoderRun(autoencoder(g_a2b, g_b2a, wide), _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path,
+                          PhotoDecoderOptions(batch=4, eval_every=1000, save_every=1000))
+    run.train_step()
+    run.train_step()
+    with torch.no_grad():
+        assert not torch.allclose(run.a2a.decode(content, run.a2a.mapping(style)), before, atol=1e-4)
+    path = tmp_path / "wide.safetensors"
+    save_weights(path, {"A2B": g_a2b, "B2A": g_b2a, "A2A": run.a2a}, {})
+    generators, _ = load_weights(path)
+    assert generators["A2A"].config.decoder_channels == ((32, 16), (64, 12))
+    assert generators["A2B"].config.decoder_channels == ()
+    with torch.no_grad():
+        torch.testing.assert_close(generators["A2A"].decode(content, generators["A2A"].mapping(style)),
+                                   run.a2a.decode(content, run.a2a.mapping(style)), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="only grows"):
+        widen(wide, {64: 8})
+
+
+def test_decoder_widths_are_checked():
+    from dataclasses import replace
+
+    from streamfx.errors import ModelError
+
+    for resolution in (TINY.content_size, 2 * TINY.size):  # the content grid's width is the encoder's
+        with pytest.raises(ModelError, match="decoder widths"):
+            replace(TINY, decoder_channels=((resolution, 32),))
+    assert GNRConfig.from_dict(replace(TINY, decoder_channels=((64, 16),)).to_dict()).decoder_width(64) == 16
+    assert "decoder_channels" not in TINY.to_dict()  # files from before the field read and hash the same

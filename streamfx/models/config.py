@@ -24,6 +24,9 @@ class GNRConfig:
     n_res: int = 1
     channels: tuple[tuple[int, int], ...] = field(default=OFFICIAL_CHANNELS)  # (resolution, width)
     style_dim: int = 512  # w
+    # (resolution, width) of the decoder from the content grid up, where it differs from `channels` (a photo
+    # decoder may be wider than the encoder it reads); empty: `channels`
+    decoder_channels: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         widths = dict(self.channels)
@@ -35,9 +38,15 @@ class GNRConfig:
         missing = [r for r in (1 << i for i in range(2, log_size + 1)) if r not in widths]
         if missing:
             raise ModelError(f"GNR config has no channel width for resolution(s) {missing}")
+        odd = [r for r, _ in self.decoder_channels if not self.content_size < r <= self.size]
+        if odd:
+            raise ModelError(f"GNR decoder widths only go from above the content grid to the output size, not {odd}")
 
     def width(self, resolution: int) -> int:
         return dict(self.channels)[resolution]
+
+    def decoder_width(self, resolution: int) -> int:
+        return dict(self.decoder_channels).get(resolution) or self.width(resolution)
 
     @property
     def content_size(self) -> int:
@@ -50,6 +59,10 @@ class GNRConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = {str(r): c for r, c in self.channels}
+        if self.decoder_channels:
+            d["decoder_channels"] = {str(r): c for r, c in self.decoder_channels}
+        else:
+            del d["decoder_channels"]  # weight files from before the field read the same
         return d
 
     @classmethod
@@ -64,6 +77,8 @@ class GNRConfig:
         if "channels" in d:
             pairs = d["channels"].items() if isinstance(d["channels"], dict) else d["channels"]
             d["channels"] = tuple(sorted((int(r), int(c)) for r, c in pairs if int(r) <= size))
+        if "decoder_channels" in d:
+            d["decoder_channels"] = tuple(sorted((int(r), int(c)) for r, c in d["decoder_channels"].items()))
         return cls(**d)
 
 

@@ -84,7 +84,7 @@ class GNRDecoder(nn.Module):
     def __init__(self, cfg: GNRConfig) -> None:
         super().__init__()
         res = cfg.content_size
-        c = cfg.width(res)
+        c = cfg.width(res)  # the content map's channels: the encoder's width there, whatever the decoder's
         self.adain_bottleneck = nn.ModuleList(StyledResBlock(c, cfg.style_dim) for _ in range(cfg.n_res))
         self.conv1 = StyledConv(c, c, 3, cfg.style_dim)
         self.to_rgb1 = ToRGB(c, cfg.style_dim, upsample=False)
@@ -92,7 +92,7 @@ class GNRDecoder(nn.Module):
         self.to_rgbs = nn.ModuleList()
         while res < cfg.size:
             res *= 2
-            out = cfg.width(res)
+            out = cfg.decoder_width(res)
             self.convs.append(StyledConv(c, out, 3, cfg.style_dim, upsample=True))
             self.convs.append(StyledConv(out, out, 3, cfg.style_dim))
             self.to_rgbs.append(ToRGB(out, cfg.style_dim))

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from streamfx.engines.torch_engine import cpu_has_bf16
 from streamfx.models.gnr import Generator
+from streamfx.models.modulated import ModulatedConv2d
 
 log = logging.getLogger("streamfx.training")
 
@@ -50,6 +51,42 @@ def autoencoder(g_a2b: Generator, g_b2a: Generator, start: Generator | None = No
     for name, param in a2a.named_parameters():
         param.requires_grad_(not name.startswith("encoder."))
     return a2a
+
+
+def widen(a2a: Generator, widths: dict[int, int]) -> Generator:
+    """A2A with its decoder widened to `widths` {resolution: channels} (wider only), drawing exactly what `a2a`
+    draws: the old weights are kept, the new channels start random but reach the old channels and the RGB output
+    only through zero weights, so training grows them from the decoder already trained. The encoder is unchanged."""
+    from dataclasses import replace
+
+    old = copy.deepcopy(a2a).fold_equalized_lr()
+    config = replace(old.config, decoder_channels=tuple(sorted({**dict(old.config.decoder_channels),
+                                                                **widths}.items())))
+    wide = Generator(config).fold_equalized_lr()
+    wide.encoder.load_state_dict(old.encoder.state_dict())
+    wide.mapping_net.load_state_dict(old.mapping_net.state_dict())
+    with torch.no_grad():
+        for (name, new), (_, kept) in zip(wide.decoder.named_parameters(), old.decoder.named_parameters()):
+            if new.shape != kept.shape and any(a < b for a, b in zip(new.shape, kept.shape)):
+                raise ValueError(f"{name}: widen only grows a decoder ({tuple(kept.shape)} -> {tuple(new.shape)})")
+            new[tuple(slice(0, n) for n in kept.shape)] = kept
+        for module in wide.decoder.modules():  # cut what new inputs send to the old outputs
+            if isinstance(module, ModulatedConv2d):
+                _cut_new_inputs(module, old.decoder.get_submodule(_path(wide.decoder, module)))
+    return wide if a2a.folded else wide.unfold_equalized_lr()
+
+
+def _path(root: torch.nn.Module, module: torch.nn.Module) -> str:
+    return next(name for name, m in root.named_modules() if m is module)
+
+
+def _cut_new_inputs(wide: ModulatedConv2d, kept: ModulatedConv2d) -> None:
+    """Zero the weights from `wide`'s new input channels to its old output channels."""
+    cout_dim, cin_dim = (1, 0) if wide.upsample else (0, 1)
+    old_out, old_in = kept.weight.shape[cout_dim], kept.weight.shape[cin_dim]
+    index = [slice(None)] * 4
+    index[cout_dim], index[cin_dim] = slice(0, old_out), slice(old_in, None)
+    wide.weight[tuple(index)] = 0.0
 
 
 def trainable(a2a: Generator) -> dict[str, Tensor]:
