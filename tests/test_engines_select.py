@@ -55,13 +55,24 @@ def test_auto_walks_the_gpu_chain_then_lands_on_the_cpu(generator, cache):
     engines.close()
 
 
+def test_auto_measures_bf16_only_where_the_cpu_runs_it_natively(monkeypatch):
+    import streamfx.engines.torch_engine as torch_engine
+
+    monkeypatch.setattr(torch_engine, "cpu_has_bf16", lambda: False)  # an AVX2-only CPU: bf16 would be emulated
+    assert ("torch", "fp32") in select.cpu_candidates("auto")
+    assert not any(precision == "bf16" for _, precision in select.cpu_candidates("auto"))
+    assert select.cpu_candidates("bf16") == select.CPU_CANDIDATES["bf16"]  # asked for by name: still tried
+    monkeypatch.setattr(torch_engine, "cpu_has_bf16", lambda: True)
+    assert select.cpu_candidates("auto") == select.CPU_CANDIDATES["auto"]
+
+
 def test_cpu_choice_is_measured_once_and_remembered(generator, cache, monkeypatch):
     (cache / "cpu-choice.json").unlink(missing_ok=True)
     first = open_engines(generator, device="cpu", cache_dir=cache)
     memo = json.loads((cache / "cpu-choice.json").read_text())
     (entry,) = memo.values()
     measured = set(entry["seconds_per_face"]) | set(entry["rejected"]) | set(entry["unavailable"])
-    assert measured == {f"{engine} {precision}" for engine, precision in select.CPU_CANDIDATES["auto"]}
+    assert measured == {f"{engine} {precision}" for engine, precision in select.cpu_candidates("auto")}
     chosen = f"{entry['engine']} {entry['precision']}"
     assert chosen == f"{first.engine} {first.precision}"
     # the memo rounds to 10 us, so two engines may tie there; the chosen one is never slower than another

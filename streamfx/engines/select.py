@@ -42,6 +42,17 @@ CPU_CANDIDATES = {
 BF16_ENGINES = ("torch", "openvino")
 
 
+def cpu_candidates(precision: str) -> tuple[tuple[str, str], ...]:
+    """The CPU measurement's candidates for `precision`; `auto` leaves bf16 out where the CPU would only emulate
+    it (no AVX-512 BF16 or AMX), instead of listing it as unavailable on every run."""
+    from streamfx.engines.torch_engine import cpu_has_bf16
+
+    candidates = CPU_CANDIDATES[precision]
+    if precision == "auto" and not cpu_has_bf16():
+        candidates = tuple(c for c in candidates if c[1] != "bf16")
+    return candidates
+
+
 @dataclass
 class GeneratorEngines:
     """A generator's two engines, encoder and decoder (same kind, device and precision), with its mapping network
@@ -289,7 +300,7 @@ def _cpu_choice_key(request: _Request, precision: str) -> str:
         ort_version = onnxruntime.__version__
     except ImportError:
         ort_version = "none"
-    candidates = "+".join(f"{e}-{p}" for e, p in CPU_CANDIDATES[precision])
+    candidates = "+".join(f"{e}-{p}" for e, p in cpu_candidates(precision))
     parts = (model_id(request.generator, request.source_hash), precision, f"torch{torch.__version__}",
              f"ort{ort_version}", f"ov{_library_version('openvino')}", f"threads{torch.get_num_threads()}",
              f"cpus{os.cpu_count()}", f"batch{min(4, request.max_batch)}", candidates, f"floor{PSNR_FLOOR_DB:g}dB")
@@ -320,7 +331,7 @@ def _open_cpu_fastest(request: _Request, device: Device,
         memo = json.loads(memo_path.read_text()) if memo_path.is_file() else {}
     except (OSError, ValueError):
         memo = {}
-    candidates = CPU_CANDIDATES[precision]
+    candidates = cpu_candidates(precision)
     key = _cpu_choice_key(request, precision)
     remembered = memo.get(key, {})
     choice = (remembered.get("engine"), remembered.get("precision"))
