@@ -189,7 +189,7 @@ def test_openvino_nets_find_the_same_faces_as_torch(name, detections, tmp_path, 
         assert a.score == pytest.approx(b.score, abs=1e-4)
 
 
-def test_a_search_for_larger_faces_skips_the_small_and_keeps_the_large_exactly(detector):
+def test_a_search_for_larger_faces_skips_the_small_and_keeps_the_large_as_found(detector):
     """`min_face_size` drops only the finest pyramid levels: on a 720p frame holding the same face at about 200 and
     40 pixels, a search for faces of at least 80 finds the large one with the full search's box and score."""
     import cv2
@@ -208,6 +208,7 @@ def test_a_search_for_larger_faces_skips_the_small_and_keeps_the_large_exactly(d
     assert len(sides) == 2 and 150 < sides[0] < 250 and 30 < sides[1] < 50
     large = detector.detect([frame], min_face_size=80)[0]
     assert len(large) == 1
-    np.testing.assert_array_equal(large[0].box, every[0].box)
-    np.testing.assert_array_equal(large[0].landmarks, every[0].landmarks)
-    assert large[0].score == every[0].score
+    # O-Net sees one crop instead of two: some CPUs' kernels then round differently in the last float bit
+    np.testing.assert_allclose(large[0].box, every[0].box, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(large[0].landmarks, every[0].landmarks, rtol=0, atol=1e-3)
+    assert abs(large[0].score - every[0].score) < 1e-5
