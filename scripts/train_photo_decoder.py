@@ -4,6 +4,7 @@ a weight file.
 
     python scripts/train_photo_decoder.py --minutes 40                      # train (resumes runs/photo_decoder)
     python scripts/train_photo_decoder.py --minutes 0 --export streamfx/data/gnr_slim.safetensors
+    python scripts/train_photo_decoder.py --widen 32:128,64:64,128:32 --run-dir runs/photo_decoder_wide --minutes 40
 
 Without a saved state in the run folder, training starts from the A2A the weights already hold (the default model
 ships one), else from the B2A decoder. Adam's moments are not shipped: they start afresh.
@@ -74,8 +75,8 @@ def main(argv=None) -> int:
         train, held = split_holdout(list_images(opts.celeba_dir / "images"))
         faces = torch.cat([load_batch(train[i:i + 256], size) for i in range(0, min(opts.faces, len(train)), 256)])
         run = PhotoDecoderRun(a2a, faces[:opts.faces], load_batch(held[:64], size),
-                              load_lpips().requires_grad_(False), opts.run_dir, PhotoDecoderOptions(batch=opts.batch, lr=opts.lr),
-                              step=trained)
+                              load_lpips().requires_grad_(False), opts.run_dir,
+                              PhotoDecoderOptions(batch=opts.batch, lr=opts.lr), step=trained)
         scores = run.run(opts.minutes * 60)
         print(f"photo decoder: step {scores['step']}, held-out PSNR {scores['psnr']:.2f} dB, "
               f"LPIPS {scores['lpips']:.3f}")
