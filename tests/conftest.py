@@ -1,4 +1,4 @@
-"""Shared fixtures: where the shared data lives, and GPU gating."""
+"""Shared fixtures: where the shared data lives, GPU gating, and a tiny face autoencoder for effect tests."""
 
 from __future__ import annotations
 
@@ -59,3 +59,18 @@ def no_default_model(tmp_path, monkeypatch):
 
     monkeypatch.setenv("STREAMFX_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(streamfx.catalog, "PACKAGE_DATA", tmp_path / "no_package_data")
+
+
+def tiny_photo_autoencoder():
+    """(A2A, content shape [C,H,W]): a tiny random 64-px generator dressed as the engines the photo edit effect
+    runs on (torch, cpu), seeded so each test gets the same one."""
+    import torch
+
+    from streamfx.models.gnr import Generator, GNRConfig
+
+    torch.manual_seed(0)
+    config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
+    a2a = Generator(config).fold_equalized_lr().eval()
+    a2a.engine, a2a.device, a2a.description = "torch", "cpu", "torch fp32"
+    content, _ = a2a.encode(torch.zeros(1, 3, 64, 64))
+    return a2a, tuple(content.shape[1:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from conftest import tiny_photo_autoencoder
 from streamfx.edit.bank import AttributeReport, EditBank
 from streamfx.edit.reach import HeldPositions, fit_probe, reach
 
@@ -97,15 +98,10 @@ def test_the_photo_effect_holds_each_tracks_share_while_untracked_faces_follow_t
     from streamfx.edit.bank import Edit
     from streamfx.edit.effect import PhotoEditEffect
     from streamfx.edit.render import PhotoDecoder
-    from streamfx.models.gnr import Generator, GNRConfig
 
-    torch.manual_seed(0)
-    config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
-    a2a = Generator(config).fold_equalized_lr().eval()
-    a2a.engine, a2a.device, a2a.description = "torch", "cpu", "torch fp32"
-    content, _ = a2a.encode(torch.zeros(1, 3, 64, 64))
-    direction = torch.randn(1, *content.shape[1:])
-    edit = Edit(torch.tensor([0]), torch.tensor([1.0]), direction, torch.zeros(1, config.latent_dim),
+    a2a, content_shape = tiny_photo_autoencoder()
+    direction = torch.randn(1, *content_shape)
+    edit = Edit(torch.tensor([0]), torch.tensor([1.0]), direction, torch.zeros(1, a2a.config.latent_dim),
                 CountingProbe(), torch.tensor([True]))
     # steady=0: every frame its own change, so the held share shows exactly (averaging is test_edit_steady's)
     effect = PhotoEditEffect(a2a, PhotoDecoder(a2a), edit, crop_size=64, engines=[], steady=0.0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_photo_autoencoder
 from streamfx.edit.steady import SteadyChange
 
 
@@ -51,15 +52,10 @@ class NoisyDecoder:
 def test_averaging_more_than_halves_the_flicker_of_the_photo_effects_change():
     from streamfx.edit.bank import Edit
     from streamfx.edit.effect import PhotoEditEffect
-    from streamfx.models.gnr import Generator, GNRConfig
 
-    torch.manual_seed(0)
-    config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
-    a2a = Generator(config).fold_equalized_lr().eval()
-    a2a.engine, a2a.device, a2a.description = "torch", "cpu", "torch fp32"
-    content, _ = a2a.encode(torch.zeros(1, 3, 64, 64))
-    edit = Edit(torch.tensor([0]), torch.tensor([1.0]), 0.3 * torch.randn(1, *content.shape[1:]),
-                torch.zeros(1, config.latent_dim))
+    a2a, content_shape = tiny_photo_autoencoder()
+    edit = Edit(torch.tensor([0]), torch.tensor([1.0]), 0.3 * torch.randn(1, *content_shape),
+                torch.zeros(1, a2a.config.latent_dim))
     face = np.random.default_rng(0).integers(60, 196, (1, 64, 64, 3), dtype=np.uint8)  # a still face, 16 frames
 
     def change_flicker(steady: float) -> tuple[float, float]:

@@ -38,7 +38,7 @@ class SteadyChange:
             if track < 0:
                 continue
             average = self._averages.pop(track, None)
-            if average is not None and average.shape == changes[i].shape:
+            if average is not None:
                 out[i] = self.keep * average + (1.0 - self.keep) * changes[i]
             self._averages[track] = out[i]
         while len(self._averages) > self.tracks:

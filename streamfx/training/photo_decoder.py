@@ -70,14 +70,10 @@ def widen(a2a: Generator, widths: dict[int, int]) -> Generator:
             if new.shape != kept.shape and any(a < b for a, b in zip(new.shape, kept.shape)):
                 raise ValueError(f"{name}: widen only grows a decoder ({tuple(kept.shape)} -> {tuple(new.shape)})")
             new[tuple(slice(0, n) for n in kept.shape)] = kept
-        for module in wide.decoder.modules():  # cut what new inputs send to the old outputs
-            if isinstance(module, ModulatedConv2d):
-                _cut_new_inputs(module, old.decoder.get_submodule(_path(wide.decoder, module)))
+        for module, kept in zip(wide.decoder.modules(), old.decoder.modules()):  # the same layers, in order
+            if isinstance(module, ModulatedConv2d):  # cut what new inputs send to the old outputs
+                _cut_new_inputs(module, kept)
     return wide if a2a.folded else wide.unfold_equalized_lr()
-
-
-def _path(root: torch.nn.Module, module: torch.nn.Module) -> str:
-    return next(name for name, m in root.named_modules() if m is module)
 
 
 def _cut_new_inputs(wide: ModulatedConv2d, kept: ModulatedConv2d) -> None:
