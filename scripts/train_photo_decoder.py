@@ -4,6 +4,7 @@ a weight file.
 
     python scripts/train_photo_decoder.py --minutes 40                      # train (resumes runs/photo_decoder)
     python scripts/train_photo_decoder.py --minutes 0 --export streamfx/data/gnr_slim.safetensors
+    python scripts/train_photo_decoder.py --adversarial 0.1 --lr 5e-4 --run-dir runs/photo_decoder_gan --minutes 60
     python scripts/train_photo_decoder.py --widen 32:128,64:64,128:32 --run-dir runs/photo_decoder_wide --minutes 40
 
 Without a saved state in the run folder, training starts from the A2A the weights already hold (the default model
@@ -51,6 +52,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=PhotoDecoderOptions.lr,
                    help=f"Adam's step (default {PhotoDecoderOptions.lr:g}; lower it to settle a decoder trained long)")
+    p.add_argument("--adversarial", type=float, default=0.0, metavar="WEIGHT",
+                   help="add a patch critic's adversarial term at this weight (0.1 sharpens; default 0: L1 + LPIPS)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--widen", type=widths, default={}, metavar="RES:WIDTH,...",
                    help="first widen the decoder at these resolutions, e.g. 32:128,64:64,128:32 (keeps what it draws)")
@@ -76,14 +79,17 @@ def main(argv=None) -> int:
         faces = torch.cat([load_batch(train[i:i + 256], size) for i in range(0, min(opts.faces, len(train)), 256)])
         run = PhotoDecoderRun(a2a, faces[:opts.faces], load_batch(held[:64], size),
                               load_lpips().requires_grad_(False), opts.run_dir,
-                              PhotoDecoderOptions(batch=opts.batch, lr=opts.lr), step=trained)
+                              PhotoDecoderOptions(batch=opts.batch, lr=opts.lr,
+                                                  adversarial_weight=opts.adversarial), step=trained)
         scores = run.run(opts.minutes * 60)
         print(f"photo decoder: step {scores['step']}, held-out PSNR {scores['psnr']:.2f} dB, "
               f"LPIPS {scores['lpips']:.3f}")
         if opts.export:
             dtype = torch.float16 if meta.get("dtype") == "float16" else torch.float32
             info = {**scores, "faces": len(faces[:opts.faces]), "held_out_faces": 64,
-                    "data": "CelebA-HQ training split (256 px, resized)", "loss": "L1 + LPIPS (ST-LPIPS VGG16)",
+                    "data": "CelebA-HQ training split (256 px, resized)",
+                    "loss": "L1 + LPIPS (ST-LPIPS VGG16)" + (f" + {opts.adversarial:g} x patch critic"
+                                                             if opts.adversarial else ""),
                     "lr": opts.lr}
             kept = {d: g for d, g in generators.items() if d != "A2A"}
             digest = save_weights(opts.export, {**kept, "A2A": a2a.eval()}, {**meta, "photo_decoder": info},

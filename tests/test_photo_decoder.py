@@ -3,6 +3,8 @@ edit path uses it when a weight file has one."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -55,11 +57,14 @@ def test_training_can_start_from_a_shipped_a2a_and_counts_on_from_its_steps(tmp_
     assert run.step == 4001
 
 
-def test_a_resumed_run_continues_exactly(tmp_path):
-    """Three steps, save, resume in a new run: the next steps match those of the run that never stopped."""
+@pytest.mark.parametrize("adversarial", [0.0, 0.1])
+def test_a_resumed_run_continues_exactly(tmp_path, adversarial):
+    """Three steps, save, resume in a new run: the next steps match those of the run that never stopped (the critic,
+    when there is one, resumes too)."""
     def run(folder):
         return PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), _faces(4, 3), _lpips_stand_in, folder,
-                               PhotoDecoderOptions(batch=2, eval_every=1000, save_every=1000))
+                               PhotoDecoderOptions(batch=2, eval_every=1000, save_every=1000,
+                                                   adversarial_weight=adversarial, r1_every=2))
 
     straight = run(tmp_path / "straight")
     for _ in range(5):
@@ -74,6 +79,9 @@ def test_a_resumed_run_continues_exactly(tmp_path):
         resumed.train_step()
     for name, param in trainable(straight.a2a).items():
         torch.testing.assert_close(trainable(resumed.a2a)[name], param, rtol=0, atol=0)
+    if adversarial:
+        for name, param in straight.critic.named_parameters():
+            torch.testing.assert_close(dict(resumed.critic.named_parameters())[name], param, rtol=0, atol=0)
     before = run(tmp_path / "fresh").evaluate()
     assert resumed.evaluate()["psnr"] != before["psnr"]  # the steps did change the decoder
 
@@ -158,3 +166,14 @@ def test_decoder_widths_are_checked():
             replace(TINY, decoder_channels=((resolution, 32),))
     assert GNRConfig.from_dict(replace(TINY, decoder_channels=((64, 16),)).to_dict()).decoder_width(64) == 16
     assert "decoder_channels" not in TINY.to_dict()  # files from before the field read and hash the same
+
+
+def test_the_critic_learns_to_tell_faces_from_drawings(tmp_path):
+    """With the adversarial term on, the critic's loss falls below chance (2 log 2) on a decoder that draws badly."""
+    run = PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path,
+                          PhotoDecoderOptions(batch=4, lr=0.0, critic_lr=1e-3, eval_every=1000, save_every=1000,
+                                              adversarial_weight=0.1))
+    first = run.train_step()
+    assert set(first) >= {"l1", "lpips", "adversarial", "critic"}
+    last = [run.train_step()["critic"] for _ in range(30)]
+    assert sum(last[-5:]) / 5 < 0.8 * 2 * math.log(2) < first["critic"] + 0.5

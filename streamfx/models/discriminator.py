@@ -172,3 +172,24 @@ class LatentDiscriminator(nn.Module):
 
     def forward(self, style: torch.Tensor) -> torch.Tensor:
         return self.net(style)
+
+
+class PatchCritic(nn.Module):
+    """Patch discriminator alone: [B,3,S,S] in [-1,1] -> logits [B,1,S/8,S/8], each judging one patch's texture.
+
+    The photo decoder's adversarial term uses it: a decoder trained on L1 + LPIPS alone draws the mean of what a
+    patch could be (blur); a critic of local texture is what asks for detail. Narrow widths keep it cheap on a CPU:
+    a forward and backward pass of 8 faces at 128 px takes 0.2 s on 2 cores (1.6 s at GNR's widths)."""
+
+    WIDTHS = {256: 8, 128: 16, 64: 32, 32: 64, 16: 128, 8: 128}
+
+    def __init__(self, size: int = 128, channels: dict[int, int] | None = None):
+        super().__init__()
+        channels = dict(channels or self.WIDTHS)
+        if size < 64 or size & (size - 1) or size not in channels:
+            raise ValueError(f"critic size must be a power of two >= 64 in {sorted(channels)}, got {size}")
+        patch = size // 8
+        self.net = nn.Sequential(*_trunk(size, patch, channels), ConvLayer(channels[patch], 1, 1, activate=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

@@ -6,6 +6,10 @@ edit only moves the content map and style code, so a decoder that reads those di
 decoder starts from the B2A decoder (which already draws faces from a content map) and trains alone: the
 encoder, and so the content space the edit directions live in, stays exactly the A2B encoder.
 
+L1 + LPIPS alone plateau at a soft face (about 23.6 dB): where a patch could be several things, the decoder draws
+their mean. An optional adversarial term (`adversarial_weight`) adds a patch critic that judges local texture
+against the real faces, which is what asks the decoder for detail instead of blur.
+
 State (decoder, mapping, Adam, step, sampler) is saved as safetensors + JSON, so a run resumes where it stopped.
 """
 
@@ -23,8 +27,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from streamfx.engines.torch_engine import cpu_has_bf16
+from streamfx.models.discriminator import PatchCritic
 from streamfx.models.gnr import Generator
 from streamfx.models.modulated import ModulatedConv2d
+from streamfx.training.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 
 log = logging.getLogger("streamfx.training")
 
@@ -37,6 +43,10 @@ class PhotoDecoderOptions:
     lr: float = 2e-3  # equal-lr parameters, as GNR trains
     betas: tuple[float, float] = (0.0, 0.99)
     lpips_weight: float = 1.0
+    adversarial_weight: float = 0.0  # 0: no critic (L1 + LPIPS only)
+    r1_gamma: float = 1.0  # the critic's gradient penalty on real faces, applied lazily every `r1_every` steps
+    r1_every: int = 16
+    critic_lr: float = 2e-3
     eval_every: int = 100
     save_every: int = 100
     seed: int = 0
@@ -96,19 +106,25 @@ class PhotoDecoderRun:
                  options: PhotoDecoderOptions = PhotoDecoderOptions(), step: int = 0):
         """`step`: the steps `a2a` has already trained (a saved state in `run_dir` overrides it)."""
         self.a2a, self.faces, self.held_out, self.lpips = a2a, faces, held_out, lpips
+        self.optimizer = torch.optim.Adam(trainable(a2a).values(), lr=options.lr, betas=options.betas)
+        self.critic = self.critic_optimizer = None
+        if options.adversarial_weight > 0:
+            self.critic = PatchCritic(a2a.config.size).to(faces.device).requires_grad_(False)
+            self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=options.critic_lr,
+                                                     betas=options.betas)
         if faces.device.type == "cpu":  # bf16 convolutions on the CPU are fastest channels-last
-            for net in (a2a, lpips):
+            for net in (a2a, lpips, self.critic):
                 if isinstance(net, torch.nn.Module):  # (tests pass a plain function for LPIPS)
                     net.to(memory_format=torch.channels_last)
         self.bf16 = faces.device.type == "cpu" and cpu_has_bf16()  # emulated bf16 is 18x slower than fp32
         self.run_dir, self.options = Path(run_dir), options
-        self.optimizer = torch.optim.Adam(trainable(a2a).values(), lr=options.lr, betas=options.betas)
         self.generator = torch.Generator().manual_seed(options.seed + step)
         self.step = step
         self.resume()
 
     # ---- training ---------------------------------------------------------------------------------------------------
-    def train_step(self) -> float:
+    def train_step(self) -> dict[str, float]:
+        """One step; returns its loss terms."""
         o = self.options
         index = torch.randint(len(self.faces), (o.batch,), generator=self.generator)
         flip = torch.rand(o.batch, generator=self.generator) < 0.5
@@ -123,12 +139,33 @@ class PhotoDecoderRun:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             out = self.a2a.decode(content, self.a2a.mapping(style))
             perceptual = self.lpips(out, x).float().mean()
-        loss = F.l1_loss(out.float(), x) + o.lpips_weight * perceptual
+        terms = {"l1": F.l1_loss(out.float(), x), "lpips": perceptual}
+        loss = terms["l1"] + o.lpips_weight * perceptual
+        if self.critic is not None:
+            terms["adversarial"] = g_nonsaturating_loss([self.critic(out.float())])
+            loss = loss + o.adversarial_weight * terms["adversarial"]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.critic is not None:
+            terms["critic"] = self.critic_step(x, out.detach().float())
         self.step += 1
-        return float(loss.detach())
+        return {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
+
+    def critic_step(self, real: Tensor, fake: Tensor) -> Tensor:
+        """Teach the critic real faces from the decoder's drawings (R1 on the real ones every `r1_every` steps)."""
+        o, critic = self.options, self.critic.requires_grad_(True)
+        regularize = self.step % o.r1_every == 0
+        real = real.detach().requires_grad_(regularize)
+        real_logits = critic(real)
+        loss = d_logistic_loss([real_logits], [critic(fake)])
+        if regularize:  # on each face's mean logit: summed, 256 patch logits would penalise ~256x as hard
+            loss = loss + o.r1_gamma / 2 * r1_penalty([real_logits.mean((2, 3))], real) * o.r1_every
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.critic_optimizer.step()
+        critic.requires_grad_(False)
+        return loss.detach()
 
     def run(self, seconds: float) -> dict:
         """Train for `seconds` of wall time, evaluating and saving as it goes; ends with a save."""
@@ -136,7 +173,8 @@ class PhotoDecoderRun:
         while time.monotonic() - started < seconds:
             losses.append(self.train_step())
             if self.step % self.options.eval_every == 0:
-                self.record(sum(losses) / len(losses), time.monotonic() - started)
+                means = {k: sum(row[k] for row in losses) / len(losses) for k in losses[0]}
+                self.record(means, time.monotonic() - started)
                 losses = []
             if self.step % self.options.save_every == 0:
                 self.save()
@@ -156,10 +194,11 @@ class PhotoDecoderRun:
             scores["lpips"].append(self.lpips(out, part).flatten())
         return {"step": self.step, **{k: float(torch.cat(v).mean()) for k, v in scores.items()}}
 
-    def record(self, loss: float, elapsed: float) -> None:
-        row = {**self.evaluate(), "loss": round(loss, 4), "elapsed_s": round(elapsed, 1)}
-        log.info("photo decoder step %d: loss %.3f, held-out PSNR %.2f dB, LPIPS %.3f", row["step"], loss,
-                 row["psnr"], row["lpips"])
+    def record(self, losses: dict[str, float], elapsed: float) -> None:
+        row = {**self.evaluate(), **{k: round(v, 4) for k, v in losses.items()}, "elapsed_s": round(elapsed, 1)}
+        extra = "".join(f", {k} {losses[k]:.3f}" for k in ("adversarial", "critic") if k in losses)
+        log.info("photo decoder step %d: loss %.3f%s, held-out PSNR %.2f dB, LPIPS %.3f", row["step"],
+                 losses["loss"], extra, row["psnr"], row["lpips"])
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with (self.run_dir / LOG).open("a") as f:
             f.write(json.dumps(row) + "\n")
@@ -168,40 +207,70 @@ class PhotoDecoderRun:
     def save(self) -> None:
         from safetensors.torch import save_file
 
-        tensors = {f"param.{k}": v.detach().contiguous() for k, v in trainable(self.a2a).items()}
-        for i, (param, state) in enumerate((p, self.optimizer.state.get(p, {})) for p in trainable(self.a2a).values()):
-            for key in ("exp_avg", "exp_avg_sq"):
-                if key in state:
-                    tensors[f"adam.{i}.{key}"] = state[key].contiguous()
-        meta = {"step": str(self.step), "adam_step": str(self._adam_step()),
-                "sampler": json.dumps(self.generator.get_state().tolist())}
+        tensors, meta = {}, {"step": str(self.step), "sampler": json.dumps(self.generator.get_state().tolist())}
+        for prefix, params, optimizer in self._trained():
+            tensors.update(_pack(prefix, params, optimizer))
+            meta[f"{_adam(prefix)}_step"] = str(_adam_step(optimizer))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         partial = self.run_dir / f".{STATE}.part"
         save_file(tensors, str(partial), metadata=meta)
         partial.replace(self.run_dir / STATE)
 
     def resume(self) -> None:
+        """Load the saved state; a critic the state lacks (an L1 + LPIPS run, now adversarial) starts fresh."""
         from safetensors import safe_open
 
         path = self.run_dir / STATE
         if not path.is_file():
             return
-        params = trainable(self.a2a)
         with safe_open(str(path), "pt") as f:
             meta = f.metadata()
-            with torch.no_grad():
-                for name, param in params.items():
-                    param.copy_(f.get_tensor(f"param.{name}"))
             keys = set(f.keys())
-            for i, param in enumerate(params.values()):
-                if f"adam.{i}.exp_avg" in keys:
-                    self.optimizer.state[param] = {"step": torch.tensor(float(meta["adam_step"])),
-                                                   "exp_avg": f.get_tensor(f"adam.{i}.exp_avg"),
-                                                   "exp_avg_sq": f.get_tensor(f"adam.{i}.exp_avg_sq")}
+            for prefix, params, optimizer in self._trained():
+                if any(k.startswith(prefix + ".") for k in keys):
+                    _unpack(f, keys, prefix, params, optimizer, int(meta[f"{_adam(prefix)}_step"]))
         self.step = int(meta["step"])
         self.generator.set_state(torch.tensor(json.loads(meta["sampler"]), dtype=torch.uint8))
         log.info("photo decoder resumed at step %d", self.step)
 
-    def _adam_step(self) -> int:
-        states = [s for s in self.optimizer.state.values() if "step" in s]
-        return int(states[0]["step"]) if states else 0
+    def _trained(self) -> list[tuple[str, dict[str, Tensor], torch.optim.Optimizer]]:
+        """(key prefix, parameters, optimizer) of each network this run trains."""
+        nets = [("param", trainable(self.a2a), self.optimizer)]
+        if self.critic is not None:
+            nets.append(("critic", dict(self.critic.named_parameters()), self.critic_optimizer))
+        return nets
+
+
+def _adam(prefix: str) -> str:
+    """Key prefix of the Adam state of the parameters saved under `prefix` (the decoder's kept its first name)."""
+    return "adam" if prefix == "param" else f"{prefix}_adam"
+
+
+def _pack(prefix: str, params: dict[str, Tensor], optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
+    """Parameters as `prefix.name`, Adam's moments as `{_adam(prefix)}.i.exp_avg[_sq]`."""
+    adam = _adam(prefix)
+    tensors = {f"{prefix}.{k}": v.detach().contiguous() for k, v in params.items()}
+    for i, param in enumerate(params.values()):
+        state = optimizer.state.get(param, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in state:
+                tensors[f"{adam}.{i}.{key}"] = state[key].contiguous()
+    return tensors
+
+
+def _unpack(f, keys: set[str], prefix: str, params: dict[str, Tensor], optimizer: torch.optim.Optimizer,
+            adam_step: int) -> None:
+    adam = _adam(prefix)
+    with torch.no_grad():
+        for name, param in params.items():
+            param.copy_(f.get_tensor(f"{prefix}.{name}"))
+    for i, param in enumerate(params.values()):
+        if f"{adam}.{i}.exp_avg" in keys:
+            optimizer.state[param] = {"step": torch.tensor(float(adam_step)),
+                                      "exp_avg": f.get_tensor(f"{adam}.{i}.exp_avg"),
+                                      "exp_avg_sq": f.get_tensor(f"{adam}.{i}.exp_avg_sq")}
+
+
+def _adam_step(optimizer: torch.optim.Optimizer) -> int:
+    states = [s for s in optimizer.state.values() if "step" in s]
+    return int(states[0]["step"]) if states else 0
