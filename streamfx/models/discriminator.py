@@ -1,4 +1,5 @@
-"""GANs N' Roses discriminators (training only): the image discriminator and the latent discriminator D_L.
+"""GANs N' Roses discriminators (training only): the image discriminator and the latent discriminator D_L; and
+`PatchCritic`, a narrow patch-only discriminator for the photo decoder's optional adversarial term.
 
 The image discriminator has three heads, as in GNR:
 - patch: a logit map at 1/8 of the input size (32x32 for 256), judging local texture;

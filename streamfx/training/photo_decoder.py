@@ -10,7 +10,8 @@ L1 + LPIPS alone plateau at a soft face (about 23.6 dB): where a patch could be 
 their mean. An optional adversarial term (`adversarial_weight`) adds a patch critic that judges local texture
 against the real faces, which is what asks the decoder for detail instead of blur.
 
-State (decoder, mapping, Adam, step, sampler) is saved as safetensors + JSON, so a run resumes where it stopped.
+State (decoder, mapping, critic, their Adam moments, step, sampler) is saved as safetensors + JSON, so a run
+resumes where it stopped.
 """
 
 from __future__ import annotations
