@@ -112,6 +112,11 @@ def _trunk(size: int, out_size: int, channels: dict[int, int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _patch_branch(size: int, channels: dict[int, int]) -> nn.Sequential:
+    """The trunk down to 1/8 of `size`, then a 1x1 convolution to one logit per patch."""
+    return nn.Sequential(*_trunk(size, size // 8, channels), ConvLayer(channels[size // 8], 1, 1, activate=False))
+
+
 class Discriminator(nn.Module):
     """Image discriminator with patch, global and diversity heads. Input [B,3,S,S] in [-1,1].
 
@@ -126,8 +131,8 @@ class Discriminator(nn.Module):
             channels.setdefault(resolution, channels[smallest])
         if size < 64 or size & (size - 1):
             raise ValueError(f"discriminator size must be a power of two >= 64, got {size}")
-        patch, glob = size // 8, size // 32
-        self.patch_branch = nn.Sequential(*_trunk(size, patch, channels), ConvLayer(channels[patch], 1, 1, activate=False))
+        glob = size // 32
+        self.patch_branch = _patch_branch(size, channels)
         self.global_branch = _trunk(size, glob, channels)
         self.global_head = ConvLayer(channels[glob], 1, 1, activate=False)
         low = glob // 2
@@ -189,8 +194,7 @@ class PatchCritic(nn.Module):
         channels = dict(channels or self.WIDTHS)
         if size < 64 or size & (size - 1) or size not in channels:
             raise ValueError(f"critic size must be a power of two >= 64 in {sorted(channels)}, got {size}")
-        patch = size // 8
-        self.net = nn.Sequential(*_trunk(size, patch, channels), ConvLayer(channels[patch], 1, 1, activate=False))
+        self.net = _patch_branch(size, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
