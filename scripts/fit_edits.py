@@ -75,7 +75,9 @@ def main() -> int:
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
     bank.save(opts.out)
     editable = [n for n, r in bank.reports.items() if r.editable]
-    print(f"wrote {opts.out}: {len(editable)} of {len(names)} attributes editable, {bank.info['seconds']:.0f} s")
+    both = [n for n in editable if bank.reports[n].sides == "+-"]
+    print(f"wrote {opts.out}: {len(editable)} of {len(names)} attributes editable on photos ({len(both)} both ways, "
+          f"the rest one way), {bank.info['seconds']:.0f} s")
     return 0
 
 

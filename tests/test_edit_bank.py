@@ -62,6 +62,21 @@ def test_bad_sliders_are_refused_by_name(bank, sliders, words):
         bank.deltas(sliders)
 
 
+def test_a_slider_offered_one_way_refuses_the_other_way_with_its_reason(bank):
+    bank.reports["No_Beard"] = AttributeReport(True, strength=1.0, sides="-", crossing=0.2, entanglement=0.06,
+                                               crossing_up=0.2, crossing_down=0.8, entanglement_up=0.07,
+                                               entanglement_down=0.05)
+    beard, _ = bank.deltas({"beard": 0.5})  # beard +: No_Beard down, the side offered
+    torch.testing.assert_close(beard, -0.5 * bank.content[4])
+    with pytest.raises(UsageError, match=r"beard from 0 to 1 only .*only 20% of faces cross"):
+        bank.deltas({"beard": -0.5})
+    with pytest.raises(UsageError, match="no_beard from -1 to 0 only"):
+        bank.deltas({"no_beard": 0.5})
+    anime, _ = bank.deltas({"beard": -0.5}, photo=False)  # anime output takes both ways
+    torch.testing.assert_close(anime, 0.5 * bank.content[4])
+    assert bank.offered(["beard", "eyeglasses", "smile"]) == ["beard", "smile"]
+
+
 def test_an_uneditable_attribute_at_zero_is_fine(bank):
     content, _ = bank.deltas({"eyeglasses": 0.0})
     assert not content.any()
@@ -70,9 +85,11 @@ def test_an_uneditable_attribute_at_zero_is_fine(bank):
 def test_saved_bank_loads_back_and_refuses_another_model(bank, tmp_path):
     path = tmp_path / "edits.safetensors"
     bank.lowering[2] = 1.75
+    bank.reports["Male"] = AttributeReport(True, strength=2.0, sides="+", crossing_up=0.8, crossing_down=0.3)
     bank.save(path)
     loaded = EditBank.load(path, model_sha256="abc")
     assert loaded.attributes == NAMES and loaded.reports["Eyeglasses"].reason.startswith("only 40%")
+    assert loaded.reports["Male"] == bank.reports["Male"] and loaded.reports["Smiling"].sides == "+-"
     torch.testing.assert_close(loaded.lowering, bank.lowering)
     torch.testing.assert_close(loaded.content, bank.content.half().float())
     with pytest.raises(ModelError, match="another model"):

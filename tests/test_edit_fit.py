@@ -28,7 +28,7 @@ class FakeCalibrator:
         self.before = torch.full((32, 2), 0.2)
         self.before[16:, 0] = 0.8
         self.need_up = torch.linspace(0.5, 1.4, 16)  # every face across at 1.5
-        self.down_window = (2.0, 3.0)  # across at 2.5 only
+        self.down_window = (2.2, 3.0)  # across at 2.5 only
 
     def probabilities(self, index, content_delta, style_delta):
         scale = float(style_delta[0])  # the tests pass the strength through the style delta
@@ -48,6 +48,21 @@ def test_each_side_gets_the_smallest_strength_that_carries_it_and_not_one_past_i
     assert calibration.down.strength == 2.5 and calibration.down.crossing == 1.0
     assert 2.5 in STRENGTHS and calibration.crossing == 1.0
     assert abs(calibration.entanglement - 0.01 * (1.5 + 2.5) / 2) < 1e-6
+
+
+def test_a_side_that_meets_the_bars_below_the_target_takes_that_strength():
+    fake = FakeCalibrator()
+    fake.need_up = torch.tensor([1.0] * 12 + [4.0] * 4)  # 75 % across from 1 on, every face at 4
+    fake.before[:, 1] = 0.0
+    fake.probabilities = lambda index, c, s, inner=fake.probabilities: _drift(inner(index, c, s), float(s[0]))
+    calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert calibration.up.strength == 1.5 and calibration.up.passes  # 4 reaches 80 % but moves the others 0.16
+    assert calibration.up.crossing == 0.75 and abs(calibration.up.entanglement - 0.06) < 1e-6
+
+
+def _drift(after, scale):
+    after[:, 1] = 0.04 * abs(scale)  # the other attribute moves by 0.04 per unit of strength
+    return after
 
 
 class FakeProbe:
@@ -101,3 +116,19 @@ def test_faces_whose_label_disagrees_with_the_classifier_are_not_calibrated_on()
     assert starting_faces(before, None, 0, -1.0).tolist() == [2, 3, 4]
     assert starting_faces(before, labels, 0, 1.0).tolist() == [0]
     assert starting_faces(before, labels, 0, -1.0).tolist() == [2, 4]
+
+
+def test_a_slider_that_only_carries_faces_one_way_is_offered_that_way():
+    from streamfx.edit.fit import _report
+
+    fake = FakeCalibrator()
+    fake.down_window = (10.0, 11.0)  # no strength tried takes the attribute away
+    calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert calibration.sides == "+" and calibration.crossing == 0.0
+    report = _report(calibration, calibration.up.strength, calibration.down.strength, localised=False)
+    assert report.editable and report.offers(1) and not report.offers(-1) and not report.reason
+    assert report.side_reason(-1) == "only 0% of faces cross at full strength"
+    fake.need_up = torch.full((16,), 9.0)  # nor put it on: offered neither way, and the reason says so
+    calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    report = _report(calibration, 1.0, 1.0, localised=False)
+    assert calibration.sides == "" and not report.editable and report.reason.startswith("only 0%")

@@ -77,23 +77,42 @@ def list_attributes(args) -> int:
     bank = load_bank(path, meta)
     aliases = _aliases_by_attribute()
     print(f"{path.name}: slider +-1 carries the attribute across for most faces (measured on calibration photos)")
-    print(f"  {'attribute':<22} {'slider':<28} {'strength':>8} {'crossing':>8} {'others':>6}  notes")
+    print(f"  {'attribute':<22} {'slider':<32} {'photos':<8} {'strength':>8} {'crossing +/-':>12} "
+          f"{'others +/-':>13}  notes")
     for k, attribute in enumerate(bank.attributes):
         report = bank.reports.get(attribute)
         names = ", ".join(dict.fromkeys([attribute.lower(), *aliases.get(attribute, [])]))  # bangs is its own alias
-        if report is None or not report.editable:
-            print(f"  {attribute:<22} {'-':<28} {'':>8} {'':>8} {'':>6}  not editable: "
-                  f"{report.reason if report else 'not fitted'}")
+        if report is None or not report.strength:
+            print(f"  {attribute:<22} {'-':<32} {'no':<8}  {report.reason if report else 'not fitted'}")
             continue
         notes = ["localised" if report.localised else "", "one-sided" if bank.one_sided[k] else ""]
         if report.strength_down not in (0, report.strength):
             notes.append(f"-1 at strength {report.strength_down:.2f}")
-        print(f"  {attribute:<22} {names:<28} {report.strength:8.2f} {report.crossing:8.0%} "
-              f"{report.entanglement:6.3f}  {'; '.join(filter(None, notes))}".rstrip())
-    print("crossing: share of faces carried across the classifier's 0.5 line at slider +-1; others: mean change of "
-          "the other 39 attributes' probabilities\none-sided: a face that already is where the slider goes is left "
-          "as it is")
+        if not report.editable:
+            notes.append(f"refused on photos: {report.reason}")
+        elif report.sides != "+-":
+            notes.append(f"{'-1' if report.offers(1) else '+1'} not offered on photos: "
+                         f"{report.side_reason(-1 if report.offers(1) else 1)}")
+        print(f"  {attribute:<22} {names:<32} {_offered(report):<8} {report.strength:8.2f} "
+              f"{_per_side(report.crossing_up, report.crossing_down, report.crossing, '.0%'):>12} "
+              f"{_per_side(report.entanglement_up, report.entanglement_down, report.entanglement, '.3f'):>13}  "
+              f"{'; '.join(filter(None, notes))}".rstrip())
+    print("photos: the sides of the slider offered on real faces (anime output takes every fitted direction both ways); "
+          "crossing: share of faces carried across the classifier's 0.5 line at slider +1 / -1; others: mean change "
+          "of the other 39 attributes' probabilities there\n(-): a slider that runs the other way (beard +1 is "
+          "no_beard -1); one-sided: a face that already is where the slider goes is left as it is")
     return 0
+
+
+def _offered(report) -> str:
+    return {"+-": "+1 -1", "+": "+1 only", "-": "-1 only"}.get(report.sides, "no")
+
+
+def _per_side(up: float | None, down: float | None, weaker: float, spec: str) -> str:
+    """"up / down", or the one figure older banks kept (the weaker side's crossing, the mean entanglement)."""
+    if up is None or down is None:
+        return format(weaker, spec)
+    return f"{format(up, spec)} / {format(down, spec)}"
 
 
 def _aliases_by_attribute() -> dict[str, list[str]]:

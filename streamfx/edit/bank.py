@@ -29,6 +29,8 @@ from streamfx.errors import ModelError, UsageError
 
 FORMAT = "streamfx-edits"
 PROBE_TENSORS = ("probe_mean", "probe_weights", "probe_levels")
+CROSSING_BAR = 0.7  # a side of a slider is offered on photos when it carries this share of faces across
+ENTANGLEMENT_BAR = 0.1  # and moves the other attributes' probabilities by no more than this on average
 
 
 @dataclass(frozen=True)
@@ -66,17 +68,50 @@ class Edit:
         return torch.einsum("ba,a...->b...", weights, self.content), weights @ self.style
 
 
+def shortfall(crossing: float, entanglement: float) -> str:
+    """What keeps a slider's side from being offered, in the words of the bars ("" when nothing does)."""
+    reasons = []
+    if crossing < CROSSING_BAR:
+        reasons.append(f"only {crossing:.0%} of faces cross at full strength")
+    if entanglement > ENTANGLEMENT_BAR:
+        reasons.append(f"moves the other attributes by {entanglement:.2f}")
+    return "; ".join(reasons)
+
+
 @dataclass
 class AttributeReport:
-    """What fitting measured for one attribute on the calibration faces."""
+    """What fitting measured for one attribute on the calibration faces. The sides of the slider are those of the
+    CelebA attribute: "+" moves towards having it (for `beard`, whose slider is No_Beard's negative, that is
+    taking a beard away)."""
 
-    editable: bool
-    reason: str = ""  # why not, when not editable
+    editable: bool  # offered on photos on at least one side
+    reason: str = ""  # why not, when not fitted or not measurable (the sides' reasons: `side_reason`)
     strength: float = 0.0  # the scale of D_k at slider +1, in units of the attribute's regression direction
     crossing: float = 0.0  # share of faces that cross the 0.5 line at slider +-1 (the weaker direction)
     entanglement: float = 0.0  # mean |change| of the other 39 attributes' probabilities at slider +-1
     strength_down: float = 0.0  # the scale at slider -1 (0: the same as +1, in banks from before it was fitted)
     localised: bool = False  # the direction is kept only where it is strong on the 16x16 map (`fit.localise`)
+    sides: str | None = None  # the sides offered on photos, "+-", "+", "-" or ""; None (older banks): both or none
+    crossing_up: float | None = None  # each side's own crossing and entanglement (None in older banks)
+    crossing_down: float | None = None
+    entanglement_up: float | None = None
+    entanglement_down: float | None = None
+
+    def __post_init__(self):
+        if self.sides is None:
+            self.sides = "+-" if self.editable else ""
+
+    def offers(self, sign: float) -> bool:
+        """Whether photos may be moved towards `sign` (+1: having the attribute, -1: not)."""
+        return ("+" if sign > 0 else "-") in self.sides
+
+    def side_reason(self, sign: float) -> str:
+        """Why the side `sign` is not offered, in the words of the bars."""
+        crossing = self.crossing_up if sign > 0 else self.crossing_down
+        entanglement = self.entanglement_up if sign > 0 else self.entanglement_down
+        if crossing is None or entanglement is None:  # an older bank: only the weaker side's figures
+            crossing, entanglement = self.crossing, self.entanglement
+        return (shortfall(crossing, entanglement) if self.strength else "") or self.reason
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -111,23 +146,27 @@ class EditBank:
                 return attribute, 1.0
         raise UsageError(f"unknown edit {name!r}: see `streamfx edit --list`")
 
-    def allows(self, attribute: str, photo: bool = True) -> bool:
-        """Whether the CelebA `attribute` may be moved: on photos only when it measured as editable; on anime
-        whenever a direction was fitted for it."""
+    def allows(self, attribute: str, photo: bool = True, sign: float = 0.0) -> bool:
+        """Whether the CelebA `attribute` may be moved (towards `sign`, +1 having it, -1 not; 0: either way): on
+        photos only where it measured as editable; on anime whenever a direction was fitted for it."""
         if attribute not in self.attributes:
             return False
         report = self.reports.get(attribute)
-        return report is None or report.editable or (not photo and bool(report.strength))
+        if report is None:
+            return True
+        if not photo:
+            return report.editable or bool(report.strength)
+        return report.offers(sign) if sign else report.editable
 
     def offered(self, names, photo: bool = True) -> list[str]:
-        """Those of the slider `names` that may be moved (see `allows`), in the order given."""
+        """Those of the slider `names` that may be moved one way or both (see `allows`), in the order given."""
         return [name for name in names if self.allows(self.resolve(name)[0], photo)]
 
     def weights(self, sliders: dict[str, float], photo: bool = True) -> torch.Tensor:
         """[K] weights of the stored directions from {slider name: value in [-1,1]}, negative ones scaled by
-        `lowering`; UsageError for unknown names, and for attributes that measured as not editable on photos when
-        `photo` (real faces out). Anime output has no classifier to measure it by; every fitted direction is
-        offered there."""
+        `lowering`; UsageError for unknown names, and, when `photo` (real faces out), for a slider moved a way
+        that did not measure as editable. Anime output has no classifier to measure it by; every fitted direction
+        is offered there, both ways."""
         weights = torch.zeros(len(self.attributes))
         for name, value in sliders.items():
             attribute, sign = self.resolve(name)
@@ -135,10 +174,19 @@ class EditBank:
                 raise UsageError(f"edit {name}={value:g}: sliders go from -1 to 1")
             if attribute not in self.attributes:
                 raise UsageError(f"{name} cannot be edited with this model: it has no direction for {attribute}")
-            if value != 0 and not self.allows(attribute, photo):
-                raise UsageError(f"{name} cannot be edited with this model: {self.reports[attribute].reason}")
+            if value != 0 and not self.allows(attribute, photo, sign * value):
+                raise UsageError(self._refusal(name, value, attribute, sign))
             weights[self.attributes.index(attribute)] += sign * float(value)
         return torch.where(weights < 0, weights * self.lowering, weights)
+
+    def _refusal(self, name: str, value: float, attribute: str, sign: float) -> str:
+        """Why slider `name` cannot go to `value` on photos, and which way it can go, if any."""
+        report = self.reports[attribute]
+        why = report.side_reason(sign * value)
+        if not report.editable:
+            return f"{name} cannot be edited with this model: {why}"
+        offered = "0 to 1" if report.offers(sign) else "-1 to 0"
+        return f"{name}={value:g}: this model offers {name} from {offered} only on real faces (the other way {why})"
 
     def edit(self, sliders: dict[str, float], freeze: tuple[str, ...] = (), photo: bool = True) -> Edit:
         """The edit of the sliders, with frozen attributes held. `photo`: for real faces out (see `weights`)."""

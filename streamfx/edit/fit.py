@@ -14,11 +14,13 @@
    unless that costs crossing (`_fit_attribute`).
    With `tune`, each direction, taken at its +1 strength, is instead tuned against the classifier on other
    training faces (`tune.py`), and slider +-1 is the tuned direction itself.
-3. Verdict. An attribute is editable when slider +-1 carries >= 70 % across and moves the other attributes by
-   <= 0.1 on average, and the classifier can measure it at all (balanced accuracy >= 0.7 on held-out faces).
+3. Verdict. Each side of a slider is judged by itself: slider +1 (or -1) is offered on photos when it carries
+   >= 70 % of its faces across and moves the other attributes by <= 0.1 on average, and the classifier can measure
+   the attribute at all (balanced accuracy >= 0.7 on held-out faces). Putting glasses on may pass while taking them
+   off does not; the slider is then offered from 0 to +1 only.
 
-Cost on a 2-core CPU: encoding the faces and solving the probe take about a minute; shapes and strengths about 40 s
-per attribute through the A2A decoder (the classifier's VGG dominates), so the whole bank is about 23 minutes.
+Cost on a 2-core CPU: encoding the faces and solving the probe take about a minute; shapes and strengths about 60 s
+per attribute through the A2A decoder (the classifier's VGG dominates), so the whole bank is about 31 minutes.
 """
 
 from __future__ import annotations
@@ -32,16 +34,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from streamfx.edit.bank import AttributeReport, EditBank
+from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, AttributeReport, EditBank, shortfall
 from streamfx.edit.reach import fit_probe, reach
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
 
 log = logging.getLogger("streamfx.edit")
 
-STRENGTHS = (0.75, 1.5, 2.5, 4.0)  # tried in this order of need (see `_calibrate`)
-CROSSING_BAR = 0.7
-ENTANGLEMENT_BAR = 0.1
+STRENGTHS = (0.75, 1.5, 2.0, 2.5, 4.0)  # tried in this order of need (see `_calibrate`)
 MEASURABLE_BAR = 0.7
 ONE_SIDED_SLACK = 0.05  # crossing a one-sided edit may lose below the bar (see `_fit_attribute`)
 
@@ -117,6 +117,11 @@ class Side:
     crossing: float  # share of the faces on the other side of the 0.5 line carried across
     entanglement: float  # mean |change| of the other 39 probabilities on those faces
 
+    @property
+    def passes(self) -> bool:
+        """Whether this side of the slider meets both bars, and so may be offered on photos by itself."""
+        return self.crossing >= CROSSING_BAR and self.entanglement <= ENTANGLEMENT_BAR
+
 
 def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, scale: float | dict[float, float],
              per_side: int, shares: dict[float, Tensor] | None = None) -> dict[float, Side]:
@@ -163,17 +168,23 @@ class Calibration:
     def entanglement(self) -> float:
         return (self.up.entanglement + self.down.entanglement) / 2
 
+    @property
+    def sides(self) -> str:
+        """The sides that meet both bars: "+-", "+", "-" or ""."""
+        return ("+" if self.up.passes else "") + ("-" if self.down.passes else "")
+
     def rank(self) -> tuple:
-        """Sort key, best last: reaching the crossing bar first, then the least entanglement; below the bar,
-        crossing with entanglement counted against it."""
+        """Sort key, best last: the most sides meeting both bars first (a slider offered one way beats one offered
+        neither), then reaching the crossing bar, then the least entanglement; below the bar, crossing with
+        entanglement counted against it."""
         reaches = self.crossing >= CROSSING_BAR
-        return reaches, -self.entanglement if reaches else self.crossing - self.entanglement
+        return len(self.sides), reaches, -self.entanglement if reaches else self.crossing - self.entanglement
 
 
 def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> Calibration | None:
-    """Each side's strength: the smallest tried that carries `target` of its faces across, else the one that
-    carries most, less what it moves the other attributes (more is not always more: past some strength the
-    decoder smears instead). Strengths are tried
+    """Each side's strength (`_pick`): the smallest tried that carries `target` of its faces across, else the
+    one that carries most, less what it moves the other attributes (more is not always more: past some strength
+    the decoder smears instead); a strength that lets the side meet both bars comes first. Strengths are tried
     upwards until both sides reach `target`. None when neither side has faces to measure on."""
     tried: list[dict[float, Side]] = []
     for scale in STRENGTHS:
@@ -183,10 +194,21 @@ def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> 
     chosen = {}
     for sign in (1.0, -1.0):
         sides = [t[sign] for t in tried if sign in t]
-        good = [side for side in sides if side.crossing >= target]
         if sides:
-            chosen[sign] = good[0] if good else max(sides, key=lambda side: side.crossing - side.entanglement)
+            chosen[sign] = _pick(sides, target)
     return Calibration.of(chosen)
+
+
+def _pick(sides: list[Side], target: float) -> Side:
+    """One side's strength among those tried (weakest first): the first that reaches `target` within the
+    entanglement bar, else the first that meets both bars (a side offered by itself), else the first that reaches
+    `target`, else the one that carries most, less what it moves the others."""
+    for fits in (lambda side: side.crossing >= target and side.entanglement <= ENTANGLEMENT_BAR,
+                 lambda side: side.passes, lambda side: side.crossing >= target):
+        good = [side for side in sides if fits(side)]
+        if good:
+            return good[0]
+    return max(sides, key=lambda side: side.crossing - side.entanglement)
 
 
 @dataclass(frozen=True)
@@ -213,8 +235,9 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
     """The direction as regressed or localised, whichever ranks better at its calibrated strengths; then the same
     one-sided (each calibration face's share by the probe's reading of it). One-sided only spares faces that
     already are where the slider goes, which the calibration faces (all on the wrong side) cannot show; so it is
-    kept unless it carries fewer of them across: below the bar when the full edit reached it, or more than
-    ONE_SIDED_SLACK fewer when it did not (the probe misreads some faces the classifier reads otherwise)."""
+    kept unless it offers fewer sides (`Calibration.sides`) or carries fewer of them across: below the bar when the
+    full edit reached it, or more than ONE_SIDED_SLACK fewer when it did not (the probe misreads some faces the
+    classifier reads otherwise)."""
     variants = {False: content_dir, True: localise(content_dir)}
     calibrations = {local: _calibrate(cal, k, direction, style_dir, target, per_side)
                     for local, direction in variants.items()}
@@ -227,10 +250,23 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
     shares = {sign: reach(positions, torch.tensor([sign]))[:, 0] for sign in strengths}
     one_sided = Calibration.of(_measure(cal, k, variants[local], style_dir, strengths, per_side, shares))
     enough = CROSSING_BAR if chosen.crossing >= CROSSING_BAR else chosen.crossing - ONE_SIDED_SLACK
-    if one_sided.crossing >= enough:
+    if len(one_sided.sides) > len(chosen.sides) or (len(one_sided.sides) == len(chosen.sides)
+                                                      and one_sided.crossing >= enough):
         chosen = one_sided
     strength = chosen.up.strength
     return FittedAttribute(strength * variants[local], strength * style_dir, local, chosen is one_sided, chosen)
+
+
+def _report(measured: Calibration, strength: float, strength_down: float, localised: bool) -> AttributeReport:
+    """The bank's verdict on one fitted attribute: offered on photos on the sides that meet both bars; when neither
+    does, the reason is the weaker side's crossing and the mean entanglement."""
+    report = AttributeReport(bool(measured.sides), "", strength, measured.crossing, measured.entanglement,
+                             strength_down, localised, sides=measured.sides,
+                             crossing_up=measured.up.crossing, crossing_down=measured.down.crossing,
+                             entanglement_up=measured.up.entanglement, entanglement_down=measured.down.entanglement)
+    if not measured.sides:
+        report.reason = shortfall(measured.crossing, measured.entanglement)
+    return report
 
 
 def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
@@ -267,28 +303,22 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
         if fitted is None:
             reports[name] = AttributeReport(False, "no calibration faces to measure it on")
             continue
-        strength, crossing, entanglement = fitted.measured.up.strength, fitted.crossing, fitted.entanglement
+        strength, measured = fitted.measured.up.strength, fitted.measured
         content_dir, style_dir = fitted.content, fitted.style
         lowering[k], one_sided[k] = fitted.measured.down.strength / strength, fitted.one_sided
         if tuning is not None:  # tuning keeps one strength for both sides and every face's full edit
-            log.info("%-20s before tuning: strength %.2f crossing %.2f entanglement %.3f", name, strength, crossing,
-                     entanglement)
+            log.info("%-20s before tuning: strength %.2f crossing %.2f entanglement %.3f", name, strength,
+                     measured.crossing, measured.entanglement)
             content_dir, style_dir = tune_direction(decoder, classifier, tuning, k, content_dir, style_dir, tune)
             lowering[k], one_sided[k] = 1.0, False
-            tuned = Calibration.of(_measure(cal, k, content_dir, style_dir, 1.0, per_side))
-            crossing, entanglement = tuned.crossing, tuned.entanglement
-        reasons = []
-        if crossing < CROSSING_BAR:
-            reasons.append(f"only {crossing:.0%} of faces cross at full strength")
-        if entanglement > ENTANGLEMENT_BAR:
-            reasons.append(f"moves the other attributes by {entanglement:.2f}")
-        reports[name] = AttributeReport(not reasons, "; ".join(reasons), strength, crossing, entanglement,
-                                        strength * float(lowering[k]), fitted.localised)
+            measured = Calibration.of(_measure(cal, k, content_dir, style_dir, 1.0, per_side))
+        reports[name] = _report(measured, strength, strength * float(lowering[k]), fitted.localised)
         scaled_content[k], scaled_style[k] = content_dir, style_dir
-        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f%s%s %s", name, strength,
-                 strength * float(lowering[k]), fitted.measured.up.crossing, fitted.measured.down.crossing,
-                 entanglement, " localised" if fitted.localised else "", " one-sided" if one_sided[k] else "",
-                 "" if not reasons else "(not editable)")
+        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f/%.3f%s%s offered: %s", name,
+                 strength, strength * float(lowering[k]), measured.up.crossing, measured.down.crossing,
+                 measured.up.entanglement, measured.down.entanglement, " localised" if fitted.localised else "",
+                 " one-sided" if one_sided[k] else "", {"+-": "both ways", "+": "+1 only", "-": "-1 only",
+                                                         "": "no"}[measured.sides])
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "target": target,
             "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
