@@ -3,14 +3,15 @@
     python scripts/edit_report.py [--weights streamfx/data/gnr_slim.safetensors] [--faces 250] [--identity-faces 100]
                                   [--markdown] [--out runs/edit_report]
 
-For each headline slider (smile, age, male, eyeglasses, bald, beard, mouth_open, bangs), on photo output:
-monotonic share (faces whose attribute probability never goes down as the slider goes -1, -0.5, 0, 0.5, 1, with a
-0.02 tolerance), crossing at +-1 (share of the faces starting on the other side of 0.5 that end past it; again
-among the faces whose CelebA label agrees with the classifier's starting reading), the mean
-absolute change of the other 39 attributes (the full matrix is written to OUT/entanglement.csv), and the dlib
-identity distance between slider 0 and slider +-1 (share under 0.6). Then two sliders at once, and one slider with
-another attribute frozen. Faces are edited one-sided, each by its own position (`streamfx/edit/reach.py`), as
-`streamfx edit` edits them; `--same-edit` gives every face the full edit instead.
+On photo output, for each side (+1 and -1) of each headline slider (smile, age, male, eyeglasses, bald, beard,
+mouth_open, bangs) and of every other attribute the bank offers on photos, since a slider may be offered one way
+only: whether the bank offers that side on photos; monotonic share (faces whose attribute probability never moves
+back as the slider goes 0, 0.5, 1, and as the whole slider goes -1 .. 1, with a 0.02 tolerance); crossing (share of
+the faces starting on the other side of 0.5 that end past it; again among the faces whose CelebA label agrees with
+the classifier's starting reading); the mean absolute change of the other 39 attributes (the full matrix is written
+to OUT/entanglement.csv); and the dlib identity distance between slider 0 and the edit (share under 0.6). Then two
+sliders at once, and one slider with another attribute frozen. Faces are edited one-sided, each by its own position
+(`streamfx/edit/reach.py`), as `streamfx edit` edits them; `--same-edit` gives every face the full edit instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import csv
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +79,13 @@ class Editor:
         return (self.faces + self._photos(self.content + dc, self.style + ds) - self.base).clamp(-1, 1)
 
 
+def monotonic(probs: dict, towards: float, k: int, values) -> float:
+    """Share of faces whose probability of attribute k moves towards `towards` (+1: up) at every step along the
+    slider `values`, with a 0.02 tolerance for the classifier's noise."""
+    trend = torch.stack([towards * probs[v][:, k] for v in values], 1)
+    return float(((trend[:, 1:] - trend[:, :-1]) >= -0.02).all(1).float().mean())
+
+
 def crossing(before: torch.Tensor, after: torch.Tensor, towards: float, among: torch.Tensor | None = None) -> float:
     """Share of the faces starting on the far side of 0.5 from `towards` (+1: below, -1: above) that end past it;
     `among`: of these faces only. NaN without such faces."""
@@ -113,33 +120,35 @@ def main() -> int:
         id_before = identity.descriptors(list(to_uint8(editor.faces[:id_count])))
     opts.out.mkdir(parents=True, exist_ok=True)
     rows, matrix = [], []
-    for slider in HEADLINE:
-        attribute, sign = ALIASES[slider]
+    # the headline sliders, then every other attribute the bank offers on photos (one way or both)
+    sliders = [*HEADLINE, *(name.lower() for name in names if bank.reports[name].editable
+                            and name not in {ALIASES[s][0] for s in HEADLINE})]
+    for slider in sliders:
+        attribute, sign = bank.resolve(slider)
         k = names.index(attribute)
         probs = {v: (before if v == 0 else probability(editor.edit({slider: v}))) for v in VALUES}
-        trend = torch.stack([sign * probs[v][:, k] for v in VALUES], 1)  # rises with the slider when it works
-        monotonic = float(((trend[:, 1:] - trend[:, :-1]) >= -0.02).all(1).float().mean())
-        up, down = (crossing(before[:, k], probs[v][:, k], v * sign) for v in (1.0, -1.0))
-        labelled = [crossing(before[:, k], probs[v][:, k], v * sign, agrees[:, k]) for v in (1.0, -1.0)]
-        change = ((probs[1.0] - before).abs() + (probs[-1.0] - before).abs()).mean(0) / 2  # [40]
-        others = float(torch.cat([change[:k], change[k + 1:]]).mean())
-        matrix.append([slider, *[f"{float(c):.4f}" for c in change]])
-        same = float("nan")
-        if identity is not None:
-            distances = [distance(id_before, identity.descriptors(list(to_uint8(editor.edit({slider: v})[:id_count]))))
-                         for v in (-1.0, 1.0)]
-            same = float((np.concatenate(distances) < 0.6).mean())
-        worst = sorted(((float(c), n) for j, (c, n) in enumerate(zip(change, names)) if j != k), reverse=True)[:2]
-        rows.append((slider, attribute, monotonic, up, down, labelled, others, same,
-                     ", ".join(f"{n} {c:.2f}" for c, n in worst)))
+        whole = monotonic(probs, sign, k, VALUES)
+        for side in (1.0, -1.0):
+            half = tuple(sorted((0.0, side / 2, side), key=abs))  # 0, then outwards
+            change = (probs[side] - before).abs().mean(0)  # [40]
+            others = float(torch.cat([change[:k], change[k + 1:]]).mean())
+            matrix.append([f"{slider} {side:+g}", *[f"{float(c):.4f}" for c in change]])
+            same = float("nan")
+            if identity is not None:
+                edited = editor.edit({slider: side})[:id_count]
+                same = float((distance(id_before, identity.descriptors(list(to_uint8(edited)))) < 0.6).mean())
+            worst = sorted(((float(c), n) for j, (c, n) in enumerate(zip(change, names)) if j != k), reverse=True)[:2]
+            rows.append((slider, f"{side:+g}", "yes" if bank.allows(attribute, True, sign * side) else "no",
+                         f"{monotonic(probs, sign * side, k, half):.0%}", f"{whole:.0%}",
+                         f"{crossing(before[:, k], probs[side][:, k], side * sign):.0%}",
+                         f"{crossing(before[:, k], probs[side][:, k], side * sign, agrees[:, k]):.0%}",
+                         f"{others:.3f}", f"{same:.0%}", ", ".join(f"{n} {c:.2f}" for c, n in worst)))
         print(f"  {slider}: done", file=sys.stderr)
     with open(opts.out / "entanglement.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([["slider", *names], *matrix])
-    print_table(("slider", "attribute", "monotonic", "crosses at +1", "crosses at -1",
-                 "crosses +1 / -1 where the label agrees", "others moved", "same person (dlib < 0.6)",
-                 "most moved others"),
-                [(r[0], r[1], f"{r[2]:.0%}", f"{r[3]:.0%}", f"{r[4]:.0%}", f"{r[5][0]:.0%} / {r[5][1]:.0%}",
-                  f"{r[6]:.3f}", f"{r[7]:.0%}", r[8]) for r in rows], opts.markdown)
+    print_table(("slider", "side", "offered on photos", "monotonic 0 to side", "monotonic -1 to +1", "crosses",
+                 "crosses where the label agrees", "others moved", "same person (dlib < 0.6)", "most moved others"),
+                rows, opts.markdown)
     pair_rows = []
     for a, b in PAIRS:
         after = probability(editor.edit({a: 1.0, b: 1.0}))
