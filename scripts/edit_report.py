@@ -35,7 +35,9 @@ from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_hold
 from streamfx.weights import load_generators  # noqa: E402
 
 VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
-PAIRS = (("smile", "age"), ("male", "eyeglasses"), ("bangs", "mouth_open"))
+# two sliders at once: {slider: value}; the last two are sides the default bank offers on photos
+PAIRS = ({"smile": 1.0, "age": 1.0}, {"male": 1.0, "eyeglasses": 1.0}, {"bangs": 1.0, "mouth_open": 1.0},
+         {"black_hair": -1.0, "mouth_open": 1.0})
 FREEZES = (("age", "eyeglasses"), ("male", "young"), ("smile", "mouth_slightly_open"))
 
 
@@ -49,6 +51,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "runs/edit_report")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--sliders", nargs="*", default=None,
+                        help="the sliders of the first table (default: the headline eight and every other attribute "
+                             "the bank offers on photos)")
     parser.add_argument("--same-edit", action="store_true",
                         help="every face gets the full edit (one-sided sliders off, as in banks without a probe)")
     return parser.parse_args()
@@ -121,8 +126,9 @@ def main() -> int:
     opts.out.mkdir(parents=True, exist_ok=True)
     rows, matrix = [], []
     # the headline sliders, then every other attribute the bank offers on photos (one way or both)
-    sliders = [*HEADLINE, *(name.lower() for name in names if bank.reports[name].editable
-                            and name not in {ALIASES[s][0] for s in HEADLINE})]
+    sliders = opts.sliders if opts.sliders is not None else [
+        *HEADLINE, *(name.lower() for name in names if bank.reports[name].editable
+                     and name not in {ALIASES[s][0] for s in HEADLINE})]
     for slider in sliders:
         attribute, sign = bank.resolve(slider)
         k = names.index(attribute)
@@ -150,16 +156,18 @@ def main() -> int:
                  "crosses where the label agrees", "others moved", "same person (dlib < 0.6)", "most moved others"),
                 rows, opts.markdown)
     pair_rows = []
-    for a, b in PAIRS:
-        after = probability(editor.edit({a: 1.0, b: 1.0}))
-        cells = [f"{a} + {b}"]
-        for slider in (a, b):
-            attribute, sign = ALIASES[slider]
+    for pair in PAIRS:
+        after = probability(editor.edit(pair))
+        cells = [" + ".join(f"{slider} {value:+g}" for slider, value in pair.items())]
+        for slider, value in pair.items():
+            attribute, sign = bank.resolve(slider)
             k = names.index(attribute)
-            cells.append(f"{crossing(before[:, k], after[:, k], sign):.0%}")
+            cells.append(f"{crossing(before[:, k], after[:, k], sign * value):.0%} / "
+                         f"{crossing(before[:, k], after[:, k], sign * value, agrees[:, k]):.0%}")
         pair_rows.append(cells)
     print()
-    print_table(("two sliders at +1", "first crosses", "second crosses"), pair_rows, opts.markdown)
+    print_table(("two sliders at once", "first crosses (all / where the label agrees)", "second crosses"), pair_rows,
+                opts.markdown)
     freeze_rows = []
     for slider, frozen in FREEZES:
         j = names.index(bank.resolve(frozen)[0])
@@ -182,7 +190,7 @@ def print_table(header, rows, markdown: bool) -> None:
         for row in rows:
             print("| " + " | ".join(map(str, row)) + " |")
         return
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    widths = [max([len(str(h)), *(len(str(r[i])) for r in rows)]) for i, h in enumerate(header)]
     for row in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
 
