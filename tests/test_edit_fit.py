@@ -132,3 +132,16 @@ def test_a_slider_that_only_carries_faces_one_way_is_offered_that_way():
     calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
     report = _report(calibration, 1.0, 1.0, localised=False)
     assert calibration.sides == "" and not report.editable and report.reason.startswith("only 0%")
+
+
+def test_a_side_without_calibration_faces_is_never_offered():
+    from streamfx.edit.fit import _report
+
+    fake = FakeCalibrator()
+    fake.before[16:, 0] = 0.2  # nobody has the attribute: slider -1 has no faces to measure on
+    calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert calibration.up.passes and not calibration.down.measured
+    assert calibration.sides == "+" and calibration.down.strength == calibration.up.strength
+    report = _report(calibration, calibration.up.strength, calibration.down.strength, localised=False)
+    assert report.crossing_up == 1.0 and report.crossing_down is None
+    assert report.side_reason(-1) == "too few calibration faces to measure it that way"

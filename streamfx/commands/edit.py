@@ -109,10 +109,11 @@ def _offered(report) -> str:
 
 
 def _per_side(up: float | None, down: float | None, weaker: float, spec: str) -> str:
-    """"up / down", or the one figure older banks kept (the weaker side's crossing, the mean entanglement)."""
-    if up is None or down is None:
+    """"up / down" ("-" for a side not measured), or the one figure older banks kept (the weaker side's crossing,
+    the mean entanglement)."""
+    if up is None and down is None:
         return format(weaker, spec)
-    return f"{format(up, spec)} / {format(down, spec)}"
+    return " / ".join("-" if figure is None else format(figure, spec) for figure in (up, down))
 
 
 def _aliases_by_attribute() -> dict[str, list[str]]:

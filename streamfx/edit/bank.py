@@ -92,7 +92,8 @@ class AttributeReport:
     strength_down: float = 0.0  # the scale at slider -1 (0: the same as +1, in banks from before it was fitted)
     localised: bool = False  # the direction is kept only where it is strong on the 16x16 map (`fit.localise`)
     sides: str | None = None  # the sides offered on photos, "+-", "+", "-" or ""; None (older banks): both or none
-    crossing_up: float | None = None  # each side's own crossing and entanglement (None in older banks)
+    crossing_up: float | None = None  # each side's own crossing and entanglement (None in older banks, and for a
+    # side without calibration faces)
     crossing_down: float | None = None
     entanglement_up: float | None = None
     entanglement_down: float | None = None
@@ -109,8 +110,10 @@ class AttributeReport:
         """Why the side `sign` is not offered, in the words of the bars."""
         crossing = self.crossing_up if sign > 0 else self.crossing_down
         entanglement = self.entanglement_up if sign > 0 else self.entanglement_down
-        if crossing is None or entanglement is None:  # an older bank: only the weaker side's figures
-            crossing, entanglement = self.crossing, self.entanglement
+        if crossing is None or entanglement is None:
+            if self.crossing_up is not None or self.crossing_down is not None:
+                return "too few calibration faces to measure it that way"
+            crossing, entanglement = self.crossing, self.entanglement  # an older bank: the weaker side's figures
         return (shortfall(crossing, entanglement) if self.strength else "") or self.reason
 
     def to_dict(self) -> dict:

@@ -116,11 +116,12 @@ class Side:
     strength: float
     crossing: float  # share of the faces on the other side of the 0.5 line carried across
     entanglement: float  # mean |change| of the other 39 probabilities on those faces
+    measured: bool = True  # False: too few faces on this side, the figures are the other side's (`Calibration.of`)
 
     @property
     def passes(self) -> bool:
         """Whether this side of the slider meets both bars, and so may be offered on photos by itself."""
-        return self.crossing >= CROSSING_BAR and self.entanglement <= ENTANGLEMENT_BAR
+        return self.measured and self.crossing >= CROSSING_BAR and self.entanglement <= ENTANGLEMENT_BAR
 
 
 def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, scale: float | dict[float, float],
@@ -155,10 +156,12 @@ class Calibration:
 
     @classmethod
     def of(cls, sides: dict[float, Side]) -> Calibration | None:
-        """From {+1.0: Side, -1.0: Side}; a side without faces takes the other's measure; None without either."""
+        """From {+1.0: Side, -1.0: Side}; a side without faces takes the other's strength and figures, marked as
+        not measured (it ranks and averages as the other side, but is never offered); None without either."""
         if not sides:
             return None
-        return cls(sides.get(1.0, sides.get(-1.0)), sides.get(-1.0, sides.get(1.0)))
+        up, down = sides.get(1.0), sides.get(-1.0)
+        return cls(up or dataclasses.replace(down, measured=False), down or dataclasses.replace(up, measured=False))
 
     @property
     def crossing(self) -> float:
@@ -262,11 +265,16 @@ def _report(measured: Calibration, strength: float, strength_down: float, locali
     does, the reason is the weaker side's crossing and the mean entanglement."""
     report = AttributeReport(bool(measured.sides), "", strength, measured.crossing, measured.entanglement,
                              strength_down, localised, sides=measured.sides,
-                             crossing_up=measured.up.crossing, crossing_down=measured.down.crossing,
-                             entanglement_up=measured.up.entanglement, entanglement_down=measured.down.entanglement)
+                             **_side_figures(measured.up, "up"), **_side_figures(measured.down, "down"))
     if not measured.sides:
         report.reason = shortfall(measured.crossing, measured.entanglement)
     return report
+
+
+def _side_figures(side: Side, name: str) -> dict:
+    """A side's crossing and entanglement for the report (None when the side had no faces to measure on)."""
+    return {f"crossing_{name}": side.crossing if side.measured else None,
+            f"entanglement_{name}": side.entanglement if side.measured else None}
 
 
 def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
