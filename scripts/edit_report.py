@@ -173,7 +173,7 @@ def main() -> int:
         j = names.index(bank.resolve(frozen)[0])
         free = probability(editor.edit({slider: 1.0}))
         held_still = probability(editor.edit({slider: 1.0}, freeze=(frozen,)))
-        attribute, sign = ALIASES[slider]
+        attribute, sign = bank.resolve(slider)
         k = names.index(attribute)
         freeze_rows.append((f"{slider} +1, {frozen} frozen", f"{float((free[:, j] - before[:, j]).abs().mean()):.3f}",
                             f"{float((held_still[:, j] - before[:, j]).abs().mean()):.3f}",

@@ -57,8 +57,8 @@ def test_the_bank_belongs_to_the_bundled_model_and_lists_every_attribute(model, 
             line = next(row for row in out.splitlines() if row.split()[:1] == [name])
             assert ("one-sided" in line) == bool(bank.one_sided[k]), line
     for name, report in bank.reports.items():  # each side of a slider is offered on photos when it meets both bars
-        measured = ((1, report.crossing_up, report.entanglement_up), (-1, report.crossing_down, report.entanglement_down))
-        for sign, crossing, entanglement in measured:
+        for sign, crossing, entanglement in ((1, report.crossing_up, report.entanglement_up),
+                                             (-1, report.crossing_down, report.entanglement_down)):
             if report.strength and crossing is None:  # a side without calibration faces is never offered
                 assert not report.offers(sign), (name, sign)
             elif report.strength:

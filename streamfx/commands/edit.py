@@ -91,14 +91,14 @@ def list_attributes(args) -> int:
         if not report.editable:
             notes.append(f"refused on photos: {report.reason}")
         elif report.sides != "+-":
-            notes.append(f"{'-1' if report.offers(1) else '+1'} not offered on photos: "
-                         f"{report.side_reason(-1 if report.offers(1) else 1)}")
+            refused = -1 if report.offers(1) else 1
+            notes.append(f"{refused:+d} not offered on photos: {report.side_reason(refused)}")
         print(f"  {attribute:<22} {names:<32} {_offered(report):<8} {report.strength:8.2f} "
               f"{_per_side(report.crossing_up, report.crossing_down, report.crossing, '.0%'):>12} "
               f"{_per_side(report.entanglement_up, report.entanglement_down, report.entanglement, '.3f'):>13}  "
               f"{'; '.join(filter(None, notes))}".rstrip())
-    print("photos: the sides of the slider offered on real faces (anime output takes every fitted direction both ways); "
-          "crossing: share of faces carried across the classifier's 0.5 line at slider +1 / -1; others: mean change "
+    print("photos: the sides of the slider offered on real faces (anime output takes every fitted direction both "
+          "ways); crossing: share of faces carried across the classifier's 0.5 line at slider +1 / -1; others: mean change "
           "of the other 39 attributes' probabilities there\n(-): a slider that runs the other way (beard +1 is "
           "no_beard -1); one-sided: a face that already is where the slider goes is left as it is")
     return 0

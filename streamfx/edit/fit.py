@@ -311,9 +311,9 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
         if fitted is None:
             reports[name] = AttributeReport(False, "no calibration faces to measure it on")
             continue
-        strength, measured = fitted.measured.up.strength, fitted.measured
-        content_dir, style_dir = fitted.content, fitted.style
-        lowering[k], one_sided[k] = fitted.measured.down.strength / strength, fitted.one_sided
+        measured = fitted.measured
+        strength, content_dir, style_dir = measured.up.strength, fitted.content, fitted.style
+        lowering[k], one_sided[k] = measured.down.strength / strength, fitted.one_sided
         if tuning is not None:  # tuning keeps one strength for both sides and every face's full edit
             log.info("%-20s before tuning: strength %.2f crossing %.2f entanglement %.3f", name, strength,
                      measured.crossing, measured.entanglement)
