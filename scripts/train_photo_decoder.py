@@ -6,6 +6,7 @@ a weight file.
     python scripts/train_photo_decoder.py --minutes 0 --export streamfx/data/gnr_slim.safetensors
     python scripts/train_photo_decoder.py --adversarial 0.1 --lr 5e-4 --run-dir runs/photo_decoder_gan --minutes 60
     python scripts/train_photo_decoder.py --widen 32:128,64:64,128:32 --run-dir runs/photo_decoder_wide --minutes 40
+    python scripts/train_photo_decoder.py --device cuda --batch 32 --min-lr 0.1 --minutes 7   # a lent GPU
 
 Without a saved state in the run folder, training starts from the A2A the weights already hold (the default model
 ships one), else from the B2A decoder. Adam's moments are not shipped: they start afresh.
@@ -54,10 +55,18 @@ def parse(argv=None) -> argparse.Namespace:
                    help=f"Adam's step (default {PhotoDecoderOptions.lr:g}; lower it to settle a decoder trained long)")
     p.add_argument("--adversarial", type=float, default=0.0, metavar="WEIGHT",
                    help="add a patch critic's adversarial term at this weight (0.1 sharpens; default 0: L1 + LPIPS)")
+    p.add_argument("--min-lr", type=float, default=1.0, metavar="FRACTION",
+                   help="decay the step linearly over --minutes down to this fraction of --lr (default 1: constant)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (bf16 autocast there)")
+    p.add_argument("--lpips", type=Path, default=None,
+                   help="the LPIPS weight file (default: the one in the stlpips-pytorch wheel)")
+    p.add_argument("--save-every", type=int, default=PhotoDecoderOptions.save_every, metavar="STEPS")
     p.add_argument("--widen", type=widths, default={}, metavar="RES:WIDTH,...",
                    help="first widen the decoder at these resolutions, e.g. 32:128,64:64,128:32 (keeps what it draws)")
     p.add_argument("--export", type=Path, default=None, help="write the weights with A2A added here")
+    p.add_argument("--note", default="", help="how the decoder was trained, kept in the export's metadata "
+                                              "(e.g. where it ran, when the steps came from another machine)")
     return p.parse_args(argv)
 
 
@@ -73,14 +82,17 @@ def main(argv=None) -> int:
         trained = int(meta.get("photo_decoder", {}).get("step", 0)) if start is not None else 0
         if opts.widen:
             start = widen(start if start is not None else generators["B2A"], opts.widen)
-        a2a = autoencoder(generators["A2B"], generators["B2A"], start)
+        device = torch.device(opts.device)
+        torch.backends.cudnn.benchmark = device.type == "cuda"
+        a2a = autoencoder(generators["A2B"], generators["B2A"], start).to(device)
         size = a2a.config.size
         train, held = split_holdout(list_images(opts.celeba_dir / "images"))
         faces = torch.cat([load_batch(train[i:i + 256], size) for i in range(0, min(opts.faces, len(train)), 256)])
-        run = PhotoDecoderRun(a2a, faces[:opts.faces], load_batch(held[:64], size),
-                              load_lpips().requires_grad_(False), opts.run_dir,
-                              PhotoDecoderOptions(batch=opts.batch, lr=opts.lr,
-                                                  adversarial_weight=opts.adversarial), step=trained)
+        run = PhotoDecoderRun(a2a, faces[:opts.faces].to(device), load_batch(held[:64], size).to(device),
+                              load_lpips(opts.lpips).requires_grad_(False).to(device), opts.run_dir,
+                              PhotoDecoderOptions(batch=opts.batch, lr=opts.lr, adversarial_weight=opts.adversarial,
+                                                  save_every=opts.save_every, min_lr_fraction=opts.min_lr),
+                              step=trained)
         scores = run.run(opts.minutes * 60)
         print(f"photo decoder: step {scores['step']}, held-out PSNR {scores['psnr']:.2f} dB, "
               f"LPIPS {scores['lpips']:.3f}")
@@ -90,9 +102,11 @@ def main(argv=None) -> int:
                     "data": "CelebA-HQ training split (256 px, resized)",
                     "loss": "L1 + LPIPS (ST-LPIPS VGG16)" + (f" + {opts.adversarial:g} x patch critic"
                                                              if opts.adversarial else ""),
-                    "lr": opts.lr}
+                    "lr": opts.lr, "batch": opts.batch,
+                    **({"min_lr_fraction": opts.min_lr} if opts.min_lr != 1 else {}),
+                    **({"note": opts.note} if opts.note else {})}
             kept = {d: g for d, g in generators.items() if d != "A2A"}
-            digest = save_weights(opts.export, {**kept, "A2A": a2a.eval()}, {**meta, "photo_decoder": info},
+            digest = save_weights(opts.export, {**kept, "A2A": a2a.cpu().eval()}, {**meta, "photo_decoder": info},
                                   dtype=dtype)
             print(f"wrote {opts.export} (sha256 {digest[:16]}); refit its edit bank with scripts/fit_edits.py")
         return 0

@@ -177,3 +177,26 @@ def test_the_critic_learns_to_tell_faces_from_drawings(tmp_path):
     assert set(first) >= {"l1", "lpips", "adversarial", "critic"}
     last = [run.train_step()["critic"] for _ in range(30)]
     assert sum(last[-5:]) / 5 < 0.8 * 2 * math.log(2) < first["critic"] + 0.5
+
+
+def test_the_step_decays_linearly_over_the_run_to_its_floor(tmp_path):
+    run = PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path,
+                          PhotoDecoderOptions(batch=2, lr=1e-3, critic_lr=2e-3, adversarial_weight=0.1,
+                                              min_lr_fraction=0.1, eval_every=1000, save_every=1000))
+    run.set_lr(0.25)
+    assert run.optimizer.param_groups[0]["lr"] == pytest.approx(2.5e-4)
+    assert run.critic_optimizer.param_groups[0]["lr"] == pytest.approx(5e-4)
+    run.run(0.5)
+    assert run.step > 0 and 1e-4 <= run.optimizer.param_groups[0]["lr"] < 1e-3
+
+
+def test_the_log_keeps_the_held_out_lpips_apart_from_the_training_loss(tmp_path):
+    """The training loss has an 'lpips' term too; the log row's 'lpips' must be the held-out reading."""
+    import json
+
+    run = PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path,
+                          PhotoDecoderOptions(batch=2, eval_every=2, save_every=1000))
+    run.train_step()
+    run.record({"loss": 9.0, "lpips": 7.0}, 1.0)
+    row = json.loads((tmp_path / "photo_decoder.jsonl").read_text().splitlines()[-1])
+    assert row["lpips"] == pytest.approx(run.evaluate()["lpips"]) and row["train_lpips"] == 7.0

@@ -57,3 +57,28 @@ def test_gradient_reaches_the_input_only(lpips, faces):
     lpips(x, faces).sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
     assert all(p.grad is None for p in lpips.parameters())
+
+
+def test_the_gpu_pack_keeps_every_lpips_tensor_within_int8_rounding():
+    """scripts/gpu_decoder_pack.py carries LPIPS as int8 kernels; unpacked, every key of the file comes back
+    (the scaling layer's 'scale' too) and each kernel within half a step of its channel's int8 scale."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("gpu_decoder_pack", Path(__file__).parents[1] / "scripts" /
+                                                  "gpu_decoder_pack.py")
+    pack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pack)
+    g = torch.Generator().manual_seed(0)
+    source = {"scaling_layer.scale": torch.rand(1, 3, 1, 1, generator=g),
+              "net.slice1.2.weight": torch.randn(64, 64, 3, 3, generator=g) * torch.rand(64, 1, 1, 1, generator=g),
+              "net.slice1.0.bias": torch.randn(64, generator=g),
+              "lin0.model.1.weight": torch.rand(1, 64, 1, 1, generator=g)}
+    packed = pack.quantize(source)
+    assert packed["net.slice1.2.weight"].dtype == torch.int8
+    unpacked = pack.dequantize(packed)
+    assert set(unpacked) == set(source)
+    step = source["net.slice1.2.weight"].abs().amax((1, 2, 3), keepdim=True) / 127
+    assert ((unpacked["net.slice1.2.weight"] - source["net.slice1.2.weight"]).abs() <= step / 2 + 1e-7).all()
+    for key in ("scaling_layer.scale", "net.slice1.0.bias", "lin0.model.1.weight"):
+        assert torch.equal(unpacked[key], source[key])

@@ -51,6 +51,7 @@ class PhotoDecoderOptions:
     eval_every: int = 100
     save_every: int = 100
     seed: int = 0
+    min_lr_fraction: float = 1.0  # lr decays linearly over a run's time budget down to this fraction (1: constant)
 
 
 def autoencoder(g_a2b: Generator, g_b2a: Generator, start: Generator | None = None) -> Generator:
@@ -117,7 +118,9 @@ class PhotoDecoderRun:
             for net in (a2a, lpips, self.critic):
                 if isinstance(net, torch.nn.Module):  # (tests pass a plain function for LPIPS)
                     net.to(memory_format=torch.channels_last)
-        self.bf16 = faces.device.type == "cpu" and cpu_has_bf16()  # emulated bf16 is 18x slower than fp32
+        # bf16 where it is native: a GPU, or a CPU with AVX-512 BF16 (emulated bf16 is 18x slower than fp32)
+        self.device = faces.device
+        self.bf16 = self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_bf16())
         self.run_dir, self.options = Path(run_dir), options
         self.generator = torch.Generator().manual_seed(options.seed + step)
         self.step = step
@@ -127,17 +130,16 @@ class PhotoDecoderRun:
     def train_step(self) -> dict[str, float]:
         """One step; returns its loss terms."""
         o = self.options
-        index = torch.randint(len(self.faces), (o.batch,), generator=self.generator)
-        flip = torch.rand(o.batch, generator=self.generator) < 0.5
+        index = torch.randint(len(self.faces), (o.batch,), generator=self.generator).to(self.device)
+        flip = (torch.rand(o.batch, generator=self.generator) < 0.5).to(self.device)
         x = self.faces[index]
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        cpu = x.device.type == "cpu"
-        if cpu:
+        if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             content, style = self.a2a.encode(x)
         # LPIPS's VGG16 is most of the step: on CPUs with native bf16, bf16 and channels-last make it 1.8x faster
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.a2a.decode(content, self.a2a.mapping(style))
             perceptual = self.lpips(out, x).float().mean()
         terms = {"l1": F.l1_loss(out.float(), x), "lpips": perceptual}
@@ -171,7 +173,8 @@ class PhotoDecoderRun:
     def run(self, seconds: float) -> dict:
         """Train for `seconds` of wall time, evaluating and saving as it goes; ends with a save."""
         started, losses = time.monotonic(), []
-        while time.monotonic() - started < seconds:
+        while (elapsed := time.monotonic() - started) < seconds:
+            self.set_lr(1 - (1 - self.options.min_lr_fraction) * elapsed / seconds)
             losses.append(self.train_step())
             if self.step % self.options.eval_every == 0:
                 means = {k: sum(row[k] for row in losses) / len(losses) for k in losses[0]}
@@ -181,6 +184,12 @@ class PhotoDecoderRun:
                 self.save()
         self.save()
         return self.evaluate()
+
+    def set_lr(self, fraction: float) -> None:
+        """The decoder's (and critic's) step at `fraction` of the options' learning rates."""
+        for optimizer, lr in ((self.optimizer, self.options.lr), (self.critic_optimizer, self.options.critic_lr)):
+            for group in optimizer.param_groups if optimizer is not None else ():
+                group["lr"] = lr * fraction
 
     @torch.no_grad()
     def evaluate(self, chunk: int = 32) -> dict:
@@ -196,7 +205,9 @@ class PhotoDecoderRun:
         return {"step": self.step, **{k: float(torch.cat(v).mean()) for k, v in scores.items()}}
 
     def record(self, losses: dict[str, float], elapsed: float) -> None:
-        row = {**self.evaluate(), **{k: round(v, 4) for k, v in losses.items()}, "elapsed_s": round(elapsed, 1)}
+        # the training losses as train_*, so the training LPIPS cannot overwrite the held-out one
+        row = {**self.evaluate(), **{f"train_{k}": round(v, 4) for k, v in losses.items()},
+               "elapsed_s": round(elapsed, 1)}
         extra = "".join(f", {k} {losses[k]:.3f}" for k in ("adversarial", "critic") if k in losses)
         log.info("photo decoder step %d: loss %.3f%s, held-out PSNR %.2f dB, LPIPS %.3f", row["step"],
                  losses["loss"], extra, row["psnr"], row["lpips"])
@@ -268,8 +279,8 @@ def _unpack(f, keys: set[str], prefix: str, params: dict[str, Tensor], optimizer
     for i, param in enumerate(params.values()):
         if f"{adam}.{i}.exp_avg" in keys:
             optimizer.state[param] = {"step": torch.tensor(float(adam_step)),
-                                      "exp_avg": f.get_tensor(f"{adam}.{i}.exp_avg"),
-                                      "exp_avg_sq": f.get_tensor(f"{adam}.{i}.exp_avg_sq")}
+                                      "exp_avg": f.get_tensor(f"{adam}.{i}.exp_avg").to(param.device),
+                                      "exp_avg_sq": f.get_tensor(f"{adam}.{i}.exp_avg_sq").to(param.device)}
 
 
 def _adam_step(optimizer: torch.optim.Optimizer) -> int:
