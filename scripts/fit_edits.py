@@ -45,6 +45,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--tune-faces", type=int, default=512, help="training faces tuning draws from (default 512)")
     parser.add_argument("--tune-keep", type=float, default=TuneOptions.keep_weight,
                         help=f"weight of the other attributes' change while tuning (default {TuneOptions.keep_weight:g})")
+    parser.add_argument("--per-side", type=int, default=32,
+                        help="calibration faces per side of a slider (default 32; more steadies the verdicts, and "
+                             "the fit's time grows with it)")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args()
 
@@ -70,6 +73,7 @@ def main() -> int:
     decoder = photo_decoder(generators, meta, opts.bridge)
     bank = fit_bank(g_a2b, decoder, classifier, faces, labels, load_batch(calibration, size), calibration_labels,
                     names=names, measurable=measurable, model_sha256=meta["tensors_sha256"], attributes=opts.attributes,
+                    per_side=opts.per_side,
                     tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
                     tune_faces=load_batch(tuning, size) if opts.tune_steps else None)
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})

@@ -327,8 +327,8 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
                  measured.up.entanglement, measured.down.entanglement, " localised" if fitted.localised else "",
                  " one-sided" if one_sided[k] else "", {"+-": "both ways", "+": "+1 only", "-": "-1 only",
                                                          "": "no"}[measured.sides])
-    info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "target": target,
-            "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
+    info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "per_side": per_side,
+            "target": target, "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,
