@@ -188,7 +188,9 @@ class PhotoDecoderRun:
     def set_lr(self, fraction: float) -> None:
         """The decoder's (and critic's) step at `fraction` of the options' learning rates."""
         for optimizer, lr in ((self.optimizer, self.options.lr), (self.critic_optimizer, self.options.critic_lr)):
-            for group in optimizer.param_groups if optimizer is not None else ():
+            if optimizer is None:  # no critic in an L1 + LPIPS run
+                continue
+            for group in optimizer.param_groups:
                 group["lr"] = lr * fraction
 
     @torch.no_grad()
