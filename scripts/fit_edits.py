@@ -4,7 +4,8 @@
                                 [--attributes Smiling Young ...] [--tune-steps 150] [--threads 2]
 
 Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 250 are for `edit_report.py`);
-every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading).
+every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading) and
+is kept out of the directions and the probe, the rest fit them.
 Needs the attribute classifier (scripts/train_attributes.py).
 Prints one line per attribute and a summary; the bank is bound to the model's tensor hash.
 """
@@ -21,7 +22,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamfx.edit.fit import fit_bank  # noqa: E402
+from streamfx.edit.fit import fit_bank, split_calibration  # noqa: E402
 from streamfx.edit.render import photo_decoder  # noqa: E402
 from streamfx.edit.tune import TuneOptions  # noqa: E402
 from streamfx.training.attributes import load_classifier, read_attributes  # noqa: E402
@@ -65,11 +66,11 @@ def main() -> int:
                   for name, row in classifier_report["held_out"].items()}
     names, table = read_attributes(opts.celeba_dir)
     train, _held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
-    calibration = train[::10]
-    tuning = [p for i, p in enumerate(train) if i % 10][:opts.tune_faces]  # never the calibration faces
-    faces = load_batch(train, size)
-    labels = torch.stack([torch.from_numpy(table[p.name]) for p in train])
-    calibration_labels = labels[::10]
+    fitting, calibration = split_calibration(train)
+    tuning = fitting[:opts.tune_faces]
+    faces = load_batch(fitting, size)
+    labels = torch.stack([torch.from_numpy(table[p.name]) for p in fitting])
+    calibration_labels = torch.stack([torch.from_numpy(table[p.name]) for p in calibration])
     decoder = photo_decoder(generators, meta, opts.bridge)
     bank = fit_bank(g_a2b, decoder, classifier, faces, labels, load_batch(calibration, size), calibration_labels,
                     names=names, measurable=measurable, model_sha256=meta["tensors_sha256"], attributes=opts.attributes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from streamfx.edit.fit import STRENGTHS, _calibrate, localise, starting_faces
+from streamfx.edit.fit import STRENGTHS, _calibrate, localise, split_calibration, starting_faces
 
 
 def test_localise_keeps_the_attributes_place_and_drops_the_faint_rest():
@@ -145,3 +145,10 @@ def test_a_side_without_calibration_faces_is_never_offered():
     report = _report(calibration, calibration.up.strength, calibration.down.strength, localised=False)
     assert report.crossing_up == 1.0 and report.crossing_down is None
     assert report.side_reason(-1) == "too few calibration faces to measure it that way"
+
+
+def test_calibration_faces_are_kept_out_of_the_fit_and_no_face_is_lost():
+    train = [f"{i:05d}.jpg" for i in range(4750)]
+    fitting, calibration = split_calibration(train)
+    assert len(calibration) == 475 and calibration[:2] == ["00000.jpg", "00010.jpg"]
+    assert not set(fitting) & set(calibration) and sorted(fitting + calibration) == train
