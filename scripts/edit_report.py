@@ -30,7 +30,7 @@ from streamfx.edit.sliders import ALIASES, HEADLINE  # noqa: E402
 from streamfx.edit.load import load_bank  # noqa: E402
 from streamfx.edit.render import PhotoDecoder, encode_all, photo_decoder  # noqa: E402
 from streamfx.pixels import to_uint8  # noqa: E402
-from streamfx.training.attributes import load_classifier, read_attributes  # noqa: E402
+from streamfx.training.attributes import labels_of, load_classifier, read_attributes  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 from streamfx.weights import load_generators  # noqa: E402
 
@@ -114,7 +114,7 @@ def main() -> int:
     editor = Editor(g_a2b, decoder, bank, load_batch(held, g_a2b.config.size), same_edit=opts.same_edit)
     probability = classifier.probabilities
     before = probability(editor.faces)
-    labels = torch.stack([torch.from_numpy(table[p.name]) for p in held])
+    labels = labels_of(table, held)
     agrees = (before >= 0.5) == (labels > 0.5)  # [N,40] the classifier reads the face as labelled
     identity = None
     if opts.identity_faces:

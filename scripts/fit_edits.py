@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 from streamfx.edit.fit import fit_bank, split_calibration  # noqa: E402
 from streamfx.edit.render import photo_decoder  # noqa: E402
 from streamfx.edit.tune import TuneOptions  # noqa: E402
-from streamfx.training.attributes import load_classifier, read_attributes  # noqa: E402
+from streamfx.training.attributes import labels_of, load_classifier, read_attributes  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 from streamfx.weights import load_generators  # noqa: E402
 
@@ -69,8 +69,7 @@ def main() -> int:
     fitting, calibration = split_calibration(train)
     tuning = fitting[:opts.tune_faces]
     faces = load_batch(fitting, size)
-    labels = torch.stack([torch.from_numpy(table[p.name]) for p in fitting])
-    calibration_labels = torch.stack([torch.from_numpy(table[p.name]) for p in calibration])
+    labels, calibration_labels = labels_of(table, fitting), labels_of(table, calibration)
     decoder = photo_decoder(generators, meta, opts.bridge)
     bank = fit_bank(g_a2b, decoder, classifier, faces, labels, load_batch(calibration, size), calibration_labels,
                     names=names, measurable=measurable, model_sha256=meta["tensors_sha256"], attributes=opts.attributes,

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.training.attributes import (AttributeClassifier, extract_features, fit_heads,  # noqa: E402
-                                          read_attributes, report, save_heads)
+                                          labels_of, read_attributes, report, save_heads)
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 
 WEIGHT_DECAY = 1e-2
@@ -47,7 +47,7 @@ def features_and_labels(model, paths, table, cache: Path, name: str):
         rows.append(extract_features(model, load_batch(paths[start:start + 256], 128)).half())
         print(f"  {name}: {start + len(rows[-1])}/{len(paths)} faces", file=sys.stderr)
     features = torch.cat(rows)
-    labels = torch.stack([torch.from_numpy(table[p.name]) for p in paths])
+    labels = labels_of(table, paths)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"files": [p.name for p in paths], "features": features, "labels": labels}, cache_file)
     return features, labels

@@ -46,6 +46,11 @@ def read_attributes(root: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     return names, table
 
 
+def labels_of(table: dict[str, np.ndarray], paths: list[Path]) -> Tensor:
+    """[len(paths),40] the labels of these face files, from `read_attributes`' table."""
+    return torch.stack([torch.from_numpy(table[Path(p).name]) for p in paths])
+
+
 class AttributeClassifier(nn.Module):
     """[B,3,H,W] faces in [-1,1] (aligned, any size; resized to 128) -> [B,40] logits."""
 
