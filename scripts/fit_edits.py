@@ -2,6 +2,8 @@
 
     python scripts/fit_edits.py [--weights streamfx/data/gnr_slim.safetensors] [--out streamfx/data/gnr_slim_edits.safetensors]
                                 [--attributes Smiling Young ...] [--tune-steps 150] [--threads 2]
+    python scripts/fit_edits.py --attributes Smiling Eyeglasses --into streamfx/data/gnr_slim_edits.safetensors
+                                --out runs/edits.safetensors   # refit a few, keep the other attributes
 
 Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 250 are for `edit_report.py`);
 every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading) and
@@ -22,9 +24,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from streamfx.edit.bank import EditBank  # noqa: E402
 from streamfx.edit.fit import fit_bank, split_calibration  # noqa: E402
 from streamfx.edit.render import photo_decoder  # noqa: E402
 from streamfx.edit.tune import TuneOptions  # noqa: E402
+from streamfx.errors import ModelError  # noqa: E402
 from streamfx.training.attributes import labels_of, load_classifier, read_attributes  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 from streamfx.weights import load_generators  # noqa: E402
@@ -39,6 +43,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--classifier", type=Path, default=CLASSIFIER)
     parser.add_argument("--celeba-dir", type=Path, default=CELEBAHQ)
     parser.add_argument("--attributes", nargs="+", default=None, help="fit only these (default: all 40)")
+    parser.add_argument("--into", type=Path, default=None,
+                        help="with --attributes: write this bank with only those attributes refitted")
     parser.add_argument("--bridge", default="jpface",
                         help="style anchor of the anime rendering in between (models without an A2A decoder)")
     parser.add_argument("--tune-steps", type=int, default=0,
@@ -55,9 +61,15 @@ def parse() -> argparse.Namespace:
 
 def main() -> int:
     opts = parse()
+    if opts.into is not None and not opts.attributes:
+        raise SystemExit("fit_edits.py: --into needs --attributes (the ones to refit)")
     torch.set_num_threads(opts.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     generators, meta = load_generators(opts.weights)
+    try:  # the bank refitted into is read before the long fit, so that a wrong one fails at once
+        base = EditBank.load(opts.into, meta["tensors_sha256"]) if opts.into is not None else None
+    except ModelError as error:
+        raise SystemExit(f"fit_edits.py: {error}") from None
     g_a2b = generators["A2B"]
     size = g_a2b.config.size
     classifier, classifier_report = load_classifier(opts.classifier)
@@ -65,6 +77,9 @@ def main() -> int:
     measurable = {name: row["balanced"] if 0 < row["positives"] < 1 else 0.0
                   for name, row in classifier_report["held_out"].items()}
     names, table = read_attributes(opts.celeba_dir)
+    unknown = sorted(set(opts.attributes or ()) - set(names))
+    if unknown:
+        raise SystemExit(f"fit_edits.py: not CelebA attributes: {', '.join(unknown)}")
     train, _held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
     fitting, calibration = split_calibration(train)
     tuning = fitting[:opts.tune_faces]
@@ -77,11 +92,14 @@ def main() -> int:
                     tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
                     tune_faces=load_batch(tuning, size) if opts.tune_steps else None)
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
+    seconds = bank.info["seconds"]
+    if base is not None:
+        bank = base.with_refit(bank, opts.attributes)
     bank.save(opts.out)
     editable = [n for n, r in bank.reports.items() if r.editable]
     both = [n for n in editable if bank.reports[n].sides == "+-"]
     print(f"wrote {opts.out}: {len(editable)} of {len(names)} attributes editable on photos ({len(both)} both ways, "
-          f"the rest one way), {bank.info['seconds']:.0f} s")
+          f"the rest one way), {seconds:.0f} s")
     return 0
 
 

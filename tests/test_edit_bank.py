@@ -152,3 +152,17 @@ def test_live_slider_keys_step_the_chosen_slider_and_push_the_edit(bank):
         controls.on_key("[")
         controls.on_key("+")
     assert all(-1.0 <= v <= 1.0 for v in controls.sliders.values())  # never past the ends
+
+
+def test_a_refit_replaces_only_the_named_attributes(bank):
+    refit = EditBank(NAMES, bank.content + 1, bank.style + 1, "abc", torch.full((len(NAMES),), 2.0),
+                     reports={n: AttributeReport(True, strength=3.0, sides="+") for n in NAMES},
+                     info={"seconds": 10.0})
+    merged = bank.with_refit(refit, ["Male"])
+    torch.testing.assert_close(merged.content[2], refit.content[2])
+    torch.testing.assert_close(merged.content[[0, 1, 3, 4]], bank.content[[0, 1, 3, 4]])
+    assert merged.lowering.tolist() == [1.0, 1.0, 2.0, 1.0, 1.0] and merged.reports["Male"].strength == 3.0
+    assert merged.reports["Smiling"] == bank.reports["Smiling"] and merged.info["refits"][0]["attributes"] == ["Male"]
+    assert not bank.content[2].equal(merged.content[2])  # the bank refitted into is left as it was
+    with pytest.raises(ModelError, match="another model"):
+        bank.with_refit(EditBank(NAMES, bank.content, bank.style, "def"), ["Male"])

@@ -208,6 +208,25 @@ class EditBank:
         face (anime output, where no face has the attribute to begin with)."""
         return self.edit(sliders, freeze, photo).fixed()
 
+    # ---- refitting -----------------------------------------------------------------------------------------------
+    def with_refit(self, refit: EditBank, names: list[str]) -> EditBank:
+        """This bank with the attributes `names` taken from `refit`, a bank fitted on the same model and the same
+        training faces (`fit_edits.py --attributes ... --into`): a few sliders refitted without refitting all 40.
+        The probe is this bank's; fitted on the same faces, the refit's is the same."""
+        if refit.attributes != self.attributes or refit.model_sha256 != self.model_sha256:
+            raise ModelError("the refitted bank belongs to another model or attribute list")
+        if refit.info.get("train_faces") != self.info.get("train_faces"):
+            raise ModelError("the refitted bank was fitted on other faces")
+        rows = [self.attributes.index(name) for name in names]
+        content, style = self.content.clone(), self.style.clone()
+        lowering, one_sided = self.lowering.clone(), self.one_sided.clone()
+        content[rows], style[rows], lowering[rows] = refit.content[rows], refit.style[rows], refit.lowering[rows]
+        one_sided[rows] = refit.one_sided[rows]
+        reports = {**self.reports, **{name: refit.reports[name] for name in names}}
+        refits = [*self.info.get("refits", []), {"attributes": list(names), **refit.info}]
+        return EditBank(list(self.attributes), content, style, self.model_sha256, lowering, self.probe, one_sided,
+                        reports, {**self.info, "refits": refits})
+
     # ---- storage -------------------------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
         from safetensors.torch import save_file
