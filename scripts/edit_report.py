@@ -35,9 +35,9 @@ from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_hold
 from streamfx.weights import load_generators  # noqa: E402
 
 VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
-# two sliders at once: {slider: value}; the last two pair an offered side with mouth_open +1 (offered until session 19)
-PAIRS = ({"smile": 1.0, "age": 1.0}, {"male": 1.0, "eyeglasses": 1.0}, {"bangs": 1.0, "mouth_open": 1.0},
-         {"black_hair": -1.0, "mouth_open": 1.0})
+# two sliders at once: {slider: value}; the last two pair sides the default bank offers on photos
+PAIRS = ({"smile": 1.0, "age": 1.0}, {"male": 1.0, "eyeglasses": 1.0}, {"bangs": 1.0, "black_hair": -1.0},
+         {"bangs": -1.0, "brown_hair": -1.0})
 FREEZES = (("age", "eyeglasses"), ("male", "young"), ("smile", "mouth_slightly_open"))
 
 
