@@ -43,7 +43,6 @@ def test_held_out_balanced_accuracy(held_out, attribute, bar):
     assert abs(balanced - saved["held_out"][attribute]["balanced"]) < 0.15  # the stored report describes this file
 
 
-
 def test_a_face_and_its_mirror_image_are_read_alike(held_out):
     from streamfx.training.attributes import load_classifier
 

@@ -90,10 +90,14 @@ class AttributeClassifier(nn.Module):
     def head_logits(self, features: Tensor) -> Tensor:
         return self.head((features - self.mean) / self.std)
 
+    def mirrored_head_logits(self, features: Tensor, mirrored: Tensor) -> Tensor:
+        """The head's logits averaged over the maps of faces and of their mirror images."""
+        return (self.head_logits(features) + self.head_logits(mirrored)) / 2
+
     def forward(self, faces: Tensor) -> Tensor:
         """Mirror-averaged logits: the face and its mirror image are read alike by construction."""
-        both = self.head_logits(self.features(torch.cat([faces, faces.flip(-1)])))
-        return (both[:len(faces)] + both[len(faces):]) / 2
+        maps = self.features(torch.cat([faces, faces.flip(-1)]))
+        return self.mirrored_head_logits(maps[:len(faces)], maps[len(faces):])
 
     @torch.no_grad()
     def probabilities(self, faces: Tensor, chunk: int = 64) -> Tensor:
@@ -169,7 +173,7 @@ def fit_heads(model: AttributeClassifier, features: Tensor, labels: Tensor, epoc
 def mirrored_logits(model: AttributeClassifier, features: Tensor, mirrored: Tensor) -> Tensor:
     """[N,40] the classifier's logits from cached maps of faces and of their mirror images (as `forward`)."""
     with torch.no_grad():
-        return (model.head_logits(features.float()) + model.head_logits(mirrored.float())) / 2
+        return model.mirrored_head_logits(features.float(), mirrored.float())
 
 
 def report(names: list[str], logits: Tensor, labels: Tensor) -> dict[str, dict]:
