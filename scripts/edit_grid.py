@@ -5,7 +5,7 @@
 
 The face is the astronaut sample (a public-domain NASA photo), aligned as the pipeline aligns it; each tile is the
 default model's anime face in the anchor style with one slider set (strength as the bank stores it, photo verdicts
-do not apply to anime output), or with --photo the edited photo (the model's photo decoder, the change added to the
+do not apply to anime output), or with --photo the edited photo (the model's photo decoder, the change put onto the
 face, one-sided where the bank says so, as `streamfx edit` does; every fitted direction is drawn, editable or
 not). The first column is the input face.
 """

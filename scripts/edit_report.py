@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.edit.sliders import ALIASES, HEADLINE  # noqa: E402
+from streamfx.edit.composite import composite  # noqa: E402
 from streamfx.edit.load import load_bank  # noqa: E402
 from streamfx.edit.render import PhotoDecoder, encode_all, photo_decoder  # noqa: E402
 from streamfx.pixels import to_uint8  # noqa: E402
@@ -81,7 +82,7 @@ class Editor:
             return self.faces.clone()
         positions = None if self.same_edit else edit.positions(self.content, self.style)
         dc, ds = edit.for_faces(len(self.faces), positions)
-        return (self.faces + self._photos(self.content + dc, self.style + ds) - self.base).clamp(-1, 1)
+        return composite(self.faces, self.base, self._photos(self.content + dc, self.style + ds)).clamp(-1, 1)
 
 
 def monotonic(probs: dict, towards: float, k: int, values) -> float:

@@ -97,7 +97,7 @@ def test_the_edit_command_follows_the_banks_verdict(model, tmp_path, capsys, cle
 
 
 def test_the_smile_direction_raises_the_classifiers_smile_on_held_out_photos(model):
-    """Through the photo path (the model's photo decoder, the change added to the face), more of the Smiling
+    """Through the photo path (the model's photo decoder, the change put onto the face), more of the Smiling
     direction gives a higher Smiling probability on held-out faces that do not smile; slider 0 returns them exactly."""
     from streamfx.edit.render import photo_decoder, photo_edit
     from streamfx.training.attributes import load_classifier

@@ -36,6 +36,7 @@ from torch import Tensor
 
 from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, AttributeReport, EditBank, shortfall
 from streamfx.edit.reach import fit_probe, reach
+from streamfx.edit.composite import composite
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
 
@@ -88,7 +89,7 @@ class Calibrator:
             dc = content_delta[part] if content_delta.dim() == 4 else content_delta
             ds = style_delta[part] if style_delta.dim() == 2 else style_delta
             edited = self.decoder(self.content[i] + dc, self.style[i] + ds)
-            out.append(self.classifier.probabilities((self.faces[i] + edited - self.base[i]).clamp(-1, 1)))
+            out.append(self.classifier.probabilities(composite(self.faces[i], self.base[i], edited).clamp(-1, 1)))
         return torch.cat(out)
 
 

@@ -1,8 +1,9 @@
 """Edited faces, in plain torch or on engines (fitting, reports, tests and the pipeline's effect share it).
 
-A photo edit decodes the face's content map and style code twice, once with the edit and once without, and adds
-the difference to the input: `x + (decode(edited) - decode(plain))`. Slider 0 therefore returns the input exactly,
-and the face keeps its own detail however blurry the decoder is. The decoder is the model's face autoencoder
+A photo edit decodes the face's content map and style code twice, once with the edit and once without, and puts
+what changed between the two drawings onto the input (`composite.py`: the input moved as the drawing moved, plus
+the rest of the difference). Slider 0 therefore returns the input exactly, and the face keeps its own detail however
+blurry the decoder is. The decoder is the model's face autoencoder
 (A2A: the face->anime encoder with a decoder trained to redraw the photo) when the weights have one, else GNR's own
 cycle, face -> anime (in a fixed bridge style) -> face, which redraws a 128-px face at about 18 dB.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from streamfx.edit.composite import composite
 
 
 class PhotoDecoder:
@@ -62,7 +65,7 @@ def photo_edit(encoder, decoder: PhotoDecoder, faces: Tensor, deltas, base: Tens
     if base is None:
         base = decoder(content, style)
     edited = decoder(content + content_delta, style + style_delta)
-    return faces + (edited - base)
+    return composite(faces, base, edited)
 
 
 def one_sided(edit, held=None, tracks=None):

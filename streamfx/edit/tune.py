@@ -14,7 +14,9 @@ training faces, through the photo decoder and the classifier, so that
 
 The faces are training faces outside the calibration set; the held-out faces that judge the result never take
 part. Because the classifier that guides the tuning is also the one that scores it, the result must be looked at
-(`scripts/edit_grid.py`), not only measured.
+(`scripts/edit_grid.py`), not only measured. Its objective adds the decoder's difference to the face rather than
+carrying the face along the drawing's motion (`composite.py`: the optical flow has no gradient); the calibration
+after tuning judges the direction as edits are made.
 """
 
 from __future__ import annotations

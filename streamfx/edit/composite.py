@@ -1,0 +1,51 @@
+"""How an edit's redrawing is put back onto the sharp face: the face moved as the drawing moved, plus the rest.
+
+The photo decoder draws faces softer than they are, so an edited face is never the decoder's drawing itself: it is
+the input with what the edit changed. Adding the difference of the two drawings (`edited - plain`) carries colour
+well but moves nothing: a smile drawn as lips shifting upwards arrives as a blurred light-dark pair over lips that
+stay where they were. So the motion between the two drawings is measured (dense optical flow), the sharp face is
+carried along it, and only what the motion does not explain is added: `warp(face) - warp(plain) + edited`. Lips,
+mouth corners, rims and fringes then keep the face's own sharpness where they move (docs/editing.md, session 20).
+A face whose drawing did not change comes back exactly as it was.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from streamfx.pixels import to_uint8
+
+# Farneback's parameters for 128-256 px faces: a 3-level pyramid halving each time, 15-px windows
+PYRAMID_SCALE, LEVELS, WINDOW, ITERATIONS, POLY_N, POLY_SIGMA = 0.5, 3, 15, 3, 5, 1.2
+
+
+def composite(faces: Tensor, plain: Tensor, edited: Tensor) -> Tensor:
+    """[B,3,S,S] faces in [-1,1], their plain and edited drawings -> the edited faces, unclamped."""
+    changed = torch.tensor([not torch.equal(p, e) for p, e in zip(plain, edited)], device=faces.device)
+    out = faces.float().clone()
+    if changed.any():
+        grid = sample_grid(plain[changed], edited[changed])
+        out[changed] = warp(faces[changed], grid) - warp(plain[changed], grid) + edited[changed].float()
+    return out
+
+
+def sample_grid(plain: Tensor, edited: Tensor) -> Tensor:
+    """[B,S,S,2] for `grid_sample`: for every pixel of the edited drawing, where it came from in the plain one."""
+    grids = []
+    for p, e in zip(to_uint8(plain), to_uint8(edited)):
+        flow = cv2.calcOpticalFlowFarneback(cv2.cvtColor(e, cv2.COLOR_RGB2GRAY), cv2.cvtColor(p, cv2.COLOR_RGB2GRAY),
+                                            None, PYRAMID_SCALE, LEVELS, WINDOW, ITERATIONS, POLY_N, POLY_SIGMA, 0)
+        height, width = flow.shape[:2]
+        xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        grids.append(np.stack([(xs + flow[..., 0]) * 2 / (width - 1) - 1,
+                               (ys + flow[..., 1]) * 2 / (height - 1) - 1], -1))
+    return torch.from_numpy(np.stack(grids)).to(plain.device)
+
+
+def warp(images: Tensor, grid: Tensor) -> Tensor:
+    """[B,3,S,S] images sampled at `grid` (bilinear; mirrored at the borders)."""
+    return F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=True)
