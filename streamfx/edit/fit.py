@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, AttributeReport, EditBank, shortfall
-from streamfx.edit.reach import fit_probe, reach
 from streamfx.edit.composite import composite
+from streamfx.edit.reach import fit_probe, reach
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
 
