@@ -35,15 +35,13 @@ def composite(faces: Tensor, plain: Tensor, edited: Tensor) -> Tensor:
 
 def sample_grid(plain: Tensor, edited: Tensor) -> Tensor:
     """[B,S,S,2] for `grid_sample`: for every pixel of the edited drawing, where it came from in the plain one."""
-    grids = []
-    for p, e in zip(to_uint8(plain), to_uint8(edited)):
-        flow = cv2.calcOpticalFlowFarneback(cv2.cvtColor(e, cv2.COLOR_RGB2GRAY), cv2.cvtColor(p, cv2.COLOR_RGB2GRAY),
-                                            None, PYRAMID_SCALE, LEVELS, WINDOW, ITERATIONS, POLY_N, POLY_SIGMA, 0)
-        height, width = flow.shape[:2]
-        xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-        grids.append(np.stack([(xs + flow[..., 0]) * 2 / (width - 1) - 1,
-                               (ys + flow[..., 1]) * 2 / (height - 1) - 1], -1))
-    return torch.from_numpy(np.stack(grids)).to(plain.device)
+    height, width = plain.shape[-2:]
+    pixels = np.stack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)), -1)
+    scale = np.float32([2 / (width - 1), 2 / (height - 1)])
+    flows = [cv2.calcOpticalFlowFarneback(cv2.cvtColor(e, cv2.COLOR_RGB2GRAY), cv2.cvtColor(p, cv2.COLOR_RGB2GRAY),
+                                          None, PYRAMID_SCALE, LEVELS, WINDOW, ITERATIONS, POLY_N, POLY_SIGMA, 0)
+             for p, e in zip(to_uint8(plain), to_uint8(edited))]
+    return torch.from_numpy((pixels + np.stack(flows)) * scale - 1).to(plain.device)
 
 
 def warp(images: Tensor, grid: Tensor) -> Tensor:
