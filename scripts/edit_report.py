@@ -10,9 +10,10 @@ back as the slider goes 0, 0.5, 1, and as the whole slider goes -1 .. 1, with a 
 the faces starting on the other side of 0.5 that end past it; again among the faces whose CelebA label agrees with
 the classifier's starting reading); the mean absolute change of the other 39 attributes over all faces (the full
 matrix is written to OUT/entanglement.csv) and over the faces starting on the other side only (the stricter figure,
-as the fit's calibration measures it: a one-sided edit hardly touches the rest); and the dlib identity distance between slider 0 and the edit (share under 0.6). Then two
-sliders at once, and one slider with another attribute frozen. Faces are edited one-sided, each by its own position
-(`streamfx/edit/reach.py`), as `streamfx edit` edits them; `--same-edit` gives every face the full edit instead.
+as the fit's calibration measures it: a one-sided edit hardly touches the rest); and the dlib identity distance
+between slider 0 and the edit (share under 0.6). Then two sliders at once, and one slider with another attribute
+frozen. Faces are edited one-sided, each by its own position (`streamfx/edit/reach.py`), as `streamfx edit` edits
+them; `--same-edit` gives every face the full edit instead.
 """
 
 from __future__ import annotations
@@ -93,10 +94,20 @@ def monotonic(probs: dict, towards: float, k: int, values) -> float:
     return float(((trend[:, 1:] - trend[:, :-1]) >= -0.02).all(1).float().mean())
 
 
+def starting(before: torch.Tensor, towards: float) -> torch.Tensor:
+    """[N] bool: the faces starting on the far side of 0.5 from `towards` (+1: below, -1: above)."""
+    return towards * (before - 0.5) < 0
+
+
+def others_moved(change: torch.Tensor, k: int) -> float:
+    """The mean of the per-attribute `change` [40] over the attributes other than k."""
+    return float(torch.cat([change[:k], change[k + 1:]]).mean())
+
+
 def crossing(before: torch.Tensor, after: torch.Tensor, towards: float, among: torch.Tensor | None = None) -> float:
     """Share of the faces starting on the far side of 0.5 from `towards` (+1: below, -1: above) that end past it;
     `among`: of these faces only. NaN without such faces."""
-    start = towards * (before - 0.5) < 0
+    start = starting(before, towards)
     if among is not None:
         start &= among
     return float((towards * (after - 0.5) > 0)[start].float().mean()) if start.any() else float("nan")
@@ -139,11 +150,11 @@ def main() -> int:
         for side in (1.0, -1.0):
             half = tuple(sorted((0.0, side / 2, side), key=abs))  # 0, then outwards
             change = (probs[side] - before).abs().mean(0)  # [40]
-            others = float(torch.cat([change[:k], change[k + 1:]]).mean())
+            others = others_moved(change, k)
             # the same on the faces the side must carry across: a one-sided edit leaves the others nearly alone,
             # which dilutes the mean over all faces for rare attributes (glasses off: 1 face in 20 has any)
-            started = side * sign * (before[:, k] - 0.5) < 0
-            others_started = float((probs[side] - before)[started].abs().mean(0)[torch.arange(40) != k].mean())
+            started = starting(before[:, k], side * sign)
+            others_started = others_moved((probs[side] - before)[started].abs().mean(0), k)
             matrix.append([f"{slider} {side:+g}", *[f"{float(c):.4f}" for c in change]])
             same = float("nan")
             if identity is not None:
@@ -154,7 +165,8 @@ def main() -> int:
                          f"{monotonic(probs, sign * side, k, half):.0%}", f"{whole:.0%}",
                          f"{crossing(before[:, k], probs[side][:, k], side * sign):.0%}",
                          f"{crossing(before[:, k], probs[side][:, k], side * sign, agrees[:, k]):.0%}",
-                         f"{others:.3f}", f"{others_started:.3f}", f"{same:.0%}", ", ".join(f"{n} {c:.2f}" for c, n in worst)))
+                         f"{others:.3f}", f"{others_started:.3f}", f"{same:.0%}",
+                         ", ".join(f"{n} {c:.2f}" for c, n in worst)))
         print(f"  {slider}: done", file=sys.stderr)
     with open(opts.out / "entanglement.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([["slider", *names], *matrix])
