@@ -96,6 +96,22 @@ def test_the_edit_command_follows_the_banks_verdict(model, tmp_path, capsys, cle
                      f"--{one_way[0].replace('_', '-')}", value, "--duration", "0.2"]) == 0 and out.exists()
 
 
+def test_a_refused_side_runs_with_allow_refused_and_the_output_says_so(model, tmp_path, clean_home):
+    _generators, _meta, bank = model
+    attribute, sign = bank.resolve("beard")  # the sample has no beard: beard +1 has a face to change
+    if bank.reports[attribute].offers(sign):
+        pytest.skip("this bank offers beard +1 on photos: no refused side to run")
+    lossless = ["--duration", "0.4", "--crf", "0", "--preset", "ultrafast"]
+    plain, beard = tmp_path / "plain.mp4", tmp_path / "beard.mp4"
+    assert main(["-q", "edit", str(SAMPLES / "astronaut.mp4"), "-o", str(plain), *lossless]) == 0
+    assert main(["-q", "edit", str(SAMPLES / "astronaut.mp4"), "-o", str(beard), *lossless, "--beard", "1",
+                 "--allow-refused"]) == 0
+    a, b = frames_of(plain), frames_of(beard)
+    assert len(a) == len(b) == 10
+    assert np.mean([np.abs(x.astype(int) - y).mean() for x, y in zip(a, b)]) > 0.2  # her face changed
+    assert "below the measured bars: beard +1 (crosses" in probe(beard).comment
+
+
 def test_the_smile_direction_raises_the_classifiers_smile_on_held_out_photos(model):
     """Through the photo path (the model's photo decoder, the change put onto the face), more of the Smiling
     direction gives a higher Smiling probability on held-out faces that do not smile; slider 0 returns them exactly."""

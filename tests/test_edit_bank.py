@@ -77,6 +77,28 @@ def test_a_slider_offered_one_way_refuses_the_other_way_with_its_reason(bank):
     assert bank.offered(["beard", "eyeglasses", "smile"]) == ["beard", "smile"]
 
 
+def test_refused_sides_run_only_when_asked_for_and_are_named_with_their_figures(bank):
+    bank.reports["No_Beard"] = AttributeReport(True, strength=1.0, sides="-", crossing_up=0.2, crossing_down=0.8,
+                                               entanglement_up=0.07, entanglement_down=0.05)
+    bank.reports["Eyeglasses"] = AttributeReport(False, strength=2.0, crossing=0.4, entanglement=0.15)
+    with pytest.raises(UsageError, match="--allow-refused runs it anyway"):
+        bank.deltas({"beard": -0.5})
+    beard, _ = bank.edit({"beard": -0.5}, refused=True).fixed()
+    torch.testing.assert_close(beard, 0.5 * bank.content[4])  # No_Beard up, the side refused
+    glasses, _ = bank.edit({"eyeglasses": 0.3}, refused=True).fixed()
+    torch.testing.assert_close(glasses, 0.3 * bank.content[3])
+    assert bank.below_bars({"beard": -0.5, "eyeglasses": 0.3, "smile": 1.0, "age": 0.0}) == [
+        "beard -0.5 (crosses 20%, moves the others by 0.070)", "eyeglasses +0.3 (crosses 40%, moves the others by 0.150)"]
+    assert bank.below_bars({"beard": 0.5}) == []  # the side offered
+
+
+def test_an_attribute_without_a_direction_is_refused_even_when_refused_sides_are_allowed(bank):
+    bank.reports["Eyeglasses"] = AttributeReport(False, "the classifier cannot measure it")  # strength 0: not fitted
+    with pytest.raises(UsageError, match="cannot be edited") as refusal:
+        bank.edit({"eyeglasses": 0.5}, refused=True)
+    assert "--allow-refused" not in str(refusal.value)
+
+
 def test_an_uneditable_attribute_at_zero_is_fine(bank):
     content, _ = bank.deltas({"eyeglasses": 0.0})
     assert not content.any()

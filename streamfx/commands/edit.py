@@ -31,6 +31,9 @@ def register(sub) -> None:
                            help=f"+1: more {name.replace('_', ' ')} ({meaning})")
     group.add_argument("--edit", metavar="NAME=V,...", help="any editable attribute, e.g. blond_hair=0.6,pale_skin=-0.4")
     group.add_argument("--freeze", metavar="NAME,...", help="attributes held where they are, e.g. eyeglasses,male")
+    group.add_argument("--allow-refused", action="store_true",
+                       help="also run slider sides the model refuses on real faces (measured short of the bars; "
+                            "each is warned about and named in the output's comment)")
     add_engine_arguments(parser, weights_help="GNR weights with an edit bank beside them (default: the installed "
                                               "default model)")
     add_face_arguments(parser)
@@ -55,7 +58,7 @@ def edit_request(args):
     for name, value in sliders.items():
         if not -1.0 <= value <= 1.0:
             raise UsageError(f"--{name.replace('_', '-')} {value:g}: sliders go from -1 to 1")
-    return EditRequest(sliders, parse_names(args.freeze))
+    return EditRequest(sliders, parse_names(args.freeze), args.allow_refused)
 
 
 def check_edit_options(args) -> None:
@@ -100,7 +103,8 @@ def list_attributes(args) -> int:
     print("photos: the sides of the slider offered on real faces (anime output takes every fitted direction both "
           "ways); crossing: share of faces carried across the classifier's 0.5 line at slider +1 / -1; others: mean change "
           "of the other 39 attributes' probabilities there\n(-): a slider that runs the other way (beard +1 is "
-          "no_beard -1); one-sided: a face that already is where the slider goes is left as it is")
+          "no_beard -1); one-sided: a face that already is where the slider goes is left as it is; a side refused on "
+          "photos runs only with --allow-refused")
     return 0
 
 
@@ -148,7 +152,7 @@ def run(args) -> int:
     output = resolve_output(source, args.output, suffix="edit", overwrite=args.overwrite)
     def build():
         effect = build_effect(args, request)
-        log.info("edit: %s; engine: %s", request.describe(), effect.description)
+        log.info("edit: %s; engine: %s", effect.label, effect.description)
         return effect
 
-    return run_video_command(args, source, output, build, f"edit; {request.describe()}")
+    return run_video_command(args, source, output, build, lambda effect: f"edit; {effect.label}")

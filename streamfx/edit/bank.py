@@ -149,15 +149,16 @@ class EditBank:
                 return attribute, 1.0
         raise UsageError(f"unknown edit {name!r}: see `streamfx edit --list`")
 
-    def allows(self, attribute: str, photo: bool = True, sign: float = 0.0) -> bool:
+    def allows(self, attribute: str, photo: bool = True, sign: float = 0.0, refused: bool = False) -> bool:
         """Whether the CelebA `attribute` may be moved (towards `sign`, +1 having it, -1 not; 0: either way): on
-        photos only where it measured as editable; on anime whenever a direction was fitted for it."""
+        photos only where it measured as editable, unless `refused` sides were asked for (`--allow-refused`); on
+        anime whenever a direction was fitted for it."""
         if attribute not in self.attributes:
             return False
         report = self.reports.get(attribute)
         if report is None:
             return True
-        if not photo:
+        if not photo or refused:
             return report.editable or bool(report.strength)
         return report.offers(sign) if sign else report.editable
 
@@ -165,11 +166,11 @@ class EditBank:
         """Those of the slider `names` that may be moved one way or both (see `allows`), in the order given."""
         return [name for name in names if self.allows(self.resolve(name)[0], photo)]
 
-    def weights(self, sliders: dict[str, float], photo: bool = True) -> torch.Tensor:
+    def weights(self, sliders: dict[str, float], photo: bool = True, refused: bool = False) -> torch.Tensor:
         """[K] weights of the stored directions from {slider name: value in [-1,1]}, negative ones scaled by
         `lowering`; UsageError for unknown names, and, when `photo` (real faces out), for a slider moved a way
-        that did not measure as editable. Anime output has no classifier to measure it by; every fitted direction
-        is offered there, both ways."""
+        that did not measure as editable (unless `refused`: see `allows`). Anime output has no classifier to
+        measure it by; every fitted direction is offered there, both ways."""
         weights = torch.zeros(len(self.attributes))
         for name, value in sliders.items():
             attribute, sign = self.resolve(name)
@@ -177,7 +178,7 @@ class EditBank:
                 raise UsageError(f"edit {name}={value:g}: sliders go from -1 to 1")
             if attribute not in self.attributes:
                 raise UsageError(f"{name} cannot be edited with this model: it has no direction for {attribute}")
-            if value != 0 and not self.allows(attribute, photo, sign * value):
+            if value != 0 and not self.allows(attribute, photo, sign * value, refused):
                 raise UsageError(self._refusal(name, value, attribute, sign))
             weights[self.attributes.index(attribute)] += sign * float(value)
         return torch.where(weights < 0, weights * self.lowering, weights)
@@ -186,14 +187,35 @@ class EditBank:
         """Why slider `name` cannot go to `value` on photos, and which way it can go, if any."""
         report = self.reports[attribute]
         why = report.side_reason(sign * value)
+        anyway = "; --allow-refused runs it anyway" if report.strength else ""  # a fitted direction, measured short
         if not report.editable:
-            return f"{name} cannot be edited with this model: {why}"
+            return f"{name} cannot be edited with this model: {why}{anyway}"
         offered = "0 to 1" if report.offers(sign) else "-1 to 0"
-        return f"{name}={value:g}: this model offers {name} from {offered} only on real faces (the other way {why})"
+        return (f"{name}={value:g}: this model offers {name} from {offered} only on real faces (the other way "
+                f"{why}){anyway}")
 
-    def edit(self, sliders: dict[str, float], freeze: tuple[str, ...] = (), photo: bool = True) -> Edit:
-        """The edit of the sliders, with frozen attributes held. `photo`: for real faces out (see `weights`)."""
-        weights = self.weights(sliders, photo)
+    def below_bars(self, sliders: dict[str, float]) -> list[str]:
+        """The sliders moved a way not offered on photos, each with what calibration measured there, e.g.
+        "smile +0.8 (crosses 75%, moves the others by 0.109)": what `--allow-refused` runs below the bars."""
+        out = []
+        for name, value in sliders.items():
+            attribute, sign = self.resolve(name)
+            report = self.reports.get(attribute)
+            if value == 0 or report is None or report.offers(sign * value):
+                continue
+            up = sign * value > 0
+            crossing = report.crossing_up if up else report.crossing_down
+            entanglement = report.entanglement_up if up else report.entanglement_down
+            if crossing is None or entanglement is None:  # an older bank, or a side without calibration faces
+                crossing, entanglement = report.crossing, report.entanglement
+            out.append(f"{name} {value:+g} (crosses {crossing:.0%}, moves the others by {entanglement:.3f})")
+        return out
+
+    def edit(self, sliders: dict[str, float], freeze: tuple[str, ...] = (), photo: bool = True,
+             refused: bool = False) -> Edit:
+        """The edit of the sliders, with frozen attributes held. `photo`: for real faces out; `refused`: sides not
+        offered on photos allowed too (see `weights`)."""
+        weights = self.weights(sliders, photo, refused)
         rows = weights.nonzero().flatten()
         content, style = self.content[rows], self.style[rows]
         frozen = [self.attributes.index(self.resolve(name)[0]) for name in freeze]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamfx.errors import ModelError, UsageError
 
+log = logging.getLogger("streamfx")
+
 
 @dataclass(frozen=True)
 class EditRequest:
-    """Slider values by name (aliases or CelebA names) and the attributes to hold where they are."""
+    """Slider values by name (aliases or CelebA names), the attributes to hold where they are, and whether sides the
+    model refuses on real faces may run anyway (`--allow-refused`: below the measured bars, said so)."""
 
     sliders: dict[str, float] = field(default_factory=dict)
     freeze: tuple[str, ...] = ()
+    allow_refused: bool = False
 
     @property
     def active(self) -> bool:
@@ -71,6 +76,16 @@ def check_request(bank, request: EditRequest) -> None:
     bank.deltas(request.sliders, request.freeze)
 
 
+def edit_label(bank, request: EditRequest) -> str:
+    """What the edit is, for the log and the output's comment; sliders run below the measured bars are named with
+    their figures, and warned about."""
+    below = bank.below_bars(request.sliders)
+    for slider in below:
+        log.warning("edit: %s on calibration photos, short of the bars (70%% cross, others move <= 0.1): it may "
+                    "not read as the attribute, or may change others", slider)
+    return request.describe() + (f"; below the measured bars: {', '.join(below)}" if below else "")
+
+
 def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str = "auto", device: str = "auto",
                      precision: str = "auto", max_batch: int = 8, cache_dir=None, steady: float | None = None):
     """The photo edit effect for the model `weights` (default: the installed default model); `steady`: see
@@ -86,10 +101,10 @@ def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str =
     if "A2A" not in generators and not {"A2B", "B2A"} <= set(generators):
         raise ModelError(f"{path}: editing needs the face autoencoder (A2A) or both generators")
     bank = load_bank(path, meta)
-    edit = bank.edit(request.sliders, request.freeze)
+    edit = bank.edit(request.sliders, request.freeze, refused=request.allow_refused)
     source = weights_identity(path, meta)
     options = dict(engine=engine, device=device, precision=precision, max_batch=max_batch, cache_dir=cache_dir)
-    settings = dict(crop_size=generators["A2B"].config.size, weights=path, label=request.describe())
+    settings = dict(crop_size=generators["A2B"].config.size, weights=path, label=edit_label(bank, request))
     if steady is not None:
         settings["steady"] = steady
     if "A2A" in generators:  # its encoder is the A2B encoder: one set of engines encodes and decodes
