@@ -106,15 +106,23 @@ class AttributeReport:
         """Whether photos may be moved towards `sign` (+1: having the attribute, -1: not)."""
         return ("+" if sign > 0 else "-") in self.sides
 
-    def side_reason(self, sign: float) -> str:
-        """Why the side `sign` is not offered, in the words of the bars."""
+    def figures(self, sign: float) -> tuple[float, float] | None:
+        """(crossing, entanglement) of the side `sign`: its own, or in an older bank the weaker side's crossing and
+        the mean entanglement; None for a side without calibration faces."""
         crossing = self.crossing_up if sign > 0 else self.crossing_down
         entanglement = self.entanglement_up if sign > 0 else self.entanglement_down
-        if crossing is None or entanglement is None:
-            if self.crossing_up is not None or self.crossing_down is not None:
-                return "too few calibration faces to measure it that way"
-            crossing, entanglement = self.crossing, self.entanglement  # an older bank: the weaker side's figures
-        return (shortfall(crossing, entanglement) if self.strength else "") or self.reason
+        if crossing is not None and entanglement is not None:
+            return crossing, entanglement
+        if self.crossing_up is not None or self.crossing_down is not None:
+            return None
+        return self.crossing, self.entanglement
+
+    def side_reason(self, sign: float) -> str:
+        """Why the side `sign` is not offered, in the words of the bars."""
+        figures = self.figures(sign)
+        if figures is None:
+            return "too few calibration faces to measure it that way"
+        return (shortfall(*figures) if self.strength else "") or self.reason
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -203,12 +211,10 @@ class EditBank:
             report = self.reports.get(attribute)
             if value == 0 or report is None or report.offers(sign * value):
                 continue
-            up = sign * value > 0
-            crossing = report.crossing_up if up else report.crossing_down
-            entanglement = report.entanglement_up if up else report.entanglement_down
-            if crossing is None or entanglement is None:  # an older bank, or a side without calibration faces
-                crossing, entanglement = report.crossing, report.entanglement
-            out.append(f"{name} {value:+g} (crosses {crossing:.0%}, moves the others by {entanglement:.3f})")
+            figures = report.figures(sign * value)
+            measured = ("not measured: too few calibration faces" if figures is None
+                        else f"crosses {figures[0]:.0%}, moves the others by {figures[1]:.3f}")
+            out.append(f"{name} {value:+g} ({measured})")
         return out
 
     def edit(self, sliders: dict[str, float], freeze: tuple[str, ...] = (), photo: bool = True,
