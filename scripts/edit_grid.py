@@ -48,7 +48,8 @@ def main() -> int:
     bank = load_bank(path, meta)
     g = generators["A2B"]
     with VideoReader(REPO / "samples/astronaut.mp4", start=1.0, duration=0.1) as reader:
-        face = face_crop(next(iter(reader)).image, g.config.size)
+        # photo edits take faces framed as their decoder was trained (CelebA-HQ's), anime edits as GNR's crops
+        face = face_crop(next(iter(reader)).image, g.config.size, framing="celebahq" if opts.photo else "gnr")
     x = to_model(face)
     decoder = photo_decoder(generators, meta, bank.info.get("bridge", "jpface"))
     with torch.inference_mode():

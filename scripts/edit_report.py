@@ -13,7 +13,9 @@ matrix is written to OUT/entanglement.csv) and over the faces starting on the ot
 as the fit's calibration measures it: a one-sided edit hardly touches the rest); and the dlib identity distance
 between slider 0 and the edit (share under 0.6). Then two sliders at once, and one slider with another attribute
 frozen. Faces are edited one-sided, each by its own position (`streamfx/edit/reach.py`), as `streamfx edit` edits
-them; `--same-edit` gives every face the full edit instead.
+them; `--same-edit` gives every face the full edit instead. Each face is found and aligned as `streamfx edit` does it
+in a video, and the crop's change is pasted back into the photo, which the classifier reads
+(`streamfx/edit/framing.py`; `--framing photo`: the photos edited as they are, as reports before session 22 did).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from streamfx.edit.sliders import ALIASES, HEADLINE  # noqa: E402
 from streamfx.edit.composite import composite  # noqa: E402
+from streamfx.edit.framing import FramedPhotos, frame_photos, put_back  # noqa: E402
 from streamfx.edit.load import load_bank  # noqa: E402
 from streamfx.edit.render import PhotoDecoder, encode_all, photo_decoder  # noqa: E402
 from streamfx.pixels import to_uint8  # noqa: E402
@@ -52,6 +55,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--faces", type=int, default=250)
     parser.add_argument("--identity-faces", type=int, default=100, help="0: skip the dlib identity measure")
     parser.add_argument("--out", type=Path, default=REPO / "runs/edit_report")
+    parser.add_argument("--framing", choices=("pipeline", "photo"), default="pipeline",
+                        help="find and align each photo's face as `streamfx edit` does in a video, edit that crop and "
+                             "paste the change back into the photo (default), or edit the photos as they are")
+    parser.add_argument("--framing-cache", type=Path, default=REPO / "runs/framing",
+                        help="where the face detections of the photos are kept between runs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--sliders", nargs="*", default=None,
@@ -66,11 +74,16 @@ class Editor:
     """Held-out faces with their codes and plain decodings cached; edits them by slider dictionaries, one-sided
     (each face by its own position, as `streamfx edit` does) unless `same_edit`."""
 
-    def __init__(self, g_a2b, decoder: PhotoDecoder, bank, faces: torch.Tensor, chunk: int = 50,
+    def __init__(self, g_a2b, decoder: PhotoDecoder, bank, faces: torch.Tensor | FramedPhotos, chunk: int = 50,
                  same_edit: bool = False):
-        self.decoder, self.bank, self.faces, self.chunk, self.same_edit = decoder, bank, faces, chunk, same_edit
+        """`faces`: edited as they are, or `FramedPhotos`: their pipeline crops edited and the change pasted back
+        into the photos (`streamfx/edit/framing.py`); `self.faces` are the photos read."""
+        self.decoder, self.bank, self.chunk, self.same_edit = decoder, bank, chunk, same_edit
+        self.framed = faces if isinstance(faces, FramedPhotos) else None
+        self.faces = faces.photos if self.framed is not None else faces
+        self.crops = faces.crops if self.framed is not None else faces
         with torch.no_grad():
-            self.content, self.style = encode_all(g_a2b, faces)
+            self.content, self.style = encode_all(g_a2b, self.crops)
             self.base = self._photos(self.content, self.style)
 
     def _photos(self, content, style):
@@ -84,7 +97,10 @@ class Editor:
             return self.faces.clone()
         positions = None if self.same_edit else edit.positions(self.content, self.style)
         dc, ds = edit.for_faces(len(self.faces), positions)
-        return composite(self.faces, self.base, self._photos(self.content + dc, self.style + ds)).clamp(-1, 1)
+        edited = composite(self.crops, self.base, self._photos(self.content + dc, self.style + ds)).clamp(-1, 1)
+        if self.framed is None:
+            return edited
+        return put_back(self.faces, self.crops, edited, self.framed.affines)
 
 
 def monotonic(probs: dict, towards: float, k: int, values) -> float:
@@ -124,7 +140,13 @@ def main() -> int:
     held = held[:opts.faces]
     g_a2b = generators["A2B"]
     decoder = photo_decoder(generators, meta, bank.info.get("bridge", "jpface"))
-    editor = Editor(g_a2b, decoder, bank, load_batch(held, g_a2b.config.size), same_edit=opts.same_edit)
+    size = g_a2b.config.size
+    if opts.framing == "pipeline":
+        faces = frame_photos(held, size, size, cache=opts.framing_cache / "held_out.pt")
+        held = faces.paths
+    else:
+        faces = load_batch(held, size)
+    editor = Editor(g_a2b, decoder, bank, faces, same_edit=opts.same_edit)
     probability = classifier.probabilities
     before = probability(editor.faces)
     labels = labels_of(table, held)

@@ -7,7 +7,10 @@
 
 Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 250 are for `edit_report.py`);
 every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading) and
-is kept out of the directions and the probe, the rest fit them.
+is kept out of the directions and the probe, the rest fit them. Each photo's face is found and aligned as
+`streamfx edit` aligns a video face, and the calibration reads the photos with the crop's change pasted back
+(`streamfx/edit/framing.py`; the crops are cached in runs/framing/, 2 minutes the first time); `--framing photo`
+fits on the photos as CelebA-HQ aligned them instead (banks before session 22).
 Needs the attribute classifier (scripts/train_attributes.py).
 Prints one line per attribute and a summary; the bank is bound to the model's tensor hash.
 """
@@ -26,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from streamfx.edit.bank import EditBank  # noqa: E402
 from streamfx.edit.fit import fit_bank, split_calibration  # noqa: E402
+from streamfx.edit.framing import frame_photos  # noqa: E402
 from streamfx.edit.render import photo_decoder  # noqa: E402
 from streamfx.edit.tune import TuneOptions  # noqa: E402
 from streamfx.errors import ModelError  # noqa: E402
@@ -55,6 +59,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--per-side", type=int, default=32,
                         help="calibration faces per side of a slider (default 32; more steadies the verdicts, and "
                              "the fit's time grows with it)")
+    parser.add_argument("--framing", choices=("pipeline", "photo"), default="pipeline",
+                        help="edit faces aligned as `streamfx edit` aligns video faces (default), or the photos as "
+                             "they are")
+    parser.add_argument("--framing-cache", type=Path, default=REPO / "runs/framing",
+                        help="where the aligned crops of the photos are kept between runs")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args()
 
@@ -82,15 +91,20 @@ def main() -> int:
         raise SystemExit(f"fit_edits.py: not CelebA attributes: {', '.join(unknown)}")
     train, _held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
     fitting, calibration = split_calibration(train)
-    tuning = fitting[:opts.tune_faces]
-    faces = load_batch(fitting, size)
+    if opts.framing == "pipeline":
+        framed = frame_photos(fitting, size, size, cache=opts.framing_cache / "fitting.pt")
+        fitting, faces = framed.paths, framed.crops
+        calibration_faces = frame_photos(calibration, size, size, cache=opts.framing_cache / "calibration.pt")
+        calibration = calibration_faces.paths
+    else:
+        faces, calibration_faces = load_batch(fitting, size), load_batch(calibration, size)
     labels, calibration_labels = labels_of(table, fitting), labels_of(table, calibration)
     decoder = photo_decoder(generators, meta, opts.bridge)
-    bank = fit_bank(g_a2b, decoder, classifier, faces, labels, load_batch(calibration, size), calibration_labels,
+    bank = fit_bank(g_a2b, decoder, classifier, faces, labels, calibration_faces, calibration_labels,
                     names=names, measurable=measurable, model_sha256=meta["tensors_sha256"], attributes=opts.attributes,
                     per_side=opts.per_side,
                     tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
-                    tune_faces=load_batch(tuning, size) if opts.tune_steps else None)
+                    tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None)
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
     seconds = bank.info["seconds"]
     if base is not None:

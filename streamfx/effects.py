@@ -28,6 +28,7 @@ class Effect(Protocol):
     description: str  # engine, precision and threads, as logged and written into output files
     variants: int  # generated faces per crop (a style grid has several)
     crop_size: int  # the aligned crop side the model takes
+    framing: str  # the template the crops are aligned to (`face/align.py`): "gnr", or "celebahq" for photo edits
     weights: Path | None
 
     def __call__(self, crops: np.ndarray, tracks=None) -> np.ndarray:
@@ -43,6 +44,7 @@ class PassthroughEffect:
 
     name = "passthrough"
     pastes_change = False
+    framing = "gnr"  # GNR's training crops
     engine = "none"
     device = "cpu"
     description = "none (passthrough: no model)"
@@ -67,6 +69,7 @@ class AnimeEffect:
 
     name = "anime"
     pastes_change = False
+    framing = "gnr"  # GNR's training crops
     variants: int
 
     def __init__(self, engines, styles: torch.Tensor, *, crop_size: int = 256, latent_dim: int = 8, weights=None):

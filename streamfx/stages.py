@@ -31,13 +31,15 @@ class FaceWork:
 class FaceStage:
     """Tracker update plus alignment: VideoFrame -> FaceWork with one crop per selected face."""
 
-    def __init__(self, tracker, crop_size: int = 256):
+    def __init__(self, tracker, crop_size: int = 256, framing: str = "gnr"):
+        """`framing`: the template crops are aligned to, the one the effect's model was trained on (`face/align.py`)."""
         self.tracker = tracker
         self.crop_size = int(crop_size)
+        self.framing = framing
 
     def __call__(self, frame: VideoFrame) -> FaceWork:
         faces: list[Face] = self.tracker.update(frame)
-        crops = tuple(align_face(frame.image, face, self.crop_size) for face in faces)
+        crops = tuple(align_face(frame.image, face, self.crop_size, self.framing) for face in faces)
         return FaceWork(frame, crops)
 
 

@@ -36,14 +36,16 @@ def model():
     return generators, meta, load_bank(BUNDLED, meta)
 
 
-def held_out_faces(count: int, size: int):
+def held_out_framed(count: int, size: int):
+    """(the 40 names, the first `count` held-out photos and their crops as the pipeline frames faces)."""
+    from streamfx.edit.framing import frame_photos
     from streamfx.training.attributes import read_attributes
-    from streamfx.training.data import list_images, load_batch, split_holdout
+    from streamfx.training.data import list_images, split_holdout
 
     root = require(DATA / "celebahq256")
     names, table = read_attributes(root)
     _train, held = split_holdout([p for p in list_images(root / "images") if p.name in table])
-    return names, load_batch(held[:count], size)
+    return names, frame_photos(held[:count], size, size)
 
 
 def test_the_bank_belongs_to_the_bundled_model_and_lists_every_attribute(model, capsys, clean_home):
@@ -113,26 +115,28 @@ def test_a_refused_side_runs_with_allow_refused_and_the_output_says_so(model, tm
 
 
 def test_the_smile_direction_raises_the_classifiers_smile_on_held_out_photos(model):
-    """Through the photo path (the model's photo decoder, the change put onto the face), more of the Smiling
-    direction gives a higher Smiling probability on held-out faces that do not smile; slider 0 returns them exactly."""
+    """Through the photo path as video faces take it (the face framed as the pipeline frames it, the model's photo
+    decoder, the change put onto the face, then pasted back into the photo), more of the Smiling direction gives a
+    higher Smiling probability on held-out faces that do not smile; slider 0 returns them exactly."""
+    from streamfx.edit.framing import put_back
     from streamfx.edit.render import photo_decoder, photo_edit
     from streamfx.training.attributes import load_classifier
 
     generators, meta, bank = model
     g_a2b = generators["A2B"]
-    names, faces = held_out_faces(60, g_a2b.config.size)
+    names, framed = held_out_framed(60, g_a2b.config.size)
     classifier, _ = load_classifier(CLASSIFIER)
     k = names.index("Smiling")
     decoder = photo_decoder(generators, meta, bank.info["bridge"])
-    before = classifier.probabilities(faces)[:, k]
-    plain = faces[before < 0.5][:24]
+    plain = framed.subset((classifier.probabilities(framed.photos)[:, k] < 0.5).nonzero().flatten()[:24])
     means = []
     for scale in (0.0, 0.5, 1.0):
         with torch.no_grad():
-            edited = photo_edit(g_a2b, decoder, plain, (scale * bank.content[k], scale * bank.style[k]))
+            edited = photo_edit(g_a2b, decoder, plain.crops, (scale * bank.content[k], scale * bank.style[k]))
         if scale == 0:
-            assert torch.equal(edited, plain)
-        means.append(float(classifier.probabilities(edited.clamp(-1, 1))[:, k].mean()))
+            assert torch.equal(edited, plain.crops)
+        photos = put_back(plain.photos, plain.crops, edited, plain.affines)
+        means.append(float(classifier.probabilities(photos)[:, k].mean()))
     assert means[0] < means[1] < means[2] and means[2] - means[0] > 0.05, means
 
 

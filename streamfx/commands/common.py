@@ -133,7 +133,7 @@ def build_pipeline(args, effect, *, live: bool, grid: int = 0, side_by_side: boo
     composer = Composer(ComposeOptions(args.mask_margin, args.feather, args.color_match, side_by_side, change_only),
                         grid=grid)
     options = PipelineOptions(batch=1 if live else args.batch, live=live, finish_on_interrupt=live)
-    return Pipeline(FaceStage(tracker, effect.crop_size), effect, composer, options)
+    return Pipeline(FaceStage(tracker, effect.crop_size, effect.framing), effect, composer, options)
 
 
 def expected_frames(info, start, duration) -> int | None:

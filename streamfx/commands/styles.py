@@ -78,10 +78,11 @@ def stylize(G, face: np.ndarray, z) -> list[np.ndarray]:
     return tiles
 
 
-def face_crop(image: np.ndarray, size: int, detect: bool = True) -> np.ndarray:
+def face_crop(image: np.ndarray, size: int, detect: bool = True, framing: str = "gnr") -> np.ndarray:
     """The largest face as a loose square crop (1.3x the MTCNN box), resized to size x size; centre square if none.
 
-    Uses `streamfx.face.align.align_face` when that module is available, otherwise the box crop.
+    Uses `streamfx.face.align.align_face` (crops framed as `framing`) when that module is available, otherwise the
+    box crop.
     """
     import cv2
 
@@ -99,7 +100,7 @@ def face_crop(image: np.ndarray, size: int, detect: bool = True) -> np.ndarray:
         try:
             from streamfx.face.align import align_face
 
-            return align_face(image, faces[0], size=size).image
+            return align_face(image, faces[0], size, framing).image
         except ImportError:
             x1, y1, x2, y2 = faces[0].box
             side = LOOSE_CROP * max(x2 - x1, y2 - y1)

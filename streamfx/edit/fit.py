@@ -36,6 +36,7 @@ from torch import Tensor
 
 from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, AttributeReport, EditBank, shortfall
 from streamfx.edit.composite import composite
+from streamfx.edit.framing import FramedPhotos, put_back
 from streamfx.edit.reach import fit_probe, reach
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
@@ -66,17 +67,29 @@ def regress(codes: Tensor, labels: Tensor, ridge: float = 1.0) -> Tensor:
 
 class Calibrator:
     """Measures what an edit does on fixed calibration faces (their codes and plain decodings cached). With their
-    CelebA `labels` [M,40], only faces whose label agrees with the classifier are measured (`starting_faces`)."""
+    CelebA `labels` [M,40], only faces whose label agrees with the classifier are measured (`starting_faces`).
+    `faces`: the faces edited and read as they are, or `FramedPhotos`: their crops, aligned as `streamfx edit` aligns
+    video faces, are edited and the photos read with the change pasted back (`framing.py`)."""
 
-    def __init__(self, g_a2b, decoder: PhotoDecoder, classifier, faces: Tensor, labels: Tensor | None = None,
-                 chunk: int = 32):
+    def __init__(self, g_a2b, decoder: PhotoDecoder, classifier, faces: Tensor | FramedPhotos,
+                 labels: Tensor | None = None, chunk: int = 32):
         self.decoder, self.classifier, self.chunk = decoder, classifier, chunk
-        self.faces, self.labels = faces, labels
+        self.framed = faces if isinstance(faces, FramedPhotos) else None
+        self.faces = faces.crops if self.framed is not None else faces
+        self.labels = labels
         with torch.no_grad():
-            self.content, self.style = encode_all(g_a2b, faces)
+            self.content, self.style = encode_all(g_a2b, self.faces)
             self.base = torch.cat([decoder(self.content[i:i + chunk], self.style[i:i + chunk])
-                                   for i in range(0, len(faces), chunk)])
-            self.before = classifier.probabilities(faces.clamp(-1, 1))  # [M,40]
+                                   for i in range(0, len(self.faces), chunk)])
+            unedited = self.framed.photos if self.framed is not None else self.faces
+            self.before = classifier.probabilities(unedited.clamp(-1, 1))  # [M,40]
+
+    def read(self, index: Tensor, edited: Tensor) -> Tensor:
+        """[len(index),40] the classifier's reading of the faces `index` edited to `edited` (their crops, framed)."""
+        if self.framed is not None:
+            f = self.framed
+            edited = put_back(f.photos[index], f.crops[index], edited, f.affines[index])
+        return self.classifier.probabilities(edited.clamp(-1, 1))
 
     @torch.no_grad()
     def probabilities(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> Tensor:
@@ -89,7 +102,7 @@ class Calibrator:
             dc = content_delta[part] if content_delta.dim() == 4 else content_delta
             ds = style_delta[part] if style_delta.dim() == 2 else style_delta
             edited = self.decoder(self.content[i] + dc, self.style[i] + ds)
-            out.append(self.classifier.probabilities(composite(self.faces[i], self.base[i], edited).clamp(-1, 1)))
+            out.append(self.read(i, composite(self.faces[i], self.base[i], edited)))
         return torch.cat(out)
 
 
@@ -288,12 +301,13 @@ def _side_figures(side: Side, name: str) -> dict:
 
 
 def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
-             calibration_faces: Tensor, calibration_labels: Tensor | None = None, *, names: list[str],
+             calibration_faces: Tensor | FramedPhotos, calibration_labels: Tensor | None = None, *, names: list[str],
              measurable: dict[str, float], model_sha256: str = "",
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
              tune: TuneOptions | None = None, tune_faces: Tensor | None = None) -> EditBank:
     """The bank for the generators, fitted on `train_faces` and judged on `calibration_faces` (keep these two apart:
-    `split_calibration`). `calibration_labels`: the calibration faces' labels (see `Calibrator`).
+    `split_calibration`). For video faces both are aligned as `streamfx edit` aligns them (`framing.py`):
+    `train_faces` the crops, `calibration_faces` the crops with their photos. `calibration_labels`: their labels.
     `measurable`: the classifier's held-out balanced accuracy per attribute;
     `attributes`: fit only these (default all 40; the others stay at zero, not editable); `tune` with
     `tune_faces` (training faces outside the calibration set): tune every fitted direction (`tune.py`)."""
@@ -340,6 +354,7 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
                                                          "": "no"}[measured.sides])
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "per_side": per_side,
             "target": target, "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
+            "aligned": "as video faces" if cal.framed is not None else "as the photos came",
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,

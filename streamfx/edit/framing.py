@@ -1,0 +1,103 @@
+"""Photos framed as `streamfx edit` frames faces in video, and an edit's change put back into the photo.
+
+`streamfx edit` edits the aligned crop the face stage cuts from each frame and adds the crop's change to the frame
+(`face/blend.paste_change_into`). The crop must be framed as the photos the photo decoder was trained on and the
+edits were fitted on: CelebA-HQ's (`face/align.py`, "celebahq"). Crops framed like GNR's training crops, as the
+anime effect takes them, are 13 % closer with the face 30 px (of 256) higher; on them the bank's probe misread
+faces and its sides carried 14-58 % of calibration faces across instead of 70-91 % (docs/editing.md, session 22).
+`edit_report.py` checks the whole path: each held-out photo's face is found and aligned as in a video, the crop
+edited, and the change pasted back into the photo, which the attribute classifier reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from streamfx.pixels import to_model, to_uint8
+from streamfx.training.data import load_image
+from streamfx.types import AlignedCrop
+
+log = logging.getLogger("streamfx.edit")
+
+MASK_MARGIN, FEATHER = 0.06, 0.12  # the defaults of `--mask-margin` and `--feather`
+
+
+@dataclass
+class FramedPhotos:
+    """Photos at the classifier's size (CelebA framing) and the pipeline's aligned crops of them."""
+
+    paths: list[Path]  # the photos a face was found on
+    photos: Tensor  # [N,3,S,S] in [-1,1]
+    crops: Tensor  # [N,3,C,C] in [-1,1]
+    affines: Tensor  # [N,2,3] photo (S px) -> crop coordinates
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, index) -> FramedPhotos:
+        index = torch.as_tensor(index)
+        return FramedPhotos([self.paths[int(i)] for i in index], self.photos[index], self.crops[index],
+                            self.affines[index])
+
+
+def frame_photos(paths: list[Path], size: int, crop_size: int, framing: str = "celebahq",
+                 cache: Path | None = None) -> FramedPhotos:
+    """The photos at `paths` and the pipeline's `crop_size` crops of their largest face, framed as `framing` (the
+    MTCNN detector and alignment video runs use, on the full-resolution photo); photos without a face are left out,
+    and said so. `cache`: a file keeping the crops (about 0.02 s a photo to detect), reused for the same request."""
+    from streamfx.face.align import align_face
+    from streamfx.face.detect import MTCNNDetector
+
+    names = [Path(p).name for p in paths]
+    key = {"names": names, "crop_size": crop_size, "framing": framing}
+    if cache is not None and Path(cache).is_file():
+        saved = torch.load(cache)
+        if all(saved.get(k) == v for k, v in key.items()):
+            return _framed(paths, size, saved["found"], saved["crops"], saved["affines"])
+    detector = MTCNNDetector(max_faces=1)
+    found, crops, affines = [], [], []
+    for i, path in enumerate(paths):
+        image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        faces = detector.detect([image])[0]
+        if not faces:
+            continue
+        aligned = align_face(image, faces[0], crop_size, framing)
+        affine = aligned.affine.copy()
+        affine[:, :2] *= image.shape[1] / size  # from the photo at full size to the photo at `size`
+        found.append(i)
+        crops.append(aligned.image)
+        affines.append(affine)
+    if len(found) < len(paths):
+        log.info("no face found on %d of %d photos; left out", len(paths) - len(found), len(paths))
+    crops, affines = torch.from_numpy(np.stack(crops)), torch.from_numpy(np.stack(affines))
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        torch.save({**key, "found": found, "crops": crops, "affines": affines}, cache)
+    return _framed(paths, size, found, crops, affines)
+
+
+def _framed(paths, size: int, found: list[int], crops: Tensor, affines: Tensor) -> FramedPhotos:
+    kept = [paths[i] for i in found]
+    photos = to_model(np.stack([load_image(p, size) for p in kept]))
+    return FramedPhotos(kept, photos, to_model(crops.numpy()), affines)
+
+
+def put_back(photos: Tensor, crops: Tensor, edited: Tensor, affines: Tensor) -> Tensor:
+    """[N,3,S,S] the photos with each crop's change (edited - crop) pasted in as `streamfx edit` pastes it into a
+    frame (feathered mask, 8-bit)."""
+    from streamfx.face.blend import paste_change_into
+
+    out = []
+    for photo, crop, drawn, affine in zip(to_uint8(photos), to_uint8(crops), to_uint8(edited.clamp(-1, 1)), affines):
+        canvas = photo.copy()
+        paste_change_into(canvas, drawn, AlignedCrop(crop, affine.numpy().astype(np.float64), None),
+                          mask_margin=MASK_MARGIN, feather=FEATHER)
+        out.append(canvas)
+    return to_model(np.stack(out)).to(photos.device)

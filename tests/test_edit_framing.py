@@ -1,0 +1,89 @@
+"""Photo edits take faces framed as their decoder and bank were fitted (CelebA-HQ's framing, not GNR's): the
+crops the pipeline cuts from photos, and the crop's change pasted back where the face is in the photo."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import DATA, require
+from streamfx.edit.framing import frame_photos, put_back
+from streamfx.face.align import template
+from streamfx.face.detect import MTCNNDetector
+from streamfx.pixels import to_uint8
+
+
+@pytest.fixture(scope="module")
+def held():
+    from streamfx.training.data import list_images, split_holdout
+
+    root = require(DATA / "celebahq256")
+    _train, held = split_holdout(list_images(root / "images"))
+    return held[:6]
+
+
+@pytest.fixture(scope="module")
+def framed(held):
+    return frame_photos(held, 128, 128)
+
+
+def scales(affines: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.norm(affines[:, :, 0], dim=1)
+
+
+def test_a_photo_edit_crop_is_framed_like_the_photo_and_an_anime_crop_is_not(framed, held):
+    assert len(framed) == 6 and framed.crops.shape == framed.photos.shape == (6, 3, 128, 128)
+    # CelebA-HQ's own framing: the pipeline's crop of a CelebA-HQ photo is nearly the photo itself
+    # (within the spread of CelebA-HQ's own alignment, which used other landmarks)
+    assert ((scales(framed.affines) - 1).abs() < 0.1).all(), framed.affines
+    assert (framed.affines[:, :, 2].abs() < 8).all(), framed.affines
+    anime = frame_photos(held, 128, 128, framing="gnr")  # GNR's crops are about 1.13x closer, the face higher
+    ratio = scales(anime.affines) / scales(framed.affines)
+    assert ((ratio > 1.11) & (ratio < 1.15)).all(), ratio
+    assert (anime.affines[:, 1, 2] < framed.affines[:, 1, 2] - 10).all(), anime.affines
+
+
+def test_the_crops_eyes_go_back_where_the_photos_eyes_are(framed):
+    """The photo-to-crop affine is in the photo's own pixels (the detection ran on the full-size photo): the
+    template's eyes, mapped back, land on the eyes a detector finds in the 128-px photo."""
+    detector = MTCNNDetector(max_faces=1)
+    for photo, affine in zip(to_uint8(framed.photos), framed.affines.numpy()):
+        found = detector.detect([photo])[0][0].landmarks[:2]
+        back = cv2.transform(template(128, "celebahq")[None, :2], cv2.invertAffineTransform(affine))[0]
+        assert np.abs(back - found).max() < 4.0, (back, found)
+
+
+def test_an_unchanged_crop_leaves_the_photo_exact_and_a_change_lands_on_the_face(framed):
+    same = put_back(framed.photos, framed.crops, framed.crops, framed.affines)
+    assert np.array_equal(to_uint8(same), to_uint8(framed.photos))
+    tinted = framed.crops.clone()
+    tinted[:, 0] += 0.2  # redder crops
+    out = put_back(framed.photos, framed.crops, tinted, framed.affines)
+    change = (out - framed.photos)[:, 0]
+    assert change[:, 40:90, 40:90].mean() > 0.15  # the face's middle gets the tint
+    assert change[:, :, :6].abs().max() < 0.02  # the photo's sides, outside the feathered crop, do not
+
+
+def test_the_face_stage_aligns_to_the_framing_its_effect_names():
+    from streamfx.edit.effect import PhotoEditEffect
+    from streamfx.effects import AnimeEffect, PassthroughEffect
+    from streamfx.stages import FaceStage
+    from streamfx.types import Face, VideoFrame
+
+    assert PhotoEditEffect.framing == "celebahq" and AnimeEffect.framing == PassthroughEffect.framing == "gnr"
+    landmarks = template(256, "celebahq") * 2 + (40, 10)  # a face framed like a CelebA-HQ photo, twice the size
+
+    class Tracker:
+        def update(self, frame):
+            return [Face(np.zeros(4, np.float32), landmarks.astype(np.float32), 1.0)]
+
+    frame = VideoFrame(index=0, image=np.zeros((600, 600, 3), np.uint8), pts=0, time_base=None)
+    photo_edit = FaceStage(Tracker(), 128, "celebahq")(frame).crops[0]
+    placed = cv2.transform(landmarks[None], photo_edit.affine)[0]
+    assert np.abs(placed - template(128, "celebahq")).max() < 0.01  # exactly its template, half the size
+    anime = FaceStage(Tracker(), 128, "gnr")(frame).crops[0]
+    placed = cv2.transform(landmarks[None], anime.affine)[0]
+    assert np.abs(placed - template(128, "gnr")).max() < 1.0  # the nearest similarity to GNR's template
+    assert np.linalg.det(anime.affine[:, :2]) > 1.2 * np.linalg.det(photo_edit.affine[:, :2])  # closer
