@@ -1,12 +1,13 @@
 """Photos framed as `streamfx edit` frames faces in video, and an edit's change put back into the photo.
 
 `streamfx edit` edits the aligned crop the face stage cuts from each frame and adds the crop's change to the frame
-(`face/blend.paste_change_into`). The crop must be framed as the photos the photo decoder was trained on and the
-edits were fitted on: CelebA-HQ's (`face/align.py`, "celebahq"). Crops framed like GNR's training crops, as the
-anime effect takes them, are 13 % closer with the face 30 px (of 256) higher; on them the bank's probe misread
-faces and its sides carried 14-58 % of calibration faces across instead of 70-91 % (docs/editing.md, session 22).
-`edit_report.py` checks the whole path: each held-out photo's face is found and aligned as in a video, the crop
-edited, and the change pasted back into the photo, which the attribute classifier reads.
+(`face/blend.paste_change_into`). That crop is framed like CelebA-HQ's photos (`face/align.py`, "celebahq"), on
+which the photo decoder was trained. (Crops framed like GNR's training crops, as the anime effect takes them, are
+13 % closer with the face 30 px of 256 higher; on them the bank's sides carried 14-58 % of calibration faces across
+instead of 70-91 %.) Even so, our 5-point alignment differs face by face from CelebA-HQ's own, and directions fitted
+on the photos as CelebA-HQ aligned them lose much of their effect on ours (docs/editing.md, session 22). So the bank
+is fitted on each photo's face found and aligned as in a video, and calibrated and reported on the photo with the
+crop's change pasted back, which is what the attribute classifier reads.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from streamfx.training.data import load_image
 from streamfx.types import AlignedCrop
 
 log = logging.getLogger("streamfx.edit")
-
-MASK_MARGIN, FEATHER = 0.06, 0.12  # the defaults of `--mask-margin` and `--feather`
-
 
 @dataclass
 class FramedPhotos:
@@ -91,13 +89,12 @@ def _framed(paths, size: int, found: list[int], crops: Tensor, affines: Tensor) 
 
 def put_back(photos: Tensor, crops: Tensor, edited: Tensor, affines: Tensor) -> Tensor:
     """[N,3,S,S] the photos with each crop's change (edited - crop) pasted in as `streamfx edit` pastes it into a
-    frame (feathered mask, 8-bit)."""
+    frame (the default feathered mask of `--mask-margin` and `--feather`, 8-bit)."""
     from streamfx.face.blend import paste_change_into
 
     out = []
     for photo, crop, drawn, affine in zip(to_uint8(photos), to_uint8(crops), to_uint8(edited.clamp(-1, 1)), affines):
         canvas = photo.copy()
-        paste_change_into(canvas, drawn, AlignedCrop(crop, affine.numpy().astype(np.float64), None),
-                          mask_margin=MASK_MARGIN, feather=FEATHER)
+        paste_change_into(canvas, drawn, AlignedCrop(crop, affine.numpy().astype(np.float64), None))
         out.append(canvas)
     return to_model(np.stack(out)).to(photos.device)
