@@ -25,7 +25,8 @@ class PhotoEditEffect:
     name = "edit"
     variants = 1
     pastes_change = True  # the composer adds (edited - crop) to the frame instead of replacing the face
-    framing = "celebahq"  # the photo decoder was trained, and the edits fitted, on CelebA-HQ's framing
+    framing = "celebahq"  # the photo decoder was trained on CelebA-HQ's framing; the bank is fitted on crops aligned
+    # to it as these are (`edit/framing.py`)
 
     def __init__(self, encoder, decoder: PhotoDecoder, edit: Edit, *, crop_size: int, engines: list, weights=None,
                  label: str = "", steady: float = KEEP):

@@ -21,11 +21,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from streamfx.face.align import align_face
+from streamfx.face.blend import paste_change_into
 from streamfx.pixels import to_model, to_uint8
 from streamfx.training.data import load_image
 from streamfx.types import AlignedCrop
 
 log = logging.getLogger("streamfx.edit")
+
 
 @dataclass
 class FramedPhotos:
@@ -50,8 +53,7 @@ def frame_photos(paths: list[Path], size: int, crop_size: int, framing: str = "c
     """The photos at `paths` and the pipeline's `crop_size` crops of their largest face, framed as `framing` (the
     MTCNN detector and alignment video runs use, on the full-resolution photo); photos without a face are left out,
     and said so. `cache`: a file keeping the crops (about 0.02 s a photo to detect), reused for the same request."""
-    from streamfx.face.align import align_face
-    from streamfx.face.detect import MTCNNDetector
+    from streamfx.face.detect import MTCNNDetector  # its nets load on first use
 
     names = [Path(p).name for p in paths]
     key = {"names": names, "crop_size": crop_size, "framing": framing}
@@ -90,8 +92,6 @@ def _framed(paths, size: int, found: list[int], crops: Tensor, affines: Tensor) 
 def put_back(photos: Tensor, crops: Tensor, edited: Tensor, affines: Tensor) -> Tensor:
     """[N,3,S,S] the photos with each crop's change (edited - crop) pasted in as `streamfx edit` pastes it into a
     frame (the default feathered mask of `--mask-margin` and `--feather`, 8-bit)."""
-    from streamfx.face.blend import paste_change_into
-
     out = []
     for photo, crop, drawn, affine in zip(to_uint8(photos), to_uint8(crops), to_uint8(edited.clamp(-1, 1)), affines):
         canvas = photo.copy()
