@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from streamfx.face.blend import FACE_MASK
 from streamfx.pixels import to_model, to_uint8
 
 
@@ -29,6 +30,7 @@ class Effect(Protocol):
     variants: int  # generated faces per crop (a style grid has several)
     crop_size: int  # the aligned crop side the model takes
     framing: str  # the template the crops are aligned to (`face/align.py`): "gnr", or "celebahq" for photo edits
+    paste_mask: tuple[float, float]  # the (margin, feather) of the paste's feathered mask unless the user sets them
     weights: Path | None
 
     def __call__(self, crops: np.ndarray, tracks=None) -> np.ndarray:
@@ -45,6 +47,7 @@ class PassthroughEffect:
     name = "passthrough"
     pastes_change = False
     framing = "gnr"  # GNR's training crops
+    paste_mask = FACE_MASK
     engine = "none"
     device = "cpu"
     description = "none (passthrough: no model)"
@@ -70,6 +73,7 @@ class AnimeEffect:
     name = "anime"
     pastes_change = False
     framing = "gnr"  # GNR's training crops
+    paste_mask = FACE_MASK
     variants: int
 
     def __init__(self, engines, styles: torch.Tensor, *, crop_size: int = 256, latent_dim: int = 8, weights=None):

@@ -10,6 +10,7 @@ import torch
 from conftest import DATA, SAMPLES, require
 from streamfx.catalog import DEFAULT_MODEL, PACKAGE_DATA, get_entry
 from streamfx.cli import main
+from streamfx.edit.framing import EDIT_MASK
 from streamfx.edit.load import load_bank
 from streamfx.edit.sliders import HEADLINE
 from streamfx.io.decode import VideoReader
@@ -70,10 +71,11 @@ def test_the_bank_belongs_to_the_bundled_model_and_lists_every_attribute(model, 
     assert all(bank.reports[bank.resolve(s)[0]].strength > 0 for s in HEADLINE)  # every headline slider is fitted
 
 
-def test_the_bundled_bank_was_judged_on_faces_the_fit_had_not_seen_aligned_as_video_faces(model):
+def test_the_bundled_bank_was_judged_on_faces_the_fit_had_not_seen_aligned_and_pasted_as_video_faces(model):
     info = model[2].info  # every 10th training face calibrates, the other nine fit (`fit.split_calibration`)
     assert abs(info["train_faces"] - 9 * info["calibration_faces"]) <= 0.01 * info["train_faces"], info
     assert info["aligned"] == "as video faces", info  # `edit/framing.py`
+    assert tuple(info["paste_mask"]) == EDIT_MASK, info  # calibrated under the mask `streamfx edit` pastes with
 
 
 def test_the_edit_command_follows_the_banks_verdict(model, tmp_path, capsys, clean_home):

@@ -58,12 +58,19 @@ def test_the_crops_eyes_go_back_where_the_photos_eyes_are(framed):
 def test_an_unchanged_crop_leaves_the_photo_exact_and_a_change_lands_on_the_face(framed):
     same = put_back(framed.photos, framed.crops, framed.crops, framed.affines)
     assert np.array_equal(to_uint8(same), to_uint8(framed.photos))
+    pad = 24  # the photos on a wider canvas, so that part of it is surely outside the crop
+    photos = torch.nn.functional.pad(framed.photos, (pad,) * 4, value=-1.0)  # black: exact in 8 bits
+    affines = framed.affines.clone()
+    affines[:, :, 2] -= pad * affines[:, :, :2].sum(dim=2)  # crop = A (p - pad) + t
     tinted = framed.crops.clone()
     tinted[:, 0] += 0.2  # redder crops
-    out = put_back(framed.photos, framed.crops, tinted, framed.affines)
-    change = (out - framed.photos)[:, 0]
-    assert change[:, 40:90, 40:90].mean() > 0.15  # the face's middle gets the tint
-    assert change[:, :, :6].abs().max() < 0.02  # the photo's sides, outside the feathered crop, do not
+    change = (put_back(photos, framed.crops, tinted, affines) - photos)[:, 0]
+    assert change[:, pad + 40:pad + 90, pad + 40:pad + 90].mean() > 0.15  # the face's middle gets the tint
+    assert change[:, :, :pad - 12].abs().max() == 0 and change[:, :pad - 12].abs().max() == 0  # beyond the crop none
+    # the edit's narrow mask reaches near the crop's edge, where hair is: 6 px inside its left side, half way down
+    for face, affine in zip(change, affines.numpy()):
+        x, y = cv2.transform(np.array([[[6.0, 64.0]]]), cv2.invertAffineTransform(affine))[0, 0]
+        assert face[int(round(y)), int(round(x))] > 0.1, (x, y)  # none under the whole-face mask
 
 
 def test_the_face_stage_aligns_to_the_framing_its_effect_names():
@@ -87,3 +94,33 @@ def test_the_face_stage_aligns_to_the_framing_its_effect_names():
     placed = cv2.transform(landmarks[None], anime.affine)[0]
     assert np.abs(placed - template(128, "gnr")).max() < 1.0  # the nearest similarity to GNR's template
     assert np.linalg.det(anime.affine[:, :2]) > 1.2 * np.linalg.det(photo_edit.affine[:, :2])  # closer
+
+
+def test_each_effect_pastes_under_its_own_mask_unless_the_user_sets_one():
+    """Photo edits paste their change under a narrow mask (hair edits reach the crop's sides), anime faces under the
+    wide one that hides the crop's edges; `--mask-margin` and `--feather` override either."""
+    from argparse import Namespace
+
+    from streamfx.commands.common import build_pipeline
+    from streamfx.edit.effect import PhotoEditEffect
+    from streamfx.edit.framing import EDIT_MASK
+    from streamfx.effects import AnimeEffect, PassthroughEffect
+    from streamfx.face.blend import FACE_MASK
+
+    assert PhotoEditEffect.paste_mask == EDIT_MASK and AnimeEffect.paste_mask == FACE_MASK
+    assert EDIT_MASK[0] < FACE_MASK[0] and EDIT_MASK[1] < FACE_MASK[1]
+
+    class Edit:
+        paste_mask, crop_size, framing, device, pastes_change, engine = EDIT_MASK, 128, "celebahq", "cpu", True, "x"
+
+    def options(effect, margin=None, feather=None):
+        args = Namespace(faces="all", detect_every=5, no_smooth=False, color_match=False, batch=1,
+                         mask_margin=margin, feather=feather)
+        return build_pipeline(args, effect, live=False).composer.options
+
+    edit = options(Edit())
+    assert (edit.mask_margin, edit.feather, edit.change_only) == (*EDIT_MASK, True)
+    plain = options(PassthroughEffect())
+    assert (plain.mask_margin, plain.feather, plain.change_only) == (*FACE_MASK, False)
+    mine = options(Edit(), margin=0.2, feather=0.0)
+    assert (mine.mask_margin, mine.feather) == (0.2, 0.0)

@@ -53,10 +53,10 @@ def add_face_arguments(parser) -> None:
                        help="full face detection every N frames, landmark refresh between (default 5)")
     group.add_argument("--no-smooth", action="store_true",
                        help="no landmark smoothing, nor averaging of photo edits over frames (more jitter)")
-    group.add_argument("--mask-margin", type=float, default=0.06, metavar="F",
-                       help="unblended border of the face crop, fraction of its side (default 0.06)")
-    group.add_argument("--feather", type=float, default=0.12, metavar="F",
-                       help="width of the soft mask edge, fraction of the crop side (default 0.12)")
+    group.add_argument("--mask-margin", type=float, default=None, metavar="F",
+                       help="unblended border of the face crop, fraction of its side (default 0.06; edits 0.01)")
+    group.add_argument("--feather", type=float, default=None, metavar="F",
+                       help="width of the soft mask edge, fraction of the crop side (default 0.12; edits 0.04)")
     group.add_argument("--color-match", action="store_true", help="match the face colours to the frame")
 
 
@@ -84,7 +84,7 @@ def check_common(args) -> None:
         raise UsageError(f"--batch must be 1..64, not {args.batch}")
     if args.detect_every < 1:
         raise UsageError(f"--detect-every must be at least 1, not {args.detect_every}")
-    if not 0.0 <= args.mask_margin < 0.5 or args.feather < 0.0:
+    if not 0.0 <= (args.mask_margin or 0.0) < 0.5 or (args.feather or 0.0) < 0.0:
         raise UsageError("--mask-margin must be in [0, 0.5) and --feather >= 0")
     parse_selection(args.faces, "--faces")
     check_model_options(args)
@@ -130,8 +130,10 @@ def build_pipeline(args, effect, *, live: bool, grid: int = 0, side_by_side: boo
     detector = MTCNNDetector(device=detector_device, max_side=VIDEO_MAX_SIDE)
     tracker = FaceTracker(detector, detect_every=args.detect_every, smooth=not args.no_smooth, select=select)
     change_only = getattr(effect, "pastes_change", False)  # photo edits add their change to the frame's own face
-    composer = Composer(ComposeOptions(args.mask_margin, args.feather, args.color_match, side_by_side, change_only),
-                        grid=grid)
+    margin, feather = effect.paste_mask  # what the effect's model was measured with, unless the user says otherwise
+    margin = margin if args.mask_margin is None else args.mask_margin
+    feather = feather if args.feather is None else args.feather
+    composer = Composer(ComposeOptions(margin, feather, args.color_match, side_by_side, change_only), grid=grid)
     options = PipelineOptions(batch=1 if live else args.batch, live=live, finish_on_interrupt=live)
     return Pipeline(FaceStage(tracker, effect.crop_size, effect.framing), effect, composer, options)
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from streamfx.edit.bank import Edit
+from streamfx.edit.framing import EDIT_MASK
 from streamfx.edit.reach import HeldPositions
 from streamfx.edit.render import PhotoDecoder, one_sided, photo_edit
 from streamfx.edit.steady import KEEP, SteadyChange
@@ -27,6 +28,7 @@ class PhotoEditEffect:
     pastes_change = True  # the composer adds (edited - crop) to the frame instead of replacing the face
     framing = "celebahq"  # the photo decoder was trained on CelebA-HQ's framing; the bank is fitted on crops aligned
     # to it as these are (`edit/framing.py`)
+    paste_mask = EDIT_MASK  # narrower than a whole face's: hair edits reach the crop's top and sides
 
     def __init__(self, encoder, decoder: PhotoDecoder, edit: Edit, *, crop_size: int, engines: list, weights=None,
                  label: str = "", steady: float = KEEP):

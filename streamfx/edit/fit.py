@@ -36,7 +36,7 @@ from torch import Tensor
 
 from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, AttributeReport, EditBank, shortfall
 from streamfx.edit.composite import composite
-from streamfx.edit.framing import FramedPhotos, put_back
+from streamfx.edit.framing import EDIT_MASK, FramedPhotos, put_back
 from streamfx.edit.reach import fit_probe, reach
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
@@ -355,6 +355,7 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "per_side": per_side,
             "target": target, "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
             "aligned": "as video faces" if cal.framed is not None else "as the photos came",
+            "paste_mask": list(EDIT_MASK) if cal.framed is not None else None,
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,

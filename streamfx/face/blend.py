@@ -9,6 +9,8 @@ import numpy as np
 
 from streamfx.types import AlignedCrop
 
+FACE_MASK = (0.06, 0.12)  # (margin, feather) pasting a whole generated face: its crop's edges never show
+
 
 def feather_mask(size: int, margin: float = 0.1, feather: float = 0.1) -> np.ndarray:
     """[size,size] float32 in [0,1]: 0 over `margin` of the side at each edge, then a soft ramp about `feather`
