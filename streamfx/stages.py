@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from streamfx.face.align import align_face
-from streamfx.face.blend import paste_back_into, paste_change_into
+from streamfx.face.blend import FACE_MASK, paste_back_into, paste_change_into
 from streamfx.types import AlignedCrop, Face, VideoFrame
 
 
@@ -45,8 +45,8 @@ class FaceStage:
 
 @dataclass(frozen=True)
 class ComposeOptions:
-    mask_margin: float = 0.06
-    feather: float = 0.12
+    mask_margin: float = FACE_MASK[0]
+    feather: float = FACE_MASK[1]
     color_match: bool = False
     side_by_side: bool = False  # input | output
     change_only: bool = False  # photo edits: add the face's change to the frame instead of replacing the face

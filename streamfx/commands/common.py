@@ -130,7 +130,7 @@ def build_pipeline(args, effect, *, live: bool, grid: int = 0, side_by_side: boo
     detector = MTCNNDetector(device=detector_device, max_side=VIDEO_MAX_SIDE)
     tracker = FaceTracker(detector, detect_every=args.detect_every, smooth=not args.no_smooth, select=select)
     change_only = getattr(effect, "pastes_change", False)  # photo edits add their change to the frame's own face
-    margin, feather = effect.paste_mask  # what the effect's model was measured with, unless the user says otherwise
+    margin, feather = effect.paste_mask  # the effect's own mask unless the user sets one
     margin = margin if args.mask_margin is None else args.mask_margin
     feather = feather if args.feather is None else args.feather
     composer = Composer(ComposeOptions(margin, feather, args.color_match, side_by_side, change_only), grid=grid)

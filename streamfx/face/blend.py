@@ -42,8 +42,9 @@ def _shared_mask(size: int, margin: float, feather: float) -> np.ndarray:
     return mask
 
 
-def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, mask_margin: float = 0.06,
-               feather: float = 0.12, color_match: bool = False) -> np.ndarray:
+def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *,
+               mask_margin: float = FACE_MASK[0], feather: float = FACE_MASK[1],
+               color_match: bool = False) -> np.ndarray:
     """A new frame with `generated` ([S,S,3] uint8, same framing as `crop`) blended over the face.
 
     Only the frame rectangle under the mask's nonzero part is warped; faces partly outside the frame are clipped.
@@ -54,8 +55,9 @@ def paste_back(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, m
     return out
 
 
-def paste_back_into(canvas: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, mask_margin: float = 0.06,
-                    feather: float = 0.12, color_match: bool = False) -> None:
+def paste_back_into(canvas: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *,
+                    mask_margin: float = FACE_MASK[0], feather: float = FACE_MASK[1],
+                    color_match: bool = False) -> None:
     """`paste_back` in place: the composer copies a frame once, however many faces it holds."""
     size = generated.shape[0]
     if generated.shape[:2] != (size, size) or crop.image.shape[0] != size:
@@ -121,8 +123,8 @@ def _finer_grid(inverse: np.ndarray, factor: int) -> np.ndarray:
     return finer
 
 
-def paste_change(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, mask_margin: float = 0.06,
-                 feather: float = 0.12) -> np.ndarray:
+def paste_change(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *,
+                 mask_margin: float = FACE_MASK[0], feather: float = FACE_MASK[1]) -> np.ndarray:
     """A new frame with the change `generated - crop.image` added over the face (photo edits).
 
     The frame keeps its own pixels and only the edit's difference is warped back, so a face larger than the model's
@@ -133,8 +135,8 @@ def paste_change(frame: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *,
     return out
 
 
-def paste_change_into(canvas: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *, mask_margin: float = 0.06,
-                      feather: float = 0.12) -> None:
+def paste_change_into(canvas: np.ndarray, generated: np.ndarray, crop: AlignedCrop, *,
+                      mask_margin: float = FACE_MASK[0], feather: float = FACE_MASK[1]) -> None:
     """`paste_change` in place."""
     size = generated.shape[0]
     if generated.shape != crop.image.shape:
