@@ -10,7 +10,7 @@ import torch
 from conftest import DATA, SAMPLES, require
 from streamfx.catalog import DEFAULT_MODEL, PACKAGE_DATA, get_entry
 from streamfx.cli import main
-from streamfx.edit.framing import EDIT_MASK
+from streamfx.face.blend import EDIT_MASK
 from streamfx.edit.load import load_bank
 from streamfx.edit.sliders import HEADLINE
 from streamfx.io.decode import VideoReader

@@ -103,9 +103,8 @@ def test_each_effect_pastes_under_its_own_mask_unless_the_user_sets_one():
 
     from streamfx.commands.common import build_pipeline
     from streamfx.edit.effect import PhotoEditEffect
-    from streamfx.edit.framing import EDIT_MASK
     from streamfx.effects import AnimeEffect, PassthroughEffect
-    from streamfx.face.blend import FACE_MASK
+    from streamfx.face.blend import EDIT_MASK, FACE_MASK
 
     assert PhotoEditEffect.paste_mask == EDIT_MASK and AnimeEffect.paste_mask == FACE_MASK
     assert EDIT_MASK[0] < FACE_MASK[0] and EDIT_MASK[1] < FACE_MASK[1]

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from streamfx.edit.bank import Edit
-from streamfx.edit.framing import EDIT_MASK
 from streamfx.edit.reach import HeldPositions
 from streamfx.edit.render import PhotoDecoder, one_sided, photo_edit
 from streamfx.edit.steady import KEEP, SteadyChange
+from streamfx.face.blend import EDIT_MASK
 from streamfx.pixels import to_model, to_uint8
 
 

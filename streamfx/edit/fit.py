@@ -36,7 +36,8 @@ from torch import Tensor
 
 from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, AttributeReport, EditBank, shortfall
 from streamfx.edit.composite import composite
-from streamfx.edit.framing import EDIT_MASK, FramedPhotos, put_back
+from streamfx.edit.framing import FramedPhotos, put_back
+from streamfx.face.blend import EDIT_MASK
 from streamfx.edit.reach import fit_probe, reach
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces

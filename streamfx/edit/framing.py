@@ -22,18 +22,12 @@ import torch
 from torch import Tensor
 
 from streamfx.face.align import align_face
-from streamfx.face.blend import paste_change_into
+from streamfx.face.blend import EDIT_MASK, paste_change_into
 from streamfx.pixels import to_model, to_uint8
 from streamfx.training.data import load_image
 from streamfx.types import AlignedCrop
 
 log = logging.getLogger("streamfx.edit")
-
-# (margin, feather) of the mask a photo edit's change is pasted under. The whole-face mask (`FACE_MASK`) fades out
-# the top and sides of the crop, where the hair is: at the same strengths black_hair -1 carried 38 % of calibration
-# faces across under it and 69 % under this one, mouth_open +1 47 % and 62 % (docs/editing.md, session 23). Only
-# the change is pasted, near zero where the edit does not act; a hair edit can show the crop's top as a line.
-EDIT_MASK = (0.01, 0.04)
 
 
 @dataclass
