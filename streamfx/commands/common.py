@@ -7,7 +7,6 @@ import logging
 import sys
 
 from streamfx.errors import UsageError
-from streamfx.face.blend import EDIT_MASK, FACE_MASK
 from streamfx.face.track import parse_selection
 
 # C extensions a face command uses, loaded before it starts (see streamfx/signals.py).
@@ -55,11 +54,9 @@ def add_face_arguments(parser) -> None:
     group.add_argument("--no-smooth", action="store_true",
                        help="no landmark smoothing, nor averaging of photo edits over frames (more jitter)")
     group.add_argument("--mask-margin", type=float, default=None, metavar="F",
-                       help="unblended border of the face crop, fraction of its side "
-                            f"(default {FACE_MASK[0]}; edits {EDIT_MASK[0]})")
+                       help="unblended border of the face crop, fraction of its side (default 0.06; edits 0.01)")
     group.add_argument("--feather", type=float, default=None, metavar="F",
-                       help="width of the soft mask edge, fraction of the crop side "
-                            f"(default {FACE_MASK[1]}; edits {EDIT_MASK[1]})")
+                       help="width of the soft mask edge, fraction of the crop side (default 0.12; edits 0.04)")
     group.add_argument("--color-match", action="store_true", help="match the face colours to the frame")
 
 
