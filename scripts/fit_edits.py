@@ -11,7 +11,9 @@ is kept out of the directions and the probe, the rest fit them. Each photo's fac
 `streamfx edit` aligns a video face, and the calibration reads the photos with the crop's change pasted back
 (`streamfx/edit/framing.py`; the crops are cached in runs/framing/, 2 minutes the first time); `--framing photo`
 fits on the photos as CelebA-HQ aligned them instead (banks before session 22).
-Needs the attribute classifier (scripts/train_attributes.py).
+A side of a slider is offered when it carries 70 % of its calibration faces across, moves the other attributes by
+0.1 or less, and dlib still takes 90 % of those faces for the same person (`--no-identity` skips the last).
+Needs the attribute classifier (scripts/train_attributes.py) and dlib (the dev extras).
 Prints one line per attribute and a summary; the bank is bound to the model's tensor hash.
 """
 
@@ -64,6 +66,9 @@ def parse() -> argparse.Namespace:
                              "they are")
     parser.add_argument("--framing-cache", type=Path, default=REPO / "runs/framing",
                         help="where the aligned crops of the photos are kept between runs")
+    parser.add_argument("--no-identity", action="store_true",
+                        help="do not ask dlib whether a side keeps the person (faster; the verdict then rests on the "
+                             "crossing and entanglement bars alone)")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args()
 
@@ -100,11 +105,19 @@ def main() -> int:
         faces, calibration_faces = load_batch(fitting, size), load_batch(calibration, size)
     labels, calibration_labels = labels_of(table, fitting), labels_of(table, calibration)
     decoder = photo_decoder(generators, meta, opts.bridge)
+    identity = None
+    if not opts.no_identity:
+        from streamfx.training.identity import IdentityModel
+
+        try:
+            identity = IdentityModel()
+        except ModelError as error:
+            raise SystemExit(f"fit_edits.py: {error}; or --no-identity") from None
     bank = fit_bank(g_a2b, decoder, classifier, faces, labels, calibration_faces, calibration_labels,
                     names=names, measurable=measurable, model_sha256=meta["tensors_sha256"], attributes=opts.attributes,
                     per_side=opts.per_side,
                     tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
-                    tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None)
+                    tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None, identity=identity)
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
     seconds = bank.info["seconds"]
     if base is not None:

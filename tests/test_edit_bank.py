@@ -92,6 +92,19 @@ def test_refused_sides_run_only_when_asked_for_and_are_named_with_their_figures(
     assert bank.below_bars({"beard": 0.5}) == []  # the side offered
 
 
+def test_a_side_that_changes_the_person_is_refused_with_that_reason_and_keeps_it_when_saved(bank, tmp_path):
+    bank.reports["Eyeglasses"] = AttributeReport(False, "keeps the person for only 64% of faces", strength=2.5,
+                                                 sides="", crossing_up=0.73, crossing_down=0.4, entanglement_up=0.098,
+                                                 entanglement_down=0.12, identity_up=0.64)
+    with pytest.raises(UsageError, match=r"eyeglasses cannot be edited .*keeps the person for only 64% of faces"):
+        bank.deltas({"eyeglasses": 0.5})
+    assert bank.below_bars({"eyeglasses": 1.0}) == [
+        "eyeglasses +1 (crosses 73%, moves the others by 0.098, keeps the person for 64%)"]
+    bank.save(tmp_path / "edits.safetensors")
+    loaded = EditBank.load(tmp_path / "edits.safetensors", model_sha256="abc").reports["Eyeglasses"]
+    assert loaded.identity(1) == 0.64 and loaded.identity(-1) is None
+
+
 def test_an_attribute_without_a_direction_is_refused_even_when_refused_sides_are_allowed(bank):
     bank.reports["Eyeglasses"] = AttributeReport(False, "the classifier cannot measure it")  # strength 0: not fitted
     with pytest.raises(UsageError, match="cannot be edited") as refusal:

@@ -23,6 +23,7 @@ class FakeCalibrator:
     need_up[i]; slider down carries a face across in a window of strengths only (past it the decoder smears)."""
 
     labels = None
+    identity = None
 
     def __init__(self):
         self.before = torch.full((32, 2), 0.2)
@@ -78,6 +79,7 @@ class PerFaceCalibrator:
     delta, one number per face or one for all) reaches 1.5. The other attribute drifts with strength."""
 
     labels = None
+    identity = None
 
     def __init__(self):
         self.before = torch.full((32, 2), 0.2)
@@ -107,6 +109,44 @@ def test_the_one_sided_edit_is_kept_unless_the_faces_it_misreads_cost_the_bar():
                             target=0.8, per_side=16)
     assert not fitted.one_sided and fitted.crossing == 1.0
     torch.testing.assert_close(fitted.style, torch.tensor([1.5]))
+
+
+class IdentityCalibrator(FakeCalibrator):
+    """FakeCalibrator with an identity model: an edit keeps every face the same person up to strength 2, and only
+    half of them past it."""
+
+    identity = "dlib"
+
+    def __init__(self):
+        super().__init__()
+        self.asked = []
+
+    def same_person(self, index, content_delta, style_delta):
+        scale = abs(float(style_delta[0]))
+        self.asked.append(scale)
+        return 1.0 if scale <= 2.0 else 0.5
+
+
+def test_a_side_that_changes_the_person_is_not_offered_and_says_so():
+    from streamfx.edit.fit import _report
+
+    fake = IdentityCalibrator()
+    fake.need_up = torch.full((16,), 3.0)  # every face across from strength 3 on, where the person changes
+    calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert calibration.up.strength == 3.0 and calibration.up.identity == 0.5 and not calibration.up.passes
+    assert calibration.down.strength == 2.5 and calibration.down.identity == 0.5  # across only past 2
+    assert 0.75 not in fake.asked and 1.5 not in fake.asked  # dlib is asked only where the other bars are met
+    report = _report(calibration, calibration.up.strength, calibration.down.strength, localised=False)
+    assert not report.editable and report.identity_up == 0.5
+    assert report.side_reason(1) == "keeps the person for only 50% of faces"
+    assert report.reason == "keeps the person for only 50% of faces"
+
+
+def test_a_weaker_strength_that_keeps_the_person_is_preferred():
+    fake = IdentityCalibrator()
+    fake.need_up = torch.tensor([1.0] * 12 + [2.5] * 4)  # 75 % across from 1 on, every face from 2.5
+    calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert calibration.up.strength == 1.5 and calibration.up.passes and calibration.up.identity == 1.0
 
 
 def test_faces_whose_label_disagrees_with_the_classifier_are_not_calibrated_on():

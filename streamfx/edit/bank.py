@@ -31,6 +31,7 @@ FORMAT = "streamfx-edits"
 PROBE_TENSORS = ("probe_mean", "probe_weights", "probe_levels")
 CROSSING_BAR = 0.7  # a side of a slider is offered on photos when it carries this share of faces across
 ENTANGLEMENT_BAR = 0.1  # and moves the other attributes' probabilities by no more than this on average
+IDENTITY_BAR = 0.9  # and keeps this share of those faces the same person by dlib (where the fit measured it)
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,16 @@ class Edit:
         return torch.einsum("ba,a...->b...", weights, self.content), weights @ self.style
 
 
-def shortfall(crossing: float, entanglement: float) -> str:
-    """What keeps a slider's side from being offered, in the words of the bars ("" when nothing does)."""
+def shortfall(crossing: float, entanglement: float, identity: float | None = None) -> str:
+    """What keeps a slider's side from being offered, in the words of the bars ("" when nothing does); `identity`:
+    the share of faces kept the same person, None where not measured."""
     reasons = []
     if crossing < CROSSING_BAR:
         reasons.append(f"only {crossing:.0%} of faces cross at full strength")
     if entanglement > ENTANGLEMENT_BAR:
         reasons.append(f"moves the other attributes by {entanglement:.2f}")
+    if identity is not None and identity < IDENTITY_BAR:
+        reasons.append(f"keeps the person for only {identity:.0%} of faces")
     return "; ".join(reasons)
 
 
@@ -97,6 +101,9 @@ class AttributeReport:
     crossing_down: float | None = None
     entanglement_up: float | None = None
     entanglement_down: float | None = None
+    identity_up: float | None = None  # each side's share of faces kept the same person (None: not measured, as for
+    # a side short of the other bars, or in banks fitted without an identity model)
+    identity_down: float | None = None
 
     def __post_init__(self):
         if self.sides is None:
@@ -122,7 +129,11 @@ class AttributeReport:
         figures = self.figures(sign)
         if figures is None:
             return "too few calibration faces to measure it that way"
-        return (shortfall(*figures) if self.strength else "") or self.reason
+        return (shortfall(*figures, self.identity(sign)) if self.strength else "") or self.reason
+
+    def identity(self, sign: float) -> float | None:
+        """The side `sign`'s share of faces kept the same person, None where it was not measured."""
+        return self.identity_up if sign > 0 else self.identity_down
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -212,8 +223,10 @@ class EditBank:
             if value == 0 or report is None or report.offers(sign * value):
                 continue
             figures = report.figures(sign * value)
+            identity = report.identity(sign * value)
             measured = ("not measured: too few calibration faces" if figures is None
-                        else f"crosses {figures[0]:.0%}, moves the others by {figures[1]:.3f}")
+                        else f"crosses {figures[0]:.0%}, moves the others by {figures[1]:.3f}"
+                        + ("" if identity is None else f", keeps the person for {identity:.0%}"))
             out.append(f"{name} {value:+g} ({measured})")
         return out
 

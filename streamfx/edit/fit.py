@@ -15,9 +15,10 @@
    With `tune`, each direction, taken at its +1 strength, is instead tuned against the classifier on other
    training faces (`tune.py`), and slider +-1 is the tuned direction itself.
 3. Verdict. Each side of a slider is judged by itself: slider +1 (or -1) is offered on photos when it carries
-   >= 70 % of its faces across and moves the other attributes by <= 0.1 on average, and the classifier can measure
-   the attribute at all (balanced accuracy >= 0.7 on held-out faces). Putting glasses on may pass while taking them
-   off does not; the slider is then offered from 0 to +1 only.
+   >= 70 % of its faces across and moves the other attributes by <= 0.1 on average, the classifier can measure
+   the attribute at all (balanced accuracy >= 0.7 on held-out faces), and, with an identity model, dlib still takes
+   >= 90 % of those faces for the same person. Putting glasses on may pass while taking them off does not; the
+   slider is then offered from 0 to +1 only.
 
 Cost on a 2-core CPU: encoding the faces and solving the probe take about a minute; shapes and strengths about 75 s
 per attribute through the widened A2A decoder (the classifier's VGG dominates), so the whole bank is about 40 minutes.
@@ -30,17 +31,19 @@ import logging
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, AttributeReport, EditBank, shortfall
+from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, IDENTITY_BAR, AttributeReport, EditBank, shortfall
 from streamfx.edit.composite import composite
 from streamfx.edit.framing import FramedPhotos, put_back
 from streamfx.face.blend import EDIT_MASK
 from streamfx.edit.reach import fit_probe, reach
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
+from streamfx.pixels import to_uint8
 
 log = logging.getLogger("streamfx.edit")
 
@@ -70,32 +73,39 @@ class Calibrator:
     """Measures what an edit does on fixed calibration faces (their codes and plain decodings cached). With their
     CelebA `labels` [M,40], only faces whose label agrees with the classifier are measured (`starting_faces`).
     `faces`: the faces edited and read as they are, or `FramedPhotos`: their crops, aligned as `streamfx edit` aligns
-    video faces, are edited and the photos read with the change pasted back (`framing.py`)."""
+    video faces, are edited and the photos read with the change pasted back (`framing.py`). `identity`: a face
+    identity model (`training/identity.py`) to tell whether an edit keeps the person (`same_person`)."""
 
     def __init__(self, g_a2b, decoder: PhotoDecoder, classifier, faces: Tensor | FramedPhotos,
-                 labels: Tensor | None = None, chunk: int = 32):
-        self.decoder, self.classifier, self.chunk = decoder, classifier, chunk
+                 labels: Tensor | None = None, chunk: int = 32, identity=None):
+        self.decoder, self.classifier, self.chunk, self.identity = decoder, classifier, chunk, identity
         self.framed = faces if isinstance(faces, FramedPhotos) else None
         self.faces = faces.crops if self.framed is not None else faces
         self.labels = labels
+        self._descriptors: dict[int, np.ndarray] = {}  # the unedited faces' identity, read when first needed
         with torch.no_grad():
             self.content, self.style = encode_all(g_a2b, self.faces)
             self.base = torch.cat([decoder(self.content[i:i + chunk], self.style[i:i + chunk])
                                    for i in range(0, len(self.faces), chunk)])
-            unedited = self.framed.photos if self.framed is not None else self.faces
-            self.before = classifier.probabilities(unedited.clamp(-1, 1))  # [M,40]
+            self.before = classifier.probabilities(self.unedited.clamp(-1, 1))  # [M,40]
 
-    def read(self, index: Tensor, edited: Tensor) -> Tensor:
-        """[len(index),40] the classifier's reading of the faces `index` edited to `edited` (their crops, framed)."""
-        if self.framed is not None:
-            f = self.framed
-            edited = put_back(f.photos[index], f.crops[index], edited, f.affines[index])
-        return self.classifier.probabilities(edited.clamp(-1, 1))
+    @property
+    def unedited(self) -> Tensor:
+        """[M,3,S,S] the faces as the classifier reads them before any edit (the photos, when framed)."""
+        return self.framed.photos if self.framed is not None else self.faces
+
+    def pasted(self, index: Tensor, edited: Tensor) -> Tensor:
+        """The faces `index` edited to `edited` as they are read: the photos with the change pasted back, when
+        framed."""
+        if self.framed is None:
+            return edited
+        f = self.framed
+        return put_back(f.photos[index], f.crops[index], edited, f.affines[index])
 
     @torch.no_grad()
-    def probabilities(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> Tensor:
-        """[len(index),40] classifier probabilities of the faces `index` edited by the given deltas (one for all,
-        or one per face: [len(index),C,H,W] and [len(index),latent])."""
+    def edited(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> Tensor:
+        """[len(index),3,S,S] the faces `index` edited by the given deltas (one for all, or one per face:
+        [len(index),C,H,W] and [len(index),latent]), as they are read (`pasted`)."""
         out = []
         for start in range(0, len(index), self.chunk):
             i = index[start:start + self.chunk]
@@ -103,8 +113,26 @@ class Calibrator:
             dc = content_delta[part] if content_delta.dim() == 4 else content_delta
             ds = style_delta[part] if style_delta.dim() == 2 else style_delta
             edited = self.decoder(self.content[i] + dc, self.style[i] + ds)
-            out.append(self.read(i, composite(self.faces[i], self.base[i], edited)))
+            out.append(self.pasted(i, composite(self.faces[i], self.base[i], edited)))
         return torch.cat(out)
+
+    @torch.no_grad()
+    def probabilities(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> Tensor:
+        """[len(index),40] classifier probabilities of the faces `index` edited by the given deltas (`edited`)."""
+        return self.classifier.probabilities(self.edited(index, content_delta, style_delta).clamp(-1, 1))
+
+    def same_person(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> float:
+        """Share of the faces `index`, edited by the given deltas, that the identity model still takes for the same
+        person."""
+        from streamfx.training.identity import SAME_PERSON, distance
+
+        missing = [int(i) for i in index if int(i) not in self._descriptors]
+        if missing:
+            read = self.identity.descriptors(list(to_uint8(self.unedited[missing])))
+            self._descriptors.update(zip(missing, read))
+        before = np.stack([self._descriptors[int(i)] for i in index])
+        after = self.identity.descriptors(list(to_uint8(self.edited(index, content_delta, style_delta))))
+        return float((distance(before, after) < SAME_PERSON).mean())
 
 
 def starting_faces(before: Tensor, labels: Tensor | None, k: int, sign: float) -> Tensor:
@@ -141,33 +169,46 @@ class Side:
     crossing: float  # share of the faces on the other side of the 0.5 line carried across
     entanglement: float  # mean |change| of the other 39 probabilities on those faces
     measured: bool = True  # False: too few faces on this side, the figures are the other side's (`Calibration.of`)
+    identity: float | None = None  # share of those faces still the same person; None: not measured (`_measure`)
+
+    @property
+    def keeps_person(self) -> bool:
+        return self.identity is None or self.identity >= IDENTITY_BAR
+
+    @property
+    def within_bars(self) -> bool:
+        """Whether it moves the other attributes little enough and keeps the person (where that was measured)."""
+        return self.entanglement <= ENTANGLEMENT_BAR and self.keeps_person
 
     @property
     def passes(self) -> bool:
-        """Whether this side of the slider meets both bars, and so may be offered on photos by itself."""
-        return self.measured and self.crossing >= CROSSING_BAR and self.entanglement <= ENTANGLEMENT_BAR
+        """Whether this side of the slider meets every bar, and so may be offered on photos by itself."""
+        return self.measured and self.crossing >= CROSSING_BAR and self.within_bars
 
 
 def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, scale: float | dict[float, float],
              per_side: int, shares: dict[float, Tensor] | None = None) -> dict[float, Side]:
     """{+1.0: Side, -1.0: Side} of attribute k's direction at `scale` (or {sign: scale}); a side with too few faces
-    is left out. `shares`: {sign: [M]} each calibration face's share of the edit (one-sided sliders)."""
+    is left out. `shares`: {sign: [M]} each calibration face's share of the edit (one-sided sliders). With an
+    identity model, a side that meets the crossing and entanglement bars is also asked whether it keeps the person
+    (dlib is slow, 0.2 s a face, and a side short of those bars is refused whatever it does to identity)."""
     sides = {}
     for sign in (1.0, -1.0):
         index = starting_faces(cal.before, cal.labels, k, sign)[:per_side]
         if len(index) < 4:  # too few faces on that side to say anything (Bald's positives, say)
             continue
         amount = sign * (scale[sign] if isinstance(scale, dict) else scale)
-        if shares is None:
-            after = cal.probabilities(index, amount * content_dir, amount * style_dir)
-        else:
-            share = shares[sign][index]
-            after = cal.probabilities(index, amount * share[:, None, None, None] * content_dir,
+        share = shares[sign][index] if shares is not None else torch.ones(len(index))
+        content_delta, style_delta = (amount * share[:, None, None, None] * content_dir,
                                       amount * share[:, None] * style_dir)
+        after = cal.probabilities(index, content_delta, style_delta)
         others = torch.ones(after.shape[1], dtype=torch.bool)
         others[k] = False
-        sides[sign] = Side(abs(amount), float(((after[:, k] >= 0.5) == (sign > 0)).float().mean()),
-                           float((after - cal.before[index])[:, others].abs().mean()))
+        side = Side(abs(amount), float(((after[:, k] >= 0.5) == (sign > 0)).float().mean()),
+                    float((after - cal.before[index])[:, others].abs().mean()))
+        if cal.identity is not None and side.crossing >= CROSSING_BAR and side.within_bars:
+            side = dataclasses.replace(side, identity=cal.same_person(index, content_delta, style_delta))
+        sides[sign] = side
     return sides
 
 
@@ -197,11 +238,11 @@ class Calibration:
 
     @property
     def sides(self) -> str:
-        """The sides that meet both bars: "+-", "+", "-" or ""."""
+        """The sides that meet every bar: "+-", "+", "-" or ""."""
         return ("+" if self.up.passes else "") + ("-" if self.down.passes else "")
 
     def rank(self) -> tuple:
-        """Sort key, best last: the most sides meeting both bars first (a slider offered one way beats one offered
+        """Sort key, best last: the most sides meeting every bar first (a slider offered one way beats one offered
         neither), then reaching the crossing bar, then the least entanglement; below the bar, crossing with
         entanglement counted against it."""
         reaches = self.crossing >= CROSSING_BAR
@@ -211,7 +252,7 @@ class Calibration:
 def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> Calibration | None:
     """Each side's strength (`_pick`): the smallest tried that carries `target` of its faces across, else the
     one that carries most, less what it moves the other attributes (more is not always more: past some strength
-    the decoder smears instead); a strength that lets the side meet both bars comes first. Strengths are tried
+    the decoder smears instead); a strength that lets the side meet every bar comes first. Strengths are tried
     upwards until both sides reach `target`. None when neither side has faces to measure on."""
     tried: list[dict[float, Side]] = []
     for scale in STRENGTHS:
@@ -228,9 +269,9 @@ def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> 
 
 def _pick(sides: list[Side], target: float) -> Side:
     """One side's strength among those tried (weakest first): the first that reaches `target` within the
-    entanglement bar, else the first that meets both bars (a side offered by itself), else the first that reaches
-    `target`, else the one that carries most, less what it moves the others."""
-    for fits in (lambda side: side.crossing >= target and side.entanglement <= ENTANGLEMENT_BAR,
+    entanglement and identity bars, else the first that meets every bar (a side offered by itself), else the first
+    that reaches `target`, else the one that carries most, less what it moves the others."""
+    for fits in (lambda side: side.crossing >= target and side.within_bars,
                  lambda side: side.passes, lambda side: side.crossing >= target):
         good = [side for side in sides if fits(side)]
         if good:
@@ -285,39 +326,42 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
 
 
 def _report(measured: Calibration, strength: float, strength_down: float, localised: bool) -> AttributeReport:
-    """The bank's verdict on one fitted attribute: offered on photos on the sides that meet both bars; when neither
+    """The bank's verdict on one fitted attribute: offered on photos on the sides that meet every bar; when neither
     does, the reason is the weaker side's crossing and the mean entanglement."""
     report = AttributeReport(bool(measured.sides), "", strength, measured.crossing, measured.entanglement,
                              strength_down, localised, sides=measured.sides,
                              **_side_figures(measured.up, "up"), **_side_figures(measured.down, "down"))
     if not measured.sides:
-        report.reason = shortfall(measured.crossing, measured.entanglement)
+        identity = min((s.identity for s in (measured.up, measured.down) if s.identity is not None), default=None)
+        report.reason = shortfall(measured.crossing, measured.entanglement, identity)
     return report
 
 
 def _side_figures(side: Side, name: str) -> dict:
     """A side's crossing and entanglement for the report (None when the side had no faces to measure on)."""
     return {f"crossing_{name}": side.crossing if side.measured else None,
-            f"entanglement_{name}": side.entanglement if side.measured else None}
+            f"entanglement_{name}": side.entanglement if side.measured else None,
+            f"identity_{name}": side.identity if side.measured else None}
 
 
 def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
              calibration_faces: Tensor | FramedPhotos, calibration_labels: Tensor | None = None, *, names: list[str],
              measurable: dict[str, float], model_sha256: str = "",
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
-             tune: TuneOptions | None = None, tune_faces: Tensor | None = None) -> EditBank:
+             tune: TuneOptions | None = None, tune_faces: Tensor | None = None, identity=None) -> EditBank:
     """The bank for the generators, fitted on `train_faces` and judged on `calibration_faces` (keep these two apart:
     `split_calibration`). For video faces both are aligned as `streamfx edit` aligns them (`framing.py`):
     `train_faces` the crops, `calibration_faces` the crops with their photos. `calibration_labels`: their labels.
     `measurable`: the classifier's held-out balanced accuracy per attribute;
     `attributes`: fit only these (default all 40; the others stay at zero, not editable); `tune` with
-    `tune_faces` (training faces outside the calibration set): tune every fitted direction (`tune.py`)."""
+    `tune_faces` (training faces outside the calibration set): tune every fitted direction (`tune.py`);
+    `identity`: a face identity model (`training/identity.py`): a side must also keep the person to be offered."""
     started = time.perf_counter()
     content, style = encode_all(g_a2b, train_faces)
     content_dirs, style_dirs = regress(content, train_labels), regress(style, train_labels)
     probe = fit_probe(content, style, train_labels)
     del content
-    cal = Calibrator(g_a2b, decoder, classifier, calibration_faces, calibration_labels)
+    cal = Calibrator(g_a2b, decoder, classifier, calibration_faces, calibration_labels, identity=identity)
     tuning = None
     if tune is not None and tune_faces is not None:
         classifier.requires_grad_(False)
@@ -357,6 +401,7 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
             "target": target, "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
             "aligned": "as video faces" if cal.framed is not None else "as the photos came",
             "paste_mask": list(EDIT_MASK) if cal.framed is not None else None,
+            "identity": "dlib, same person < 0.6" if identity is not None else None,
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,
