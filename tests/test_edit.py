@@ -59,13 +59,16 @@ def test_the_bank_belongs_to_the_bundled_model_and_lists_every_attribute(model, 
         if bank.reports[name].editable:
             line = next(row for row in out.splitlines() if row.split()[:1] == [name])
             assert ("one-sided" in line) == bool(bank.one_sided[k]), line
-    for name, report in bank.reports.items():  # each side of a slider is offered on photos when it meets both bars
+    for name, report in bank.reports.items():  # each side of a slider is offered on photos when it meets every bar
         for sign, crossing, entanglement in ((1, report.crossing_up, report.entanglement_up),
                                              (-1, report.crossing_down, report.entanglement_down)):
+            identity = report.identity(sign)
             if report.strength and crossing is None:  # a side without calibration faces is never offered
                 assert not report.offers(sign), (name, sign)
             elif report.strength:
-                assert report.offers(sign) == (crossing >= 0.7 and entanglement <= 0.1), (name, sign)
+                within = crossing >= 0.7 and entanglement <= 0.1
+                assert (identity is not None) == within, (name, sign)  # dlib asked wherever the other bars are met
+                assert report.offers(sign) == (within and identity >= 0.9), (name, sign)
             assert report.offers(sign) or report.side_reason(sign), f"{name} {sign:+d}: a refusal must say why"
         assert report.editable == bool(report.sides), name
     assert all(bank.reports[bank.resolve(s)[0]].strength > 0 for s in HEADLINE)  # every headline slider is fitted

@@ -116,7 +116,7 @@ def _offered(report) -> str:
 
 def _per_side(up: float | None, down: float | None, weaker: float | None, spec: str) -> str:
     """"up / down" ("-" for a side not measured), or the one figure older banks kept (the weaker side's crossing,
-    the mean entanglement)."""
+    the mean entanglement; None for a figure they did not keep)."""
     if up is None and down is None and weaker is not None:
         return format(weaker, spec)
     return " / ".join("-" if figure is None else format(figure, spec) for figure in (up, down))

@@ -392,11 +392,12 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
             measured = Calibration.of(_measure(cal, k, content_dir, style_dir, 1.0, per_side))
         reports[name] = _report(measured, strength, strength * float(lowering[k]), fitted.localised)
         scaled_content[k], scaled_style[k] = content_dir, style_dir
-        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f/%.3f%s%s offered: %s", name,
-                 strength, strength * float(lowering[k]), measured.up.crossing, measured.down.crossing,
-                 measured.up.entanglement, measured.down.entanglement, " localised" if fitted.localised else "",
-                 " one-sided" if one_sided[k] else "", {"+-": "both ways", "+": "+1 only", "-": "-1 only",
-                                                         "": "no"}[measured.sides])
+        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f/%.3f same person %s%s%s offered: %s",
+                 name, strength, strength * float(lowering[k]), measured.up.crossing, measured.down.crossing,
+                 measured.up.entanglement, measured.down.entanglement,
+                 "/".join("-" if s.identity is None else f"{s.identity:.2f}" for s in (measured.up, measured.down)),
+                 " localised" if fitted.localised else "", " one-sided" if one_sided[k] else "",
+                 {"+-": "both ways", "+": "+1 only", "-": "-1 only", "": "no"}[measured.sides])
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "per_side": per_side,
             "target": target, "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
             "aligned": "as video faces" if cal.framed is not None else "as the photos came",
