@@ -4,6 +4,7 @@ input's own motion.
     python scripts/consistency_report.py [CLIP ...] [--duration 4] [--weights PATH|default] [--markdown]
         [--style-seed N | --style-anchor NAME] [--anime-score] [--photo-edit bangs=1]
 
+A CLIP is a path, or a name under ../shared/data/videos (LivePortrait/d20.mp4); without any, six shared clips.
 Per clip: ratio = mean |out[t] - out[t-1]| / mean |in[t] - in[t-1]|, both inside the face box of frame t
 (MTCNN on the input, every frame, largest face). Measured with a fixed style and landmark smoothing on,
 then with smoothing off (--no-smooth). 1.0 means the output changes exactly as much as the input does.
@@ -173,13 +174,16 @@ def print_table(rows: list[tuple], anime_score: bool) -> None:
 def main() -> int:
     opts = parse()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    clips = opts.clips or [VIDEOS / c for c in DEFAULT_CLIPS]
+    clips = [c if c.is_file() else VIDEOS / c for c in opts.clips] or [VIDEOS / c for c in DEFAULT_CLIPS]
+    missing = [str(c) for c in clips if not c.is_file()]
+    if missing:  # a clip left out silently would leave a table that looks complete
+        raise SystemExit(f"consistency_report.py: no such clip: {', '.join(missing)} (paths, or names under {VIDEOS})")
     style = ["--style-anchor", opts.style_anchor] if opts.style_anchor else ["--style-seed", str(opts.style_seed)]
     effect_argv = ["edit", "--edit", opts.photo_edit] if opts.photo_edit else ["anime", *style]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         weights = opts.weights or str(tiny_weights(Path(tmp)))
-        for clip in (c for c in clips if c.is_file()):
+        for clip in clips:
             boxes = face_boxes(clip, opts.duration)
             smoothed = measure(clip, weights, opts.duration, boxes, True, effect_argv)
             raw = measure(clip, weights, opts.duration, boxes, False, effect_argv).ratio
