@@ -327,7 +327,8 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
 
 def _report(measured: Calibration, strength: float, strength_down: float, localised: bool) -> AttributeReport:
     """The bank's verdict on one fitted attribute: offered on photos on the sides that meet every bar; when neither
-    does, the reason is the weaker side's crossing and the mean entanglement."""
+    does, the reason is the weaker side's crossing, the mean entanglement and the lowest share of faces kept the same
+    person, where measured."""
     report = AttributeReport(bool(measured.sides), "", strength, measured.crossing, measured.entanglement,
                              strength_down, localised, sides=measured.sides,
                              **_side_figures(measured.up, "up"), **_side_figures(measured.down, "down"))
@@ -338,7 +339,8 @@ def _report(measured: Calibration, strength: float, strength_down: float, locali
 
 
 def _side_figures(side: Side, name: str) -> dict:
-    """A side's crossing and entanglement for the report (None when the side had no faces to measure on)."""
+    """A side's crossing, entanglement and identity share for the report (None when the side had no faces to
+    measure on)."""
     return {f"crossing_{name}": side.crossing if side.measured else None,
             f"entanglement_{name}": side.entanglement if side.measured else None,
             f"identity_{name}": side.identity if side.measured else None}
