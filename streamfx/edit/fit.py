@@ -124,7 +124,7 @@ class Calibrator:
     def same_person(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> float:
         """Share of the faces `index`, edited by the given deltas, that the identity model still takes for the same
         person."""
-        from streamfx.training.identity import SAME_PERSON, distance
+        from streamfx.training.identity import same_person_share
 
         missing = [int(i) for i in index if int(i) not in self._descriptors]
         if missing:
@@ -132,7 +132,7 @@ class Calibrator:
             self._descriptors.update(zip(missing, read))
         before = np.stack([self._descriptors[int(i)] for i in index])
         after = self.identity.descriptors(list(to_uint8(self.edited(index, content_delta, style_delta))))
-        return float((distance(before, after) < SAME_PERSON).mean())
+        return same_person_share(before, after)
 
 
 def starting_faces(before: Tensor, labels: Tensor | None, k: int, sign: float) -> Tensor:

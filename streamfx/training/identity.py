@@ -96,6 +96,11 @@ def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=-1)
 
 
+def same_person_share(before: np.ndarray, after: np.ndarray) -> float:
+    """Share of the faces whose descriptors before [N,128] and after [N,128] (an edit, say) are the same person."""
+    return float((distance(before, after) < SAME_PERSON).mean())
+
+
 def _checked(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         got = getattr(image, "shape", type(image).__name__)
