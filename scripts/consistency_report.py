@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from streamfx.training.flicker import FlickerMeter, face_boxes, measure  # noqa: E402
+
 VIDEOS = REPO.parent / "shared/data/videos"
 DEFAULT_CLIPS = ["EAMM/video_happy.mp4", "DaGAN/driving.mp4", "PC-AVS/Pose_Source_00473.mp4",
                  "LivePortrait/d20.mp4", "V-Express/short_case_tys_gt.mp4", "video-retalking/face_1.mp4"]
@@ -50,58 +55,6 @@ def parse() -> argparse.Namespace:
     return opts
 
 
-def face_boxes(clip: Path, duration: float) -> dict[int, tuple[int, int, int, int]]:
-    """Frame index -> (largest raw detection box (x1, y1, x2, y2), the Face), every frame, no tracking."""
-    from streamfx.face.detect import VIDEO_MAX_SIDE, MTCNNDetector
-    from streamfx.io.decode import VideoReader
-
-    detector, boxes = MTCNNDetector(max_side=VIDEO_MAX_SIDE), {}
-    with VideoReader(clip, duration=duration) as reader:
-        for frame in reader:
-            faces = detector.detect([frame.image])[0]
-            if faces:
-                h, w = frame.image.shape[:2]
-                x1, y1, x2, y2 = faces[0].box
-                boxes[frame.index] = ((max(0, int(x1)), max(0, int(y1)), min(w, int(x2)), min(h, int(y2))), faces[0])
-    return boxes
-
-
-class FlickerMeter:
-    """A sink accumulating frame-to-frame differences of input and output inside the face boxes."""
-
-    CROP_EVERY = 5  # frames between the face crops kept for the anime score
-    CROP_SIZE = 128
-
-    def __init__(self, boxes):
-        self.boxes, self.previous = boxes, None
-        self.out_sum = self.in_sum = 0.0
-        self.crops_in, self.crops_out = [], []  # aligned [S,S,3] uint8 face crops
-
-    def write(self, image, frame):
-        from streamfx.face.align import align_face
-
-        found = self.boxes.get(frame.index)
-        if found is not None and frame.index % self.CROP_EVERY == 0:
-            self.crops_in.append(align_face(frame.image, found[1], self.CROP_SIZE).image)
-            self.crops_out.append(align_face(image, found[1], self.CROP_SIZE).image)
-        if self.previous is not None and found is not None and frame.index - 1 == self.previous[0]:
-            x1, y1, x2, y2 = found[0]
-            _, prev_in, prev_out = self.previous
-            self.in_sum += np.abs(frame.image[y1:y2, x1:x2].astype(np.int16) - prev_in[y1:y2, x1:x2]).mean()
-            self.out_sum += np.abs(image[y1:y2, x1:x2].astype(np.int16) - prev_out[y1:y2, x1:x2]).mean()
-        self.previous = (frame.index, frame.image, image)
-
-    def close(self):
-        pass
-
-    def abort(self):
-        pass
-
-    @property
-    def ratio(self) -> float:
-        return self.out_sum / self.in_sum if self.in_sum else float("nan")
-
-
 def tiny_weights(folder: Path) -> Path:
     import torch
 
@@ -112,36 +65,6 @@ def tiny_weights(folder: Path) -> Path:
     path = folder / "tiny-random.safetensors"
     save_weights(path, {"A2B": Generator(GNRConfig(channels=TINY, style_dim=32))}, {"name": "tiny-random"})
     return path
-
-
-def measure(clip: Path, weights: str, duration: float, boxes, smooth: bool, effect_argv: list[str]) -> FlickerMeter:
-    """`effect_argv`: the command and its effect options after the clip (["anime", "--style-seed", "0"], say)."""
-    from streamfx.cli import build_parser
-    from streamfx.commands.common import build_pipeline
-    from streamfx.io.decode import VideoReader
-
-    command, *options = effect_argv
-    model = [] if weights == "default" else ["--weights", weights]
-    argv = [command, str(clip), "--engine", "torch", *options, *model]
-    args = build_parser().parse_args(argv + ([] if smooth else ["--no-smooth"]))
-    effect = build_effect(args)
-    meter = FlickerMeter(boxes)
-    try:
-        with VideoReader(clip, duration=duration) as reader:
-            build_pipeline(args, effect, live=False).run(reader, [meter])
-    finally:
-        effect.close()
-    return meter
-
-
-def build_effect(args):
-    if args.command == "edit":
-        from streamfx.commands.edit import build_effect as build_edit
-
-        return build_edit(args)
-    from streamfx.commands.anime import build_effect as build_anime
-
-    return build_anime(args)
 
 
 def anime_scores(classifier_path: Path | None, meter: FlickerMeter) -> tuple[float, float]:

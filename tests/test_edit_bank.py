@@ -105,6 +105,25 @@ def test_a_side_that_changes_the_person_is_refused_with_that_reason_and_keeps_it
     assert loaded.identity(1) == 0.64 and loaded.identity(-1) is None
 
 
+def test_a_side_that_flickers_in_video_is_withdrawn_with_that_reason_and_a_steady_one_stays(bank, tmp_path):
+    bank.reports["Smiling"] = AttributeReport(True, strength=4.5, sides="+-", crossing_up=0.7, crossing_down=0.8,
+                                              entanglement_up=0.093, entanglement_down=0.05, identity_up=0.95)
+    judged = bank.with_flicker("Smiling", 1.0, 1.239).with_flicker("Smiling", -1.0, 1.19)
+    assert bank.reports["Smiling"].sides == "+-"  # the bank judged is a new one
+    report = judged.reports["Smiling"]
+    assert report.sides == "-" and report.editable and (report.flicker(1), report.flicker(-1)) == (1.239, 1.19)
+    with pytest.raises(UsageError, match=r"smile=0.5: .* from -1 to 0 only .*flickers in video \(ratio 1.24\)"):
+        judged.deltas({"smile": 0.5})
+    torch.testing.assert_close(judged.deltas({"smile": -0.5})[0], bank.deltas({"smile": -0.5})[0])
+    assert judged.below_bars({"smile": 1.0}) == [
+        "smile +1 (crosses 70%, moves the others by 0.093, keeps the person for 95%, flickers in video at 1.24)"]
+    alone = judged.with_flicker("Smiling", -1.0, 1.3).reports["Smiling"]  # no side left: refused as a whole
+    assert not alone.editable and alone.sides == "" and "flickers in video (ratio 1.30)" in alone.reason
+    judged.save(tmp_path / "edits.safetensors")
+    loaded = EditBank.load(tmp_path / "edits.safetensors", model_sha256="abc").reports["Smiling"]
+    assert loaded.sides == "-" and loaded.flicker(1) == 1.239 and bank.reports["Young"].flicker(1) is None
+
+
 def test_an_attribute_without_a_direction_is_refused_even_when_refused_sides_are_allowed(bank):
     bank.reports["Eyeglasses"] = AttributeReport(False, "the classifier cannot measure it")  # strength 0: not fitted
     with pytest.raises(UsageError, match="cannot be edited") as refusal:

@@ -81,7 +81,7 @@ def list_attributes(args) -> int:
     aliases = _aliases_by_attribute()
     print(f"{path.name}: slider +-1 carries the attribute across for most faces (measured on calibration photos)")
     print(f"  {'attribute':<22} {'slider':<32} {'photos':<8} {'strength':>8} {'crossing +/-':>12} "
-          f"{'others +/-':>13} {'person +/-':>11}  notes")
+          f"{'others +/-':>13} {'person +/-':>11} {'video +/-':>11}  notes")
     for k, attribute in enumerate(bank.attributes):
         report = bank.reports.get(attribute)
         names = ", ".join(dict.fromkeys([attribute.lower(), *aliases.get(attribute, [])]))  # bangs is its own alias
@@ -99,14 +99,16 @@ def list_attributes(args) -> int:
         print(f"  {attribute:<22} {names:<32} {_offered(report):<8} {report.strength:8.2f} "
               f"{_per_side(report.crossing_up, report.crossing_down, report.crossing, '.0%'):>12} "
               f"{_per_side(report.entanglement_up, report.entanglement_down, report.entanglement, '.3f'):>13} "
-              f"{_per_side(report.identity_up, report.identity_down, None, '.0%'):>11}  "
+              f"{_per_side(report.identity_up, report.identity_down, None, '.0%'):>11} "
+              f"{_per_side(report.flicker_up, report.flicker_down, None, '.2f'):>11}  "
               f"{'; '.join(filter(None, notes))}".rstrip())
     print("photos: the sides of the slider offered on real faces (anime output takes every fitted direction both "
           "ways); crossing: share of faces carried across the classifier's 0.5 line at slider +1 / -1;\nothers: mean "
           "change of the other 39 attributes' probabilities there; person: share of those faces dlib still takes for "
-          "the same person (measured where the other bars are met)\n(-): a slider that runs the other way (beard +1 "
-          "is no_beard -1); one-sided: a face that already is where the slider goes is left as it is; a side refused "
-          "on photos runs only with --allow-refused")
+          "the same person (measured where the other bars are met);\nvideo: the worst flicker of an offered side in "
+          "video (the face's frame-to-frame change against the input's own; a side past 1.2 is refused)\n(-): a "
+          "slider that runs the other way (beard +1 is no_beard -1); one-sided: a face that already is where the "
+          "slider goes is left as it is; a side refused on photos runs only with --allow-refused")
     return 0
 
 

@@ -17,6 +17,7 @@ One bank belongs to one model: it stores the tensor hash of the weights it was f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ PROBE_TENSORS = ("probe_mean", "probe_weights", "probe_levels")
 CROSSING_BAR = 0.7  # a side of a slider is offered on photos when it carries this share of faces across
 ENTANGLEMENT_BAR = 0.1  # and moves the other attributes' probabilities by no more than this on average
 IDENTITY_BAR = 0.9  # and keeps this share of those faces the same person by dlib (where the fit measured it)
+FLICKER_BAR = 1.2  # and in video the face changes from frame to frame at most this much more than in the input
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,10 @@ class Edit:
         return torch.einsum("ba,a...->b...", weights, self.content), weights @ self.style
 
 
-def shortfall(crossing: float, entanglement: float, identity: float | None = None) -> str:
+def shortfall(crossing: float, entanglement: float, identity: float | None = None,
+              flicker: float | None = None) -> str:
     """What keeps a slider's side from being offered, in the words of the bars ("" when nothing does); `identity`:
-    the share of faces kept the same person, None where not measured."""
+    the share of faces kept the same person, `flicker`: the worst flicker ratio in video, None where not measured."""
     reasons = []
     if crossing < CROSSING_BAR:
         reasons.append(f"only {crossing:.0%} of faces cross at full strength")
@@ -79,6 +82,8 @@ def shortfall(crossing: float, entanglement: float, identity: float | None = Non
         reasons.append(f"moves the other attributes by {entanglement:.2f}")
     if identity is not None and identity < IDENTITY_BAR:
         reasons.append(f"keeps the person for only {identity:.0%} of faces")
+    if flicker is not None and flicker > FLICKER_BAR:
+        reasons.append(f"flickers in video (ratio {flicker:.2f})")
     return "; ".join(reasons)
 
 
@@ -104,6 +109,9 @@ class AttributeReport:
     identity_up: float | None = None  # each side's share of faces kept the same person (None: not measured, as for
     # a side short of the other bars, or in banks fitted without an identity model)
     identity_down: float | None = None
+    flicker_up: float | None = None  # each side's worst flicker ratio in video (`scripts/check_edit_video.py`;
+    # None: not measured, as for a side not offered on photos)
+    flicker_down: float | None = None
 
     def __post_init__(self):
         if self.sides is None:
@@ -129,11 +137,25 @@ class AttributeReport:
         figures = self.figures(sign)
         if figures is None:
             return "too few calibration faces to measure it that way"
-        return (shortfall(*figures, self.identity(sign)) if self.strength else "") or self.reason
+        return (shortfall(*figures, self.identity(sign), self.flicker(sign)) if self.strength else "") or self.reason
 
     def identity(self, sign: float) -> float | None:
         """The side `sign`'s share of faces kept the same person, None where it was not measured."""
         return self.identity_up if sign > 0 else self.identity_down
+
+    def flicker(self, sign: float) -> float | None:
+        """The side `sign`'s worst flicker ratio in video, None where it was not measured."""
+        return self.flicker_up if sign > 0 else self.flicker_down
+
+    def with_flicker(self, sign: float, ratio: float) -> AttributeReport:
+        """This report with the side `sign`'s flicker in video; a side past FLICKER_BAR is no longer offered."""
+        report = dataclasses.replace(self, **{"flicker_up" if sign > 0 else "flicker_down": ratio})
+        if ratio > FLICKER_BAR and report.offers(sign):
+            report.sides = report.sides.replace("+" if sign > 0 else "-", "")
+            report.editable = bool(report.sides)
+            if not report.editable:
+                report.reason = report.side_reason(sign)
+        return report
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -223,10 +245,11 @@ class EditBank:
             if value == 0 or report is None or report.offers(sign * value):
                 continue
             figures = report.figures(sign * value)
-            identity = report.identity(sign * value)
+            identity, flicker = report.identity(sign * value), report.flicker(sign * value)
             measured = ("not measured: too few calibration faces" if figures is None
                         else f"crosses {figures[0]:.0%}, moves the others by {figures[1]:.3f}"
-                        + ("" if identity is None else f", keeps the person for {identity:.0%}"))
+                        + ("" if identity is None else f", keeps the person for {identity:.0%}")
+                        + ("" if flicker is None else f", flickers in video at {flicker:.2f}"))
             out.append(f"{name} {value:+g} ({measured})")
         return out
 
@@ -250,6 +273,11 @@ class EditBank:
         return self.edit(sliders, freeze, photo).fixed()
 
     # ---- refitting -----------------------------------------------------------------------------------------------
+    def with_flicker(self, attribute: str, sign: float, ratio: float) -> EditBank:
+        """This bank with the side `sign` of `attribute` judged in video too (`AttributeReport.with_flicker`)."""
+        reports = {**self.reports, attribute: self.reports[attribute].with_flicker(sign, ratio)}
+        return dataclasses.replace(self, reports=reports)
+
     def with_refit(self, refit: EditBank, names: list[str]) -> EditBank:
         """This bank with the attributes `names` taken from `refit`, a bank fitted on the same model and the same
         training faces (`fit_edits.py --attributes ... --into`): a few sliders refitted without refitting all 40.
