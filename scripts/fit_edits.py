@@ -13,7 +13,8 @@ is kept out of the directions and the probe, the rest fit them. Each photo's fac
 fits on the photos as CelebA-HQ aligned them instead (banks before session 22).
 A side of a slider is offered when it carries 70 % of its calibration faces across, moves the other attributes by
 0.1 or less, and dlib still takes 90 % of those faces for the same person (`--no-identity` skips the last).
-Needs the attribute classifier (scripts/train_attributes.py) and dlib (the dev extras).
+Needs the attribute classifier (scripts/train_attributes.py) and dlib (the dev extras). Then judge the offered
+sides in video: `python scripts/check_edit_video.py --weights ...` (a side that flickers is withdrawn).
 Prints one line per attribute and a summary; the bank is bound to the model's tensor hash.
 """
 

@@ -68,7 +68,10 @@ def test_the_bank_belongs_to_the_bundled_model_and_lists_every_attribute(model, 
             elif report.strength:
                 within = crossing >= 0.7 and entanglement <= 0.1
                 assert (identity is not None) == within, (name, sign)  # dlib asked wherever the other bars are met
-                assert report.offers(sign) == (within and identity >= 0.9), (name, sign)
+                on_photos = within and identity >= 0.9
+                flicker = report.flicker(sign)
+                assert (flicker is not None) == on_photos, (name, sign)  # run in video wherever photos pass
+                assert report.offers(sign) == (on_photos and flicker <= 1.2), (name, sign)
             assert report.offers(sign) or report.side_reason(sign), f"{name} {sign:+d}: a refusal must say why"
         assert report.editable == bool(report.sides), name
     assert all(bank.reports[bank.resolve(s)[0]].strength > 0 for s in HEADLINE)  # every headline slider is fitted
@@ -79,6 +82,7 @@ def test_the_bundled_bank_was_judged_on_faces_the_fit_had_not_seen_aligned_and_p
     assert abs(info["train_faces"] - 9 * info["calibration_faces"]) <= 0.01 * info["train_faces"], info
     assert info["aligned"] == "as video faces", info  # `edit/framing.py`
     assert tuple(info["paste_mask"]) == EDIT_MASK, info  # calibrated under the mask `streamfx edit` pastes with
+    assert len(info["video_check"]["clips"]) == 3 and info["video_check"]["bar"] == 1.2, info  # check_edit_video.py
 
 
 def test_the_edit_command_follows_the_banks_verdict(model, tmp_path, capsys, clean_home):

@@ -10,7 +10,7 @@ import torch
 
 from conftest import DATA, require
 from streamfx.edit.framing import frame_photos, put_back
-from streamfx.face.align import template
+from streamfx.face.align import celebahq_crop, frame_to_crop, template
 from streamfx.face.detect import MTCNNDetector
 from streamfx.pixels import to_uint8
 
@@ -40,9 +40,45 @@ def test_a_photo_edit_crop_is_framed_like_the_photo_and_an_anime_crop_is_not(fra
     assert ((scales(framed.affines) - 1).abs() < 0.1).all(), framed.affines
     assert (framed.affines[:, :, 2].abs() < 8).all(), framed.affines
     anime = frame_photos(held, 128, 128, framing="gnr")  # GNR's crops are about 1.13x closer, the face higher
-    ratio = scales(anime.affines) / scales(framed.affines)
-    assert ((ratio > 1.11) & (ratio < 1.15)).all(), ratio
+    ratio = scales(anime.affines) / scales(framed.affines)  # per face it varies: the two are cut by other rules
+    assert ((ratio > 1.03) & (ratio < 1.2)).all() and 1.09 < ratio.mean() < 1.17, ratio
     assert (anime.affines[:, 1, 2] < framed.affines[:, 1, 2] - 10).all(), anime.affines
+
+
+def _distance_from_photo(affine: np.ndarray) -> float:
+    """Mean distance (px of 256) a crop's transform moves the face's points from where they are in the photo."""
+    grid = np.stack(np.meshgrid(np.linspace(64, 192, 5), np.linspace(64, 224, 5)), -1).reshape(-1, 2)
+    return float(np.linalg.norm(cv2.transform(grid[None], affine)[0] - grid, axis=1).mean())
+
+
+def test_celebahq_cut_from_our_landmarks_lands_closer_to_celebahq_photos_than_a_template_fit():
+    """A CelebA-HQ photo is CelebA-HQ's crop of its face, so the ideal photo-edit crop of it is the photo itself.
+    Cut by CelebA-HQ's rule from our MTCNN points it is 3 px of 256 from the photo on average (24 held-out
+    photos); the least-squares fit to the mean landmarks, the framing before, was 4 px off."""
+    from streamfx.training.data import list_images, split_holdout
+
+    _train, held = split_holdout(list_images(require(DATA / "celebahq256") / "images"))
+    detector = MTCNNDetector(max_faces=1)
+    rule, fitted = [], []
+    for path in held[10:34]:
+        photo = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        points = detector.detect([photo])[0][0].landmarks
+        rule.append(_distance_from_photo(frame_to_crop(points, 256, "celebahq")))
+        least_squares = cv2.estimateAffinePartial2D(points, template(256, "celebahq"), method=cv2.LMEDS)[0]
+        fitted.append(_distance_from_photo(least_squares))
+    assert np.mean(rule) < 3.5 and np.mean(rule) < 0.9 * np.mean(fitted), (np.mean(rule), np.mean(fitted))
+
+
+def test_celebahq_cut_turns_scales_and_moves_with_the_face():
+    """The cut depends on the face alone: turning, scaling and moving the landmarks moves the crop with them, so
+    each landmark lands on the same crop pixel; degenerate landmarks still give a finite transform."""
+    points = template(256, "celebahq") + np.array([[0, 2], [1, -1], [3, 0], [-2, 1], [0, 0]])
+    turn = cv2.getRotationMatrix2D((300.0, 200.0), 30.0, 1.7)
+    turn[:, 2] += (55.0, -20.0)
+    placed = cv2.transform(points[None], celebahq_crop(points, 128))[0]
+    moved = cv2.transform(points[None], turn)[0]
+    assert np.abs(cv2.transform(moved[None], celebahq_crop(moved, 128))[0] - placed).max() < 1e-3
+    assert np.all(np.isfinite(celebahq_crop(np.full((5, 2), 40.0), 128)))
 
 
 def test_the_crops_eyes_go_back_where_the_photos_eyes_are(framed):
@@ -89,7 +125,9 @@ def test_the_face_stage_aligns_to_the_framing_its_effect_names():
     frame = VideoFrame(index=0, image=np.zeros((600, 600, 3), np.uint8), pts=0, time_base=None)
     photo_edit = FaceStage(Tracker(), 128, "celebahq")(frame).crops[0]
     placed = cv2.transform(landmarks[None], photo_edit.affine)[0]
-    assert np.abs(placed - template(128, "celebahq")).max() < 0.01  # exactly its template, half the size
+    assert np.abs(placed - template(128, "celebahq")).max() < 0.5  # CelebA-HQ's cut puts its mean face in place
+    cut = cv2.transform(template(256, "celebahq")[None], celebahq_crop(template(256, "celebahq"), 128))[0]
+    assert np.abs(placed - cut).max() < 0.01  # exactly: CelebA-HQ's cut follows the face's size and place
     anime = FaceStage(Tracker(), 128, "gnr")(frame).crops[0]
     placed = cv2.transform(landmarks[None], anime.affine)[0]
     assert np.abs(placed - template(128, "gnr")).max() < 1.0  # the nearest similarity to GNR's template

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from streamfx.face.align import align_face
+from streamfx.face.align import align_face, frame_to_crop, template
 from streamfx.face.blend import EDIT_MASK, paste_change_into
 from streamfx.pixels import to_model, to_uint8
 from streamfx.training.data import load_image
@@ -56,7 +56,10 @@ def frame_photos(paths: list[Path], size: int, crop_size: int, framing: str = "c
     from streamfx.face.detect import MTCNNDetector  # its nets load on first use
 
     names = [Path(p).name for p in paths]
-    key = {"names": names, "crop_size": crop_size, "framing": framing}
+    # The crop of a fixed, slightly turned face stands for the alignment rule: a cache cut by another is not reused.
+    turned = template(256, "gnr") @ np.array([[1.0, 0.1], [-0.1, 1.0]]) + (7.0, -3.0)
+    key = {"names": names, "crop_size": crop_size, "framing": framing,
+           "alignment": np.round(frame_to_crop(turned, crop_size, framing), 6).tolist()}
     if cache is not None and Path(cache).is_file():
         saved = torch.load(cache)
         if all(saved.get(k) == v for k, v in key.items()):
