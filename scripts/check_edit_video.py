@@ -25,10 +25,9 @@ sys.path.insert(0, str(REPO))
 
 from streamfx.edit.bank import FLICKER_BAR  # noqa: E402
 from streamfx.edit.load import bank_path, load_bank  # noqa: E402
-from streamfx.training.flicker import face_boxes, measure  # noqa: E402
+from streamfx.training.flicker import clip_paths, face_boxes, measure  # noqa: E402
 from streamfx.weights import read_metadata  # noqa: E402
 
-VIDEOS = REPO.parent / "shared/data/videos"
 CLIPS = ["LivePortrait/d20.mp4", "video-retalking/face_1.mp4", "PC-AVS/Audio_Source_00015.mp4"]
 
 
@@ -43,10 +42,10 @@ def parse() -> argparse.Namespace:
 
 def main() -> int:
     opts = parse()
-    clips = [c if c.is_file() else VIDEOS / c for c in opts.clips or [Path(c) for c in CLIPS]]
-    missing = [str(c) for c in clips if not c.is_file()]
-    if missing:
-        raise SystemExit(f"check_edit_video.py: no such clip: {', '.join(missing)} (paths, or names under {VIDEOS})")
+    try:
+        clips = clip_paths(opts.clips or CLIPS)
+    except FileNotFoundError as error:
+        raise SystemExit(f"check_edit_video.py: {error}") from None
     bank = load_bank(opts.weights, read_metadata(opts.weights))
     out = opts.out or bank_path(opts.weights)
     boxes = {clip: face_boxes(clip, opts.duration) for clip in clips}

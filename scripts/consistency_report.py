@@ -29,9 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamfx.training.flicker import FlickerMeter, face_boxes, measure  # noqa: E402
+from streamfx.training.flicker import FlickerMeter, clip_paths, face_boxes, measure  # noqa: E402
 
-VIDEOS = REPO.parent / "shared/data/videos"
 DEFAULT_CLIPS = ["EAMM/video_happy.mp4", "DaGAN/driving.mp4", "PC-AVS/Pose_Source_00473.mp4",
                  "LivePortrait/d20.mp4", "V-Express/short_case_tys_gt.mp4", "video-retalking/face_1.mp4"]
 TINY = ((4, 16), (8, 16), (16, 16), (32, 16), (64, 8), (128, 8), (256, 8))
@@ -97,10 +96,10 @@ def print_table(rows: list[tuple], anime_score: bool) -> None:
 def main() -> int:
     opts = parse()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    clips = [c if c.is_file() else VIDEOS / c for c in opts.clips] or [VIDEOS / c for c in DEFAULT_CLIPS]
-    missing = [str(c) for c in clips if not c.is_file()]
-    if missing:  # a clip left out silently would leave a table that looks complete
-        raise SystemExit(f"consistency_report.py: no such clip: {', '.join(missing)} (paths, or names under {VIDEOS})")
+    try:
+        clips = clip_paths(opts.clips or DEFAULT_CLIPS)
+    except FileNotFoundError as error:
+        raise SystemExit(f"consistency_report.py: {error}") from None
     style = ["--style-anchor", opts.style_anchor] if opts.style_anchor else ["--style-seed", str(opts.style_seed)]
     effect_argv = ["edit", "--edit", opts.photo_edit] if opts.photo_edit else ["anime", *style]
     rows = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import DATA, require
-from streamfx.training.flicker import face_boxes, measure
+from streamfx.training.flicker import clip_paths, face_boxes, measure
 
 CLIP = "LivePortrait/d20.mp4"
 SECONDS = 0.6
@@ -29,3 +29,10 @@ def test_output_equal_to_the_input_reads_one_and_an_edit_more(clip):
     assert untouched.ratio == 1.0 and untouched.in_sum > 0
     edited = measure(path, "default", SECONDS, boxes, False, ["edit", "--edit", "bangs=1"])
     assert edited.ratio > 1.02, edited.ratio  # the fringe redrawn each frame, smoothing off
+
+
+def test_clips_are_named_under_the_shared_videos_and_a_missing_one_is_named_in_the_error(clip, tmp_path):
+    path, _boxes = clip
+    assert clip_paths([CLIP, path]) == [path, path]
+    with pytest.raises(FileNotFoundError, match="no such clip: .*nosuch.mp4"):
+        clip_paths([CLIP, "LivePortrait/nosuch.mp4"])

@@ -8,6 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
+from streamfx.training.data import DEFAULT_ROOT
+
+VIDEOS = DEFAULT_ROOT / "videos"  # the shared clips
+
+
+def clip_paths(clips: list[str | Path]) -> list[Path]:
+    """Each clip as a path, or as a name under the shared videos folder ("LivePortrait/d20.mp4");
+    FileNotFoundError naming every missing one (a clip left out silently leaves a table that looks complete)."""
+    paths = [Path(c) if Path(c).is_file() else VIDEOS / c for c in clips]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no such clip: {', '.join(missing)} (paths, or names under {VIDEOS})")
+    return paths
+
 
 def face_boxes(clip: Path, duration: float) -> dict[int, tuple]:
     """Frame index -> (largest raw detection box (x1, y1, x2, y2), the Face), every frame, no tracking."""
