@@ -12,7 +12,8 @@ Without a saved state in the run folder, training starts from the A2A the weight
 ships one), else from the B2A decoder. Adam's moments are not shipped: they start afresh.
 
 Faces: the CelebA-HQ training split (the held-out split is never trained on; its first 64 faces measure the
-decoder). The export keeps the weight file's A2B and B2A tensors as they are and adds A2A in the file's dtype; the
+decoder; `held_out.png` in the run folder shows the first 8 over their drawings, redrawn at each evaluation). The
+export keeps the weight file's A2B and B2A tensors as they are and adds A2A in the file's dtype; the
 tensor hash changes, so the edit bank must be refitted (scripts/fit_edits.py).
 """
 
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
                               step=trained)
         scores = run.run(opts.minutes * 60)
         print(f"photo decoder: step {scores['step']}, held-out PSNR {scores['psnr']:.2f} dB, "
-              f"LPIPS {scores['lpips']:.3f}")
+              f"LPIPS {scores['lpips']:.3f}; look at {run.draw_grid()} too (faces over their drawings)")
         if opts.export:
             dtype = torch.float16 if meta.get("dtype") == "float16" else torch.float32
             info = {**scores, "faces": len(faces[:opts.faces]), "held_out_faces": 64,

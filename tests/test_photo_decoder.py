@@ -200,3 +200,27 @@ def test_the_log_keeps_the_held_out_lpips_apart_from_the_training_loss(tmp_path)
     run.record({"loss": 9.0, "lpips": 7.0}, 1.0)
     row = json.loads((tmp_path / "photo_decoder.jsonl").read_text().splitlines()[-1])
     assert row["lpips"] == pytest.approx(run.evaluate()["lpips"]) and row["train_lpips"] == 7.0
+
+
+def test_each_evaluation_leaves_a_grid_of_held_out_faces_over_their_drawings(tmp_path):
+    """Numbers hid how badly the decoder drew; the run leaves the picture beside them."""
+    import cv2
+    import numpy as np
+
+    from streamfx.pixels import to_uint8
+
+    held = _faces(5, 3)
+    run = PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), held, _lpips_stand_in, tmp_path,
+                          PhotoDecoderOptions(batch=2, eval_every=1000, save_every=1000))
+    run.train_step()
+    run.record({"loss": 1.0, "lpips": 1.0}, 1.0)
+    grid = cv2.cvtColor(cv2.imread(str(tmp_path / "held_out.png")), cv2.COLOR_BGR2RGB)
+    assert grid.shape == (2 * 64, 5 * 64, 3)  # all five held-out faces (fewer than eight), over their drawings
+    faces = np.concatenate(list(to_uint8(held)), axis=1)
+    with torch.no_grad():
+        content, style = run.a2a.encode(held)
+        drawn = np.concatenate(list(to_uint8(run.a2a.decode(content, run.a2a.mapping(style)))), axis=1)
+    assert np.array_equal(grid[:64], faces)
+    assert np.abs(grid[64:].astype(int) - drawn.astype(int)).max() <= 1
+    assert not np.array_equal(grid[64:], faces)
+    assert not list(tmp_path.glob(".*part*"))

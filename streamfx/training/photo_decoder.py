@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -35,7 +36,7 @@ from streamfx.training.losses import d_logistic_loss, g_nonsaturating_loss, r1_p
 
 log = logging.getLogger("streamfx.training")
 
-STATE, LOG = "photo_decoder.safetensors", "photo_decoder.jsonl"
+STATE, LOG, GRID = "photo_decoder.safetensors", "photo_decoder.jsonl", "held_out.png"
 
 
 @dataclass
@@ -216,6 +217,25 @@ class PhotoDecoderRun:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with (self.run_dir / LOG).open("a") as f:
             f.write(json.dumps(row) + "\n")
+        self.draw_grid()
+
+    @torch.no_grad()
+    def draw_grid(self, count: int = 8) -> Path:
+        """`GRID` in the run folder: the first `count` held-out faces over their drawings, to look at. PSNR and
+        LPIPS hid for a dozen sessions that the decoder redraws faces smeared, streaked and with doubled eyes
+        (docs/editing.md, session 27); a glance shows it."""
+        import cv2
+
+        from streamfx.pixels import to_uint8
+
+        faces = self.held_out[:count]
+        content, style = self.a2a.encode(faces)
+        drawn = self.a2a.decode(content, self.a2a.mapping(style)).float()
+        rows = [np.concatenate(list(to_uint8(images)), axis=1) for images in (faces, drawn)]
+        path, partial = self.run_dir / GRID, self.run_dir / f".{GRID}.part.png"
+        cv2.imwrite(str(partial), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+        partial.replace(path)
+        return path
 
     # ---- state --------------------------------------------------------------------------------------------------
     def save(self) -> None:
