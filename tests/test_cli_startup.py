@@ -22,13 +22,32 @@ def test_building_the_parser_loads_no_heavy_module():
     assert out.strip() == "[]"
 
 
+def _wait_until_python_catches_sigint(pid: int, timeout: float = 10.0) -> None:
+    """Until the interpreter has installed its SIGINT handler. Before that, and for the few milliseconds of its `site`
+    import after, Ctrl-C ends any Python program before a line of ours runs; on a loaded machine that window
+    outlasted the test's first delay, counted from the process's start."""
+    status = f"/proc/{pid}/status"
+    if not os.path.exists(status):  # no procfs: the delays alone
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            caught = next(line for line in open(status) if line.startswith("SigCgt:"))
+        except (OSError, StopIteration):
+            return  # the process already ended
+        if int(caught.split()[1], 16) & (1 << (signal.SIGINT - 1)):
+            return
+        time.sleep(0.005)
+
+
 def test_ctrl_c_during_start_up_is_one_line(tmp_path):
     # From argument parsing through torch's import (where a handled Ctrl-C once still ended the process by SIGINT,
-    # about 1 run in 12) to model loading.
+    # about 1 run in 12) to model loading; the delays count from when Python can catch the signal.
     for delay in (0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 1.6):
         out = tmp_path / f"out_{delay}.mp4"  # one per try: a run that finished first leaves its file
         proc = subprocess.Popen([sys.executable, "-m", "streamfx", "anime", str(SAMPLES / "astronaut.mp4"),
                                  "-o", str(out)], stderr=subprocess.PIPE, text=True)
+        _wait_until_python_catches_sigint(proc.pid)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
