@@ -32,7 +32,8 @@ def _wait_until_python_catches_sigint(pid: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            caught = next(line for line in open(status) if line.startswith("SigCgt:"))
+            with open(status) as lines:
+                caught = next(line for line in lines if line.startswith("SigCgt:"))
         except (OSError, StopIteration):
             return  # the process already ended
         if int(caught.split()[1], 16) & (1 << (signal.SIGINT - 1)):
