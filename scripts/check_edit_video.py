@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -66,9 +65,7 @@ def main() -> int:
             print(f"| {attribute} {sign:+.0f} | {' | '.join(f'{r:.3f}' for r in ratios)} | {verdict} |", flush=True)
     bank.info["video_check"] = {"clips": [f"{c.parent.name}/{c.name}" for c in clips], "seconds": opts.duration,
                                 "bar": FLICKER_BAR}
-    partial = out.with_name(out.name + ".partial")
-    bank.save(partial)
-    os.replace(partial, out)  # the bank is replaced whole or not at all
+    bank.save(out)  # replaced whole or not at all
     print(f"wrote {out}: {json.dumps(bank.info['video_check'])}")
     return 0
 

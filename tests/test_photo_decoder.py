@@ -207,7 +207,7 @@ def test_each_evaluation_leaves_a_grid_of_held_out_faces_over_their_drawings(tmp
     import cv2
     import numpy as np
 
-    from streamfx.pixels import to_uint8
+    from streamfx.training.samples import tile
 
     held = _faces(5, 3)
     run = PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), held, _lpips_stand_in, tmp_path,
@@ -215,12 +215,12 @@ def test_each_evaluation_leaves_a_grid_of_held_out_faces_over_their_drawings(tmp
     run.train_step()
     run.record({"loss": 1.0, "lpips": 1.0}, 1.0)
     grid = cv2.cvtColor(cv2.imread(str(tmp_path / "held_out.png")), cv2.COLOR_BGR2RGB)
-    assert grid.shape == (2 * 64, 5 * 64, 3)  # all five held-out faces (fewer than eight), over their drawings
-    faces = np.concatenate(list(to_uint8(held)), axis=1)
+    assert grid.shape == (2 * 66, 5 * 66, 3)  # all five held-out faces (fewer than eight) over their drawings
     with torch.no_grad():
         content, style = run.a2a.encode(held)
-        drawn = np.concatenate(list(to_uint8(run.a2a.decode(content, run.a2a.mapping(style)))), axis=1)
-    assert np.array_equal(grid[:64], faces)
-    assert np.abs(grid[64:].astype(int) - drawn.astype(int)).max() <= 1
-    assert not np.array_equal(grid[64:], faces)
-    assert not list(tmp_path.glob(".*part*"))
+        drawn = run.a2a.decode(content, run.a2a.mapping(style))
+    expected = tile([held, drawn])
+    assert np.array_equal(grid[:66], expected[:66])  # the faces themselves, exactly
+    assert np.abs(grid.astype(int) - expected.astype(int)).max() <= 1
+    assert not np.array_equal(grid[66:], grid[:66])  # drawings, not the faces again
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -33,6 +32,7 @@ from streamfx.models.discriminator import PatchCritic
 from streamfx.models.gnr import Generator
 from streamfx.models.modulated import ModulatedConv2d
 from streamfx.training.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from streamfx.training.samples import tile, write_png
 
 log = logging.getLogger("streamfx.training")
 
@@ -224,18 +224,10 @@ class PhotoDecoderRun:
         """`GRID` in the run folder: the first `count` held-out faces over their drawings, to look at. PSNR and
         LPIPS hid for a dozen sessions that the decoder redraws faces smeared, streaked and with doubled eyes
         (docs/editing.md, session 27); a glance shows it."""
-        import cv2
-
-        from streamfx.pixels import to_uint8
-
         faces = self.held_out[:count]
         content, style = self.a2a.encode(faces)
         drawn = self.a2a.decode(content, self.a2a.mapping(style)).float()
-        rows = [np.concatenate(list(to_uint8(images)), axis=1) for images in (faces, drawn)]
-        path, partial = self.run_dir / GRID, self.run_dir / f".{GRID}.part.png"
-        cv2.imwrite(str(partial), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
-        partial.replace(path)
-        return path
+        return write_png(self.run_dir / GRID, tile([faces, drawn]))
 
     # ---- state --------------------------------------------------------------------------------------------------
     def save(self) -> None:
