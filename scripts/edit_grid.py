@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.edit.load import load_bank  # noqa: E402
-from streamfx.edit.render import one_sided, photo_decoder, photo_edit  # noqa: E402
+from streamfx.edit.render import one_sided, photo_decoder, photo_edit, photo_encoder  # noqa: E402
 from streamfx.io.decode import VideoReader  # noqa: E402
 from streamfx.pixels import to_model, to_uint8  # noqa: E402
 from streamfx.weights import load_generators, resolve_weights  # noqa: E402
@@ -59,9 +59,9 @@ def main() -> int:
         for slider in opts.sliders:
             tiles = [face]
             for value in VALUES:
-                edit = bank.edit({slider: value}, photo=False)
+                edit = bank.edit({slider: value}, photo=opts.photo, refused=True)
                 if opts.photo:  # one-sided, as `streamfx edit` does it
-                    edited = photo_edit(g, decoder, x, one_sided(edit))
+                    edited = photo_edit(photo_encoder(generators), decoder, x, one_sided(edit))
                 else:
                     edited = g.decode(content + edit.fixed()[0], w)
                 tiles.append(to_uint8(edited)[0])

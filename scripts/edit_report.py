@@ -34,7 +34,7 @@ from streamfx.edit.sliders import ALIASES, HEADLINE  # noqa: E402
 from streamfx.edit.composite import composite  # noqa: E402
 from streamfx.edit.framing import FramedPhotos, frame_photos, put_back  # noqa: E402
 from streamfx.edit.load import load_bank  # noqa: E402
-from streamfx.edit.render import PhotoDecoder, encode_all, photo_decoder  # noqa: E402
+from streamfx.edit.render import PhotoDecoder, encode_all, photo_decoder, photo_encoder  # noqa: E402
 from streamfx.pixels import to_uint8  # noqa: E402
 from streamfx.training.attributes import labels_of, load_classifier, read_attributes  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
@@ -74,7 +74,7 @@ class Editor:
     """Held-out faces with their codes and plain decodings cached; edits them by slider dictionaries, one-sided
     (each face by its own position, as `streamfx edit` does) unless `same_edit`."""
 
-    def __init__(self, g_a2b, decoder: PhotoDecoder, bank, faces: torch.Tensor | FramedPhotos, chunk: int = 50,
+    def __init__(self, encoder, decoder: PhotoDecoder, bank, faces: torch.Tensor | FramedPhotos, chunk: int = 50,
                  same_edit: bool = False):
         """`faces`: edited as they are, or `FramedPhotos`: their pipeline crops edited and the change pasted back
         into the photos (`streamfx/edit/framing.py`); `self.faces` are the photos read."""
@@ -83,7 +83,7 @@ class Editor:
         self.faces = faces.photos if self.framed is not None else faces
         self.crops = faces.crops if self.framed is not None else faces
         with torch.no_grad():
-            self.content, self.style = encode_all(g_a2b, self.crops)
+            self.content, self.style = encode_all(encoder, self.crops)
             self.base = self._photos(self.content, self.style)
 
     def _photos(self, content, style):
@@ -92,7 +92,7 @@ class Editor:
 
     @torch.no_grad()
     def edit(self, sliders: dict, freeze: tuple = ()) -> torch.Tensor:
-        edit = self.bank.edit(sliders, freeze, photo=False)  # measured whatever the bank's verdict
+        edit = self.bank.edit(sliders, freeze, refused=True)  # measured whatever the bank's verdict
         if not edit.active:
             return self.faces.clone()
         positions = None if self.same_edit else edit.positions(self.content, self.style)
@@ -138,15 +138,15 @@ def main() -> int:
     names, table = read_attributes(opts.celeba_dir)
     _train, held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
     held = held[:opts.faces]
-    g_a2b = generators["A2B"]
+    encoder = photo_encoder(generators)
     decoder = photo_decoder(generators, meta, bank.info.get("bridge", "jpface"))
-    size = g_a2b.config.size
+    size = encoder.config.size
     if opts.framing == "pipeline":
         faces = frame_photos(held, size, size, cache=opts.framing_cache / "held_out.pt")
         held = faces.paths
     else:
         faces = load_batch(held, size)
-    editor = Editor(g_a2b, decoder, bank, faces, same_edit=opts.same_edit)
+    editor = Editor(encoder, decoder, bank, faces, same_edit=opts.same_edit)
     probability = classifier.probabilities
     before = probability(editor.faces)
     labels = labels_of(table, held)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 from streamfx.edit.bank import EditBank  # noqa: E402
 from streamfx.edit.fit import fit_bank, split_calibration  # noqa: E402
 from streamfx.edit.framing import frame_photos  # noqa: E402
-from streamfx.edit.render import photo_decoder  # noqa: E402
+from streamfx.edit.render import photo_decoder, photo_encoder, same_encoder  # noqa: E402
 from streamfx.edit.tune import TuneOptions  # noqa: E402
 from streamfx.errors import ModelError  # noqa: E402
 from streamfx.training.attributes import labels_of, load_classifier, read_attributes  # noqa: E402
@@ -85,8 +85,8 @@ def main() -> int:
         base = EditBank.load(opts.into, meta["tensors_sha256"]) if opts.into is not None else None
     except ModelError as error:
         raise SystemExit(f"fit_edits.py: {error}") from None
-    g_a2b = generators["A2B"]
-    size = g_a2b.config.size
+    encoder = photo_encoder(generators)
+    size = encoder.config.size
     classifier, classifier_report = load_classifier(opts.classifier)
     # An attribute without held-out positives (Blurry) has a balanced accuracy of one class only: not measured.
     measurable = {name: row["balanced"] if 0 < row["positives"] < 1 else 0.0
@@ -114,11 +114,12 @@ def main() -> int:
             identity = IdentityModel()
         except ModelError as error:
             raise SystemExit(f"fit_edits.py: {error}; or --no-identity") from None
-    bank = fit_bank(g_a2b, decoder, classifier, faces, labels, calibration_faces, calibration_labels,
+    bank = fit_bank(encoder, decoder, classifier, faces, labels, calibration_faces, calibration_labels,
                     names=names, measurable=measurable, model_sha256=meta["tensors_sha256"], attributes=opts.attributes,
                     per_side=opts.per_side,
                     tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
-                    tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None, identity=identity)
+                    tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None, identity=identity,
+                    anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"])
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
     seconds = bank.info["seconds"]
     if base is not None:

@@ -32,8 +32,8 @@ log = logging.getLogger("streamfx.weights")
 
 FORMAT = "streamfx-gnr"
 FORMAT_VERSION = 1
-# A2B: face -> anime; B2A: anime -> face; A2A (optional): the A2B encoder with a decoder that redraws the photo
-# from its content map and style code, the photo edits' decoder (`streamfx/edit/render.py`).
+# A2B: face -> anime; B2A: anime -> face; A2A (optional): the photo edits' autoencoder (`streamfx/edit/render.py`),
+# an encoder (A2B's, or one trained with it) and a decoder that redraws the photo from its content map and style code.
 DIRECTIONS = ("A2B", "B2A", "A2A")
 OFFICIAL_DIRECTIONS = ("A2B", "B2A")  # what GNR's own checkpoints hold
 NORMALIZATION = {

@@ -153,6 +153,31 @@ def test_saved_bank_loads_back_and_refuses_another_model(bank, tmp_path):
         EditBank.load(tmp_path / "junk.safetensors")
 
 
+def test_anime_output_takes_the_anime_directions_where_photo_edits_read_another_encoder(bank, tmp_path):
+    import dataclasses
+
+    anime = torch.randn(bank.content.shape, generator=torch.Generator().manual_seed(5))
+    both = dataclasses.replace(bank, anime_content=anime)
+    photo, _ = both.deltas({"smile": 0.5})
+    torch.testing.assert_close(photo, 0.5 * bank.content[0])
+    drawn, _ = both.deltas({"smile": 0.5}, photo=False)
+    torch.testing.assert_close(drawn, 0.5 * anime[0])
+    held, _ = both.deltas({"smile": 1.0}, freeze=("young",), photo=False)  # held along the anime directions
+    assert abs(float(held.reshape(-1) @ anime[1].reshape(-1))) < 1e-4
+    path = tmp_path / "edits.safetensors"
+    both.save(path)
+    loaded = EditBank.load(path, model_sha256="abc")
+    torch.testing.assert_close(loaded.anime_content, anime.half().float())
+    bank.save(tmp_path / "one.safetensors")
+    assert EditBank.load(tmp_path / "one.safetensors").anime_content is None
+    refit = dataclasses.replace(both, anime_content=anime + 1)
+    merged = both.with_refit(refit, ["Young"])
+    torch.testing.assert_close(merged.anime_content[1], anime[1] + 1)
+    torch.testing.assert_close(merged.anime_content[0], anime[0])
+    with pytest.raises(ModelError, match="another encoder"):
+        bank.with_refit(refit, ["Young"])
+
+
 def test_a_bank_from_before_lowering_loads_with_both_sides_alike(bank, tmp_path):
     from safetensors.torch import load_file, save_file
     from safetensors import safe_open

@@ -192,3 +192,40 @@ def test_calibration_faces_are_kept_out_of_the_fit_and_no_face_is_lost():
     fitting, calibration = split_calibration(train)
     assert len(calibration) == 475 and calibration[:2] == ["00000.jpg", "00010.jpg"]
     assert not set(fitting) & set(calibration) and sorted(fitting + calibration) == train
+
+
+class RednessClassifier:
+    """Reads attribute 0 as how red a face is on average; attribute 1 stays at 0.3 whatever is drawn."""
+
+    def probabilities(self, faces):
+        red = torch.sigmoid(20 * faces[:, 0].mean((1, 2)))
+        return torch.stack([red, torch.full_like(red, 0.3)], 1)
+
+
+def test_a_bank_for_a_photo_encoder_of_its_own_keeps_anime_directions_at_the_same_strength_and_shape():
+    from streamfx.edit.fit import fit_bank, regress
+    from streamfx.edit.render import PhotoDecoder, encode_all
+    from streamfx.models.gnr import Generator, GNRConfig
+
+    config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
+    torch.manual_seed(0)
+    photo, anime = Generator(config).fold_equalized_lr().eval(), Generator(config).fold_equalized_lr().eval()
+    generator = torch.Generator().manual_seed(1)
+    labels = (torch.rand(48, 2, generator=generator) < 0.5).float()
+    faces = torch.rand(48, 3, 64, 64, generator=generator) * 0.4 - 0.2
+    faces[:, 0] += 0.3 * (labels[:, :1, None] - 0.5)  # attribute 0: a redder face
+    calibration = torch.rand(24, 3, 64, 64, generator=generator) * 0.4 - 0.2
+    options = dict(names=["Red", "Other"], measurable={"Red": 1.0}, per_side=8, attributes=["Red"])
+    with torch.no_grad():
+        bank = fit_bank(photo, PhotoDecoder(photo), RednessClassifier(), faces, labels, calibration,
+                        anime_encoder=anime, **options)
+        alone = fit_bank(photo, PhotoDecoder(photo), RednessClassifier(), faces, labels, calibration, **options)
+    report = bank.reports["Red"]
+    assert report.strength > 0 and alone.anime_content is None
+    torch.testing.assert_close(bank.content, alone.content)  # the photo side is fitted as before
+    shape = localise if report.localised else (lambda d: d)
+    for encoder, stored in ((photo, bank.content), (anime, bank.anime_content)):
+        direction = regress(encode_all(encoder, faces)[0], labels)[0]
+        torch.testing.assert_close(stored[0], report.strength * shape(direction))
+        assert not stored[1].any()  # not fitted: nothing to add
+    assert bank.info["anime_directions"].startswith("regressed on the face->anime")

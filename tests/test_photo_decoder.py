@@ -57,14 +57,49 @@ def test_training_can_start_from_a_shipped_a2a_and_counts_on_from_its_steps(tmp_
     assert run.step == 4001
 
 
-@pytest.mark.parametrize("adversarial", [0.0, 0.1])
-def test_a_resumed_run_continues_exactly(tmp_path, adversarial):
+def test_an_autoencoder_trained_end_to_end_moves_its_encoder_and_photo_edits_read_it(tmp_path):
+    from streamfx.edit.render import photo_encoder, same_encoder
+
+    g_a2b, g_b2a = _pair()
+    a2a = autoencoder(g_a2b, g_b2a, train_encoder=True)
+    names = set(trainable(a2a))
+    assert any(n.startswith("encoder.") for n in names) and any(n.startswith("decoder.") for n in names)
+    assert same_encoder(a2a.fold_equalized_lr(), g_a2b)  # it starts from A2B's encoder
+    run = PhotoDecoderRun(a2a.unfold_equalized_lr(), _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path,
+                          PhotoDecoderOptions(batch=2, lr=0.05, eval_every=1000, save_every=1000))
+    for _ in range(2):
+        run.train_step()
+    trained = run.a2a.fold_equalized_lr()
+    assert not same_encoder(trained, g_a2b)
+    assert photo_encoder({"A2B": g_a2b, "B2A": g_b2a, "A2A": trained}) is trained
+    assert photo_encoder({"A2B": g_a2b, "B2A": g_b2a}) is g_a2b
+    again = autoencoder(g_a2b, g_b2a, start=trained, train_encoder=True)  # goes on from its own encoder
+    assert same_encoder(again.fold_equalized_lr(), trained)
+    frozen = autoencoder(g_a2b, g_b2a, start=trained)  # or back to A2B's, frozen
+    assert same_encoder(frozen.fold_equalized_lr(), g_a2b)
+
+
+def test_a_state_saved_with_a_frozen_encoder_is_not_resumed_by_a_run_that_trains_it(tmp_path):
+    from streamfx.errors import ModelError
+
+    options = PhotoDecoderOptions(batch=2, eval_every=1000, save_every=1000)
+    first = PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path, options)
+    first.train_step()
+    first.save()
+    with pytest.raises(ModelError, match="trained other parameters"):
+        PhotoDecoderRun(autoencoder(*_pair(), train_encoder=True), _faces(16, 2), _faces(4, 3), _lpips_stand_in,
+                        tmp_path, options)
+
+
+@pytest.mark.parametrize("adversarial, train_encoder, ema", [(0.0, False, 0.0), (0.1, False, 0.0), (0.0, True, 0.9)])
+def test_a_resumed_run_continues_exactly(tmp_path, adversarial, train_encoder, ema):
     """Three steps, save, resume in a new run: the next steps match those of the run that never stopped (the critic,
-    when there is one, resumes too)."""
+    when there is one, resumes too, and so does the moving average)."""
     def run(folder):
-        return PhotoDecoderRun(autoencoder(*_pair()), _faces(16, 2), _faces(4, 3), _lpips_stand_in, folder,
+        return PhotoDecoderRun(autoencoder(*_pair(), train_encoder=train_encoder), _faces(16, 2), _faces(4, 3),
+                               _lpips_stand_in, folder,
                                PhotoDecoderOptions(batch=2, eval_every=1000, save_every=1000,
-                                                   adversarial_weight=adversarial, r1_every=2))
+                                                   adversarial_weight=adversarial, r1_every=2, ema_decay=ema))
 
     straight = run(tmp_path / "straight")
     for _ in range(5):
@@ -82,6 +117,12 @@ def test_a_resumed_run_continues_exactly(tmp_path, adversarial):
     if adversarial:
         for name, param in straight.critic.named_parameters():
             torch.testing.assert_close(dict(resumed.critic.named_parameters())[name], param, rtol=0, atol=0)
+    if ema:  # the average is what is evaluated: it lags the trained weights
+        for name, param in straight.ema.state_dict().items():
+            torch.testing.assert_close(resumed.ema.state_dict()[name], param, rtol=0, atol=0)
+        assert straight.model is straight.ema
+        last = straight.ema.decoder.to_rgbs[-1].conv.weight
+        assert not torch.equal(last, straight.a2a.decoder.to_rgbs[-1].conv.weight)
     before = run(tmp_path / "fresh").evaluate()
     assert resumed.evaluate()["psnr"] != before["psnr"]  # the steps did change the decoder
 

@@ -1,6 +1,6 @@
 """The edit bank: one direction per CelebA attribute in the generator's content space, and the slider scale.
 
-An edit adds `sum_k u_k * D_k` to the content map that the face->anime encoder reads from each face (and
+An edit adds `sum_k u_k * D_k` to the content map that the photo encoder reads from each face (and
 `sum_k u_k * d_k` to the face's own style code, which the photo decoder uses), with u_k the user's slider in [-1, 1].
 D_k is stored already scaled: slider +1 is the strength calibrated to move the attribute across the classifier's
 0.5 line for most faces (see `streamfx/edit/fit.py`); slider -1 may need another strength, stored as its ratio to
@@ -11,6 +11,11 @@ component along the frozen attributes' directions.
 On photos an attribute's edit may be one-sided (`reach.py`, chosen per attribute when fitting): the bank's probe
 reads where each face stands on the attribute, and a face is moved only as far as it still has to go. The other
 attributes, and banks without a probe, move every face by the same edit.
+
+Where photo edits read their own encoder (an A2A trained end to end, `render.photo_encoder`), its content space is
+not the anime effect's: the bank then also keeps each direction in the face->anime encoder's space
+(`anime_content`), regressed on the same faces and taken at the same multiple of the label's effect, for anime
+output.
 
 One bank belongs to one model: it stores the tensor hash of the weights it was fitted on and refuses others.
 """
@@ -172,6 +177,8 @@ class EditBank:
     one_sided: torch.Tensor | None = None  # [K] bool: the attributes whose photo edits are one-sided; None: none
     reports: dict[str, AttributeReport] = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # how it was fitted (faces, classifier, timings)
+    # [K,C,H,W]: slider +1's content change on anime output, where photo edits read another encoder; None: `content`
+    anime_content: torch.Tensor | None = None
 
     def __post_init__(self):
         if self.lowering is None:
@@ -259,10 +266,11 @@ class EditBank:
         offered on photos allowed too (see `weights`)."""
         weights = self.weights(sliders, photo, refused)
         rows = weights.nonzero().flatten()
-        content, style = self.content[rows], self.style[rows]
+        directions = self.content if photo or self.anime_content is None else self.anime_content
+        content, style = directions[rows], self.style[rows]
         frozen = [self.attributes.index(self.resolve(name)[0]) for name in freeze]
         if frozen and len(rows):
-            content = _without_components(content, self.content[frozen])
+            content = _without_components(content, directions[frozen])
             style = _without_components(style, self.style[frozen])
         return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows])
 
@@ -291,10 +299,16 @@ class EditBank:
         lowering, one_sided = self.lowering.clone(), self.one_sided.clone()
         content[rows], style[rows], lowering[rows] = refit.content[rows], refit.style[rows], refit.lowering[rows]
         one_sided[rows] = refit.one_sided[rows]
+        if (self.anime_content is None) != (refit.anime_content is None):
+            raise ModelError("the refitted bank reads faces with another encoder")
+        anime = None
+        if self.anime_content is not None:
+            anime = self.anime_content.clone()
+            anime[rows] = refit.anime_content[rows]
         reports = {**self.reports, **{name: refit.reports[name] for name in names}}
         refits = [*self.info.get("refits", []), {"attributes": list(names), **refit.info}]
         return EditBank(list(self.attributes), content, style, self.model_sha256, lowering, self.probe, one_sided,
-                        reports, {**self.info, "refits": refits})
+                        reports, {**self.info, "refits": refits}, anime)
 
     # ---- storage -------------------------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
@@ -309,6 +323,8 @@ class EditBank:
                            probe_weights=self.probe.weights.to(torch.float16).contiguous(),
                            probe_levels=self.probe.levels.float().contiguous(),
                            one_sided=self.one_sided.to(torch.uint8).contiguous())
+        if self.anime_content is not None:
+            tensors["anime_content"] = self.anime_content.to(torch.float16).contiguous()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.part")
@@ -331,6 +347,7 @@ class EditBank:
                 if {*PROBE_TENSORS, "one_sided"} <= set(f.keys()):
                     probe = Probe(*(f.get_tensor(name).float() for name in PROBE_TENSORS))
                     one_sided = f.get_tensor("one_sided").bool()
+                anime = f.get_tensor("anime_content").float() if "anime_content" in f.keys() else None
         except Exception as error:  # safetensors raises its own types for damaged files
             raise ModelError(f"{path}: not a readable edit bank ({str(error)[:100]})") from None
         if meta.get("format") != FORMAT:
@@ -339,7 +356,7 @@ class EditBank:
             raise ModelError(f"{path}: fitted on another model; refit it with scripts/fit_edits.py")
         reports = {k: AttributeReport(**v) for k, v in json.loads(meta.get("reports", "{}")).items()}
         return cls(json.loads(meta["attributes"]), content, style, meta.get("model_sha256", ""), lowering, probe,
-                   one_sided, reports, json.loads(meta.get("info", "{}")))
+                   one_sided, reports, json.loads(meta.get("info", "{}")), anime)
 
 
 def _without_components(deltas: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:

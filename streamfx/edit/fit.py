@@ -1,6 +1,6 @@
 """Fitting the edit bank against a trained model: directions by regression, strengths by measurement.
 
-1. Directions. Every training face's content map c and style code s (from the face->anime encoder) are regressed
+1. Directions. Every training face's content map c and style code s (from the photo encoder) are regressed
    on its 40 CelebA labels at once: c ~ mean + sum_j y_j * B_j (ridge least squares). B_k is the content change of
    attribute k with the other 39 held fixed, which is what keeps one slider from dragging correlated attributes
    (Male and No_Beard, Young and Gray_Hair) along; the same regression on s gives the style directions.
@@ -76,7 +76,7 @@ class Calibrator:
     video faces, are edited and the photos read with the change pasted back (`framing.py`). `identity`: a face
     identity model (`training/identity.py`) to tell whether an edit keeps the person (`same_person`)."""
 
-    def __init__(self, g_a2b, decoder: PhotoDecoder, classifier, faces: Tensor | FramedPhotos,
+    def __init__(self, encoder, decoder: PhotoDecoder, classifier, faces: Tensor | FramedPhotos,
                  labels: Tensor | None = None, chunk: int = 32, identity=None):
         self.decoder, self.classifier, self.chunk, self.identity = decoder, classifier, chunk, identity
         self.framed = faces if isinstance(faces, FramedPhotos) else None
@@ -84,7 +84,7 @@ class Calibrator:
         self.labels = labels
         self._descriptors: dict[int, np.ndarray] = {}  # the unedited faces' identity, read when first needed
         with torch.no_grad():
-            self.content, self.style = encode_all(g_a2b, self.faces)
+            self.content, self.style = encode_all(encoder, self.faces)
             self.base = torch.cat([decoder(self.content[i:i + chunk], self.style[i:i + chunk])
                                    for i in range(0, len(self.faces), chunk)])
             self.before = classifier.probabilities(self.unedited.clamp(-1, 1))  # [M,40]
@@ -346,29 +346,35 @@ def _side_figures(side: Side, name: str) -> dict:
             f"identity_{name}": side.identity if side.measured else None}
 
 
-def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
+def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, train_labels: Tensor,
              calibration_faces: Tensor | FramedPhotos, calibration_labels: Tensor | None = None, *, names: list[str],
              measurable: dict[str, float], model_sha256: str = "",
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
-             tune: TuneOptions | None = None, tune_faces: Tensor | None = None, identity=None) -> EditBank:
-    """The bank for the generators, fitted on `train_faces` and judged on `calibration_faces` (keep these two apart:
+             tune: TuneOptions | None = None, tune_faces: Tensor | None = None, identity=None,
+             anime_encoder=None) -> EditBank:
+    """The bank for the photo `encoder` (`render.photo_encoder`) and `decoder`, fitted on `train_faces` and judged on
+    `calibration_faces` (keep these two apart:
     `split_calibration`). For video faces both are aligned as `streamfx edit` aligns them (`framing.py`):
     `train_faces` the crops, `calibration_faces` the crops with their photos. `calibration_labels`: their labels.
     `measurable`: the classifier's held-out balanced accuracy per attribute;
     `attributes`: fit only these (default all 40; the others stay at zero, not editable); `tune` with
     `tune_faces` (training faces outside the calibration set): tune every fitted direction (`tune.py`);
-    `identity`: a face identity model (`training/identity.py`): a side must also keep the person to be offered."""
+    `identity`: a face identity model (`training/identity.py`): a side must also keep the person to be offered;
+    `anime_encoder`: the face->anime generator, when it is not the photo encoder: each direction is then also
+    regressed on its codes and kept at the photo direction's strength and shape for anime output."""
     started = time.perf_counter()
-    content, style = encode_all(g_a2b, train_faces)
+    content, style = encode_all(encoder, train_faces)
     content_dirs, style_dirs = regress(content, train_labels), regress(style, train_labels)
     probe = fit_probe(content, style, train_labels)
     del content
-    cal = Calibrator(g_a2b, decoder, classifier, calibration_faces, calibration_labels, identity=identity)
+    anime_dirs = None if anime_encoder is None else regress(encode_all(anime_encoder, train_faces)[0], train_labels)
+    cal = Calibrator(encoder, decoder, classifier, calibration_faces, calibration_labels, identity=identity)
     tuning = None
     if tune is not None and tune_faces is not None:
         classifier.requires_grad_(False)
-        tuning = tuning_faces(lambda faces: encode_all(g_a2b, faces), decoder, classifier, tune_faces)
+        tuning = tuning_faces(lambda faces: encode_all(encoder, faces), decoder, classifier, tune_faces)
     scaled_content, scaled_style = torch.zeros_like(content_dirs), torch.zeros_like(style_dirs)
+    anime_content = None if anime_dirs is None else torch.zeros_like(anime_dirs)
     lowering, one_sided = torch.ones(len(names)), torch.zeros(len(names), dtype=torch.bool)
     reports = {}
     for k, name in enumerate(names):
@@ -394,6 +400,8 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
             measured = Calibration.of(_measure(cal, k, content_dir, style_dir, 1.0, per_side))
         reports[name] = _report(measured, strength, strength * float(lowering[k]), fitted.localised)
         scaled_content[k], scaled_style[k] = content_dir, style_dir
+        if anime_content is not None:  # (a tuned direction has no anime twin: its regressed one stands in)
+            anime_content[k] = strength * (localise(anime_dirs[k]) if fitted.localised else anime_dirs[k])
         log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f/%.3f same person %s%s%s offered: %s",
                  name, strength, strength * float(lowering[k]), measured.up.crossing, measured.down.crossing,
                  measured.up.entanglement, measured.down.entanglement,
@@ -406,7 +414,9 @@ def fit_bank(g_a2b, decoder: PhotoDecoder, classifier, train_faces: Tensor, trai
             "paste_mask": list(EDIT_MASK) if cal.framed is not None else None,
             "identity": "dlib, same person < 0.6" if identity is not None else None,
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
+            "anime_directions": "regressed on the face->anime encoder's codes" if anime_dirs is not None
+            else "the photo directions",
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,
-                    info)
+                    info, anime_content)
 

@@ -107,7 +107,7 @@ def build_photo_edit(weights: str | None, request: EditRequest, *, engine: str =
     settings = dict(crop_size=generators["A2B"].config.size, weights=path, label=edit_label(bank, request))
     if steady is not None:
         settings["steady"] = steady
-    if "A2A" in generators:  # its encoder is the A2B encoder: one set of engines encodes and decodes
+    if "A2A" in generators:  # the photo autoencoder: one set of engines encodes and decodes
         a2a = open_engines(generators["A2A"], source_hash=f"{source}:A2A", **options)
         return PhotoEditEffect(a2a, PhotoDecoder(a2a), edit, engines=[a2a], **settings)
     bridge_w = bridge_style(generators["A2B"], meta, bank.info.get("bridge", "jpface"))

@@ -4,8 +4,12 @@ A photo edit decodes the face's content map and style code twice, once with the 
 what changed between the two drawings onto the input (`composite.py`: the input moved as the drawing moved, plus
 the rest of the difference). Slider 0 therefore returns the input exactly, and the face keeps its own detail however
 blurry the decoder is. The decoder is the model's face autoencoder
-(A2A: the face->anime encoder with a decoder trained to redraw the photo) when the weights have one, else GNR's own
+(A2A: an encoder with a decoder trained to redraw the photo) when the weights have one, else GNR's own
 cycle, face -> anime (in a fixed bridge style) -> face, which redraws a 128-px face at about 18 dB.
+
+A2A's encoder is the one photo edits read (`photo_encoder`). It may be the face->anime encoder itself, or one trained
+with A2A's decoder: the face->anime encoder's code carries too little of the photo for any decoder to draw an edit's
+teeth or glasses from (docs/editing.md, sessions 27-28).
 """
 
 from __future__ import annotations
@@ -40,6 +44,22 @@ class PhotoDecoder:
         return self.b2a.decode(anime_content, self.b2a.mapping(style)).float()
 
 
+def photo_encoder(generators: dict):
+    """The generator whose encoder photo edits read: A2A when the weights have one, else A2B."""
+    return generators["A2A"] if "A2A" in generators else generators["A2B"]
+
+
+def same_encoder(a, b) -> bool:
+    """Whether generators `a` and `b` read faces alike: the same encoder weights, to the rounding that folding the
+    equalised-lr gains in and out and fp16 storage leave (a relative 1e-3)."""
+    if a is b:
+        return True
+    ours, theirs = a.encoder.state_dict(), b.encoder.state_dict()
+    return ours.keys() == theirs.keys() and all(
+        ours[k].shape == theirs[k].shape and torch.allclose(ours[k].float(), theirs[k].float(), rtol=1e-3, atol=1e-6)
+        for k in ours)
+
+
 def photo_decoder(generators: dict, meta: dict, bridge: str = "jpface") -> PhotoDecoder:
     """The photo decoder of torch generators {"A2B", "B2A"[, "A2A"]} from one weight file (metadata `meta`)."""
     if "A2A" in generators:
@@ -56,7 +76,7 @@ def bridge_style(g_a2b, meta: dict, anchor: str = "jpface") -> Tensor:
 
 
 def photo_edit(encoder, decoder: PhotoDecoder, faces: Tensor, deltas, base: Tensor | None = None) -> Tensor:
-    """[B,3,S,S] faces in [-1,1] -> edited faces, unclamped. `encoder`: the A2B generator (or its engines);
+    """[B,3,S,S] faces in [-1,1] -> edited faces, unclamped. `encoder`: the `photo_encoder` (or its engines);
     `deltas`: (content delta, style delta) for every face, or a function of the faces' (content, style) that gives
     them per face (one-sided edits, `reach.py`); `base` (the plain decoding of `faces`) may be passed in when the
     same faces are edited many times."""
@@ -80,7 +100,7 @@ def one_sided(edit, held=None, tracks=None):
 
 
 @torch.no_grad()
-def encode_all(g_a2b, faces: Tensor, chunk: int = 64) -> tuple[Tensor, Tensor]:
-    """(content [N,C,H,W], style [N,latent_dim]) of many faces, in chunks."""
-    parts = [g_a2b.encode(faces[i:i + chunk]) for i in range(0, len(faces), chunk)]
+def encode_all(encoder, faces: Tensor, chunk: int = 64) -> tuple[Tensor, Tensor]:
+    """(content [N,C,H,W], style [N,latent_dim]) of many faces by `encoder` (a generator), in chunks."""
+    parts = [encoder.encode(faces[i:i + chunk]) for i in range(0, len(faces), chunk)]
     return torch.cat([c for c, _ in parts]).float(), torch.cat([s for _, s in parts]).float()

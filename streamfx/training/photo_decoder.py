@@ -1,17 +1,23 @@
-"""The face autoencoder A2A that photo edits decode with: the trained A2B encoder, frozen, and a decoder that learns
-to redraw the photo from the encoder's content map and style code (L1 + LPIPS on CelebA-HQ training faces).
+"""The face autoencoder A2A that photo edits decode with: an encoder, and a decoder that learns to redraw the photo
+from the encoder's content map and style code (L1 + LPIPS on CelebA-HQ training faces).
 
 GNR's own photo path, face -> anime -> face, redraws a 128-px face at about 18 dB, too blurry to carry an edit. An
 edit only moves the content map and style code, so a decoder that reads those directly is all editing needs. The
-decoder starts from the B2A decoder (which already draws faces from a content map) and trains alone: the
-encoder, and so the content space the edit directions live in, stays exactly the A2B encoder.
+decoder starts from the B2A decoder (which already draws faces from a content map). By default it trains alone:
+the encoder, and so the content space the edit directions live in, stays exactly the A2B encoder. But A2B's code,
+trained to become anime, holds too little of the photo: the decoder then draws smeared faces with doubled eyes
+(24 dB), although from codes optimised per face it draws them sharp (28 dB, docs/editing.md, session 27). With
+`train_encoder` the encoder (from A2B's, or the starting A2A's) trains with the decoder, end to end; photo edits
+then read this encoder (`edit/render.photo_encoder`) and the bank keeps the anime directions apart.
 
 L1 + LPIPS alone plateau at a soft face (about 23.6 dB): where a patch could be several things, the decoder draws
 their mean. An optional adversarial term (`adversarial_weight`) adds a patch critic that judges local texture
 against the real faces, which is what asks the decoder for detail instead of blur.
 
-State (decoder, mapping, critic, their Adam moments, step, sampler) is saved as safetensors + JSON, so a run
-resumes where it stopped.
+`ema_decay` keeps an exponential moving average of the weights, which is what is evaluated, drawn and exported.
+
+State (what trains, the critic, their Adam moments, the average, step, sampler) is saved as safetensors + JSON, so
+a run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from streamfx.engines.torch_engine import cpu_has_bf16
+from streamfx.errors import ModelError
 from streamfx.models.discriminator import PatchCritic
 from streamfx.models.gnr import Generator
 from streamfx.models.modulated import ModulatedConv2d
@@ -53,16 +60,19 @@ class PhotoDecoderOptions:
     save_every: int = 100
     seed: int = 0
     min_lr_fraction: float = 1.0  # lr decays linearly over a run's time budget down to this fraction (1: constant)
+    ema_decay: float = 0.0  # 0: no moving average (the trained weights are evaluated and exported)
 
 
-def autoencoder(g_a2b: Generator, g_b2a: Generator, start: Generator | None = None) -> Generator:
+def autoencoder(g_a2b: Generator, g_b2a: Generator, start: Generator | None = None,
+                train_encoder: bool = False) -> Generator:
     """A2A in training form: A2B's encoder (frozen), B2A's mapping and decoder (trainable); or those of `start`, an
-    A2A trained before (the one a weight file ships), to train on from there."""
+    A2A trained before (the one a weight file ships), to train on from there. `train_encoder`: the encoder trains
+    too, from `start`'s (else A2B's)."""
     a2a = copy.deepcopy(start if start is not None else g_b2a).unfold_equalized_lr()
-    a2a.encoder.load_state_dict(copy.deepcopy(g_a2b).unfold_equalized_lr().encoder.state_dict())
-    a2a.encoder.requires_grad_(False)
+    if start is None or not train_encoder:
+        a2a.encoder.load_state_dict(copy.deepcopy(g_a2b).unfold_equalized_lr().encoder.state_dict())
     for name, param in a2a.named_parameters():
-        param.requires_grad_(not name.startswith("encoder."))
+        param.requires_grad_(train_encoder or not name.startswith("encoder."))
     return a2a
 
 
@@ -125,7 +135,14 @@ class PhotoDecoderRun:
         self.run_dir, self.options = Path(run_dir), options
         self.generator = torch.Generator().manual_seed(options.seed + step)
         self.step = step
+        self.trains_encoder = any(p.requires_grad for p in a2a.encoder.parameters())
+        self.ema = copy.deepcopy(a2a).requires_grad_(False) if options.ema_decay > 0 else None
         self.resume()
+
+    @property
+    def model(self) -> Generator:
+        """The A2A that is evaluated, drawn and exported: the moving average when the run keeps one."""
+        return self.ema if self.ema is not None else self.a2a
 
     # ---- training ---------------------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
@@ -137,7 +154,7 @@ class PhotoDecoderRun:
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
+        with torch.set_grad_enabled(self.trains_encoder):
             content, style = self.a2a.encode(x)
         # LPIPS's VGG16 is most of the step: on CPUs with native bf16, bf16 and channels-last make it 1.8x faster
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -154,7 +171,18 @@ class PhotoDecoderRun:
         if self.critic is not None:
             terms["critic"] = self.critic_step(x, out.detach().float())
         self.step += 1
+        if self.ema is not None:
+            self.update_ema()
         return {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """Move the average towards the trained weights (a shorter memory over the first steps, as GNR warms up)."""
+        decay = min(self.options.ema_decay, (1 + self.step) / (10 + self.step))
+        for average, param in zip(self.ema.parameters(), self.a2a.parameters()):
+            average.lerp_(param, 1 - decay)
+        for average, buffer in zip(self.ema.buffers(), self.a2a.buffers()):
+            average.copy_(buffer)
 
     def critic_step(self, real: Tensor, fake: Tensor) -> Tensor:
         """Teach the critic real faces from the decoder's drawings (R1 on the real ones every `r1_every` steps)."""
@@ -199,10 +227,10 @@ class PhotoDecoderRun:
         """PSNR (dB) and LPIPS of the held-out faces redrawn from their own codes."""
         from streamfx.training.evaluate import psnr
 
-        scores = {"psnr": [], "lpips": []}
+        scores, model = {"psnr": [], "lpips": []}, self.model
         for part in self.held_out.split(chunk):
-            content, style = self.a2a.encode(part)
-            out = self.a2a.decode(content, self.a2a.mapping(style)).clamp(-1, 1)
+            content, style = model.encode(part)
+            out = model.decode(content, model.mapping(style)).clamp(-1, 1)
             scores["psnr"].append(psnr(out, part))
             scores["lpips"].append(self.lpips(out, part).flatten())
         return {"step": self.step, **{k: float(torch.cat(v).mean()) for k, v in scores.items()}}
@@ -224,9 +252,9 @@ class PhotoDecoderRun:
         """`GRID` in the run folder: the first `count` held-out faces over their drawings, to look at. PSNR and
         LPIPS hid for a dozen sessions that the decoder redraws faces smeared, streaked and with doubled eyes
         (docs/editing.md, session 27); a glance shows it."""
-        faces = self.held_out[:count]
-        content, style = self.a2a.encode(faces)
-        drawn = self.a2a.decode(content, self.a2a.mapping(style)).float()
+        faces, model = self.held_out[:count], self.model
+        content, style = model.encode(faces)
+        drawn = model.decode(content, model.mapping(style)).float()
         return write_png(self.run_dir / GRID, tile([faces, drawn]))
 
     # ---- state --------------------------------------------------------------------------------------------------
@@ -237,6 +265,8 @@ class PhotoDecoderRun:
         for prefix, params, optimizer in self._trained():
             tensors.update(_pack(prefix, params, optimizer))
             meta[f"{_adam(prefix)}_step"] = str(_adam_step(optimizer))
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v.contiguous() for k, v in self.ema.state_dict().items()})
         self.run_dir.mkdir(parents=True, exist_ok=True)
         partial = self.run_dir / f".{STATE}.part"
         save_file(tensors, str(partial), metadata=meta)
@@ -254,7 +284,13 @@ class PhotoDecoderRun:
             keys = set(f.keys())
             for prefix, params, optimizer in self._trained():
                 if any(k.startswith(prefix + ".") for k in keys):
+                    if not {f"{prefix}.{name}" for name in params} <= keys:
+                        raise ModelError(f"{path}: saved by a run that trained other parameters (with or without "
+                                         f"the encoder); resume it as it was, or use another run folder")
                     _unpack(f, keys, prefix, params, optimizer, int(meta[f"{_adam(prefix)}_step"]))
+            if self.ema is not None:  # a state without an average starts it from the weights just loaded
+                saved = {k[len("ema."):]: f.get_tensor(k) for k in keys if k.startswith("ema.")}
+                self.ema.load_state_dict(saved if saved else self.a2a.state_dict())
         self.step = int(meta["step"])
         self.generator.set_state(torch.tensor(json.loads(meta["sampler"]), dtype=torch.uint8))
         log.info("photo decoder resumed at step %d", self.step)
