@@ -7,7 +7,7 @@ a weight file.
     python scripts/train_photo_decoder.py --adversarial 0.1 --lr 5e-4 --run-dir runs/photo_decoder_gan --minutes 60
     python scripts/train_photo_decoder.py --widen 32:128,64:64,128:32 --run-dir runs/photo_decoder_wide --minutes 40
     python scripts/train_photo_decoder.py --device cuda --batch 32 --min-lr 0.1 --minutes 7   # a lent GPU
-    python scripts/train_photo_decoder.py --train-encoder --framing pipeline --ema 0.999 --lr 3e-4 \
+    python scripts/train_photo_decoder.py --train-encoder --framing pipeline --ema 0.999 \
         --run-dir runs/photo_autoencoder --minutes 90   # the encoder too (photo edits then read it)
 
 Without a saved state in the run folder, training starts from the A2A the weights already hold (the default model

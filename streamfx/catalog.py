@@ -55,7 +55,7 @@ CATALOG: dict[str, ModelEntry] = {
                     "(research-only data) with AnimeGANv3 teachers (non-commercial terms); see docs/model-card.md",
             source="trained by the streamfx project on a 2-core CPU (scripts/train_gnr.py, teacher-guided GNR)",
             description="default: slim GNR at 128x128 with two teacher style anchors (jpface, cute) and a photo "
-                        "decoder (A2A) for edits, fp16",
+                        "autoencoder (A2A) for edits, fp16",
             bundled=True,
         ),
         ModelEntry(

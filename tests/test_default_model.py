@@ -28,10 +28,16 @@ def test_bundled_file_is_the_default_and_keeps_its_promises(clean_home):
     assert BUNDLED.stat().st_size <= 25 * 1024 * 1024
     generators, meta = load_weights(BUNDLED)  # checks the tensor checksum
     assert set(generators) == set(get_entry(DEFAULT_MODEL).directions) == {"A2B", "B2A", "A2A"}
-    # the photo decoder reads faces with the A2B encoder itself: the content space the edits were fitted in
-    encoders = [generators[d].encoder.state_dict() for d in ("A2B", "A2A")]
-    assert encoders[0].keys() == encoders[1].keys()
-    assert all(torch.equal(encoders[0][k], encoders[1][k]) for k in encoders[0])
+    # photo edits read A2A's own encoder, trained with its decoder (A2B's code holds too little of the photo); its
+    # bank keeps the anime edits' directions in A2B's content space apart
+    from streamfx.edit.load import load_bank
+    from streamfx.edit.render import photo_encoder, same_encoder
+
+    assert photo_encoder(generators) is generators["A2A"]
+    assert meta["photo_decoder"]["encoder"] == "trained with the decoder"
+    assert not same_encoder(generators["A2A"], generators["A2B"])
+    bank = load_bank(BUNDLED, meta)
+    assert bank.anime_content is not None and bank.anime_content.shape == bank.content.shape
     assert generators["A2B"].config == get_entry(DEFAULT_MODEL).config
     assert meta["dtype"] == "float16" and meta["steps"] > 0
     anchors = meta["style_anchors"]

@@ -129,12 +129,12 @@ def test_the_smile_direction_raises_the_classifiers_smile_on_held_out_photos(mod
     decoder, the change put onto the face, then pasted back into the photo), more of the Smiling direction gives a
     higher Smiling probability on held-out faces that do not smile; slider 0 returns them exactly."""
     from streamfx.edit.framing import put_back
-    from streamfx.edit.render import photo_decoder, photo_edit
+    from streamfx.edit.render import photo_decoder, photo_edit, photo_encoder
     from streamfx.training.attributes import load_classifier
 
     generators, meta, bank = model
-    g_a2b = generators["A2B"]
-    names, framed = held_out_framed(60, g_a2b.config.size)
+    encoder = photo_encoder(generators)
+    names, framed = held_out_framed(60, encoder.config.size)
     classifier, _ = load_classifier(CLASSIFIER)
     k = names.index("Smiling")
     decoder = photo_decoder(generators, meta, bank.info["bridge"])
@@ -142,7 +142,7 @@ def test_the_smile_direction_raises_the_classifiers_smile_on_held_out_photos(mod
     means = []
     for scale in (0.0, 0.5, 1.0):
         with torch.no_grad():
-            edited = photo_edit(g_a2b, decoder, plain.crops, (scale * bank.content[k], scale * bank.style[k]))
+            edited = photo_edit(encoder, decoder, plain.crops, (scale * bank.content[k], scale * bank.style[k]))
         if scale == 0:
             assert torch.equal(edited, plain.crops)
         photos = put_back(plain.photos, plain.crops, edited, plain.affines)

@@ -32,8 +32,8 @@ class PhotoEditEffect:
 
     def __init__(self, encoder, decoder: PhotoDecoder, edit: Edit, *, crop_size: int, engines: list, weights=None,
                  label: str = "", steady: float = KEEP):
-        """`encoder`: engines with the photo encoder (`render.photo_encoder`); `engines`: every engine set to close at the end;
-        `steady`: the share of a track's averaged change each frame keeps (0: every frame its own change)."""
+        """`encoder`: engines with the photo encoder (`render.photo_encoder`); `engines`: every engine set to close at
+        the end; `steady`: the share of a track's averaged change each frame keeps (0: every frame its own change)."""
         self.encoder, self.decoder, self.engines = encoder, decoder, engines
         self.crop_size, self.weights, self.label = int(crop_size), weights, label
         self.engine, self.device = encoder.engine, encoder.device
