@@ -51,7 +51,7 @@ def main() -> int:
         # photo edits take faces framed as their decoder was trained (CelebA-HQ's), anime edits as GNR's crops
         face = face_crop(next(iter(reader)).image, g.config.size, framing="celebahq" if opts.photo else "gnr")
     x = to_model(face)
-    decoder = photo_decoder(generators, meta, bank.info.get("bridge", "jpface"))
+    decoder, encoder = photo_decoder(generators, meta, bank.info.get("bridge", "jpface")), photo_encoder(generators)
     with torch.inference_mode():
         content, _ = g.encode(x)
         w = g.mapping(torch.tensor([meta["style_anchors"][opts.anchor]]))
@@ -61,7 +61,7 @@ def main() -> int:
             for value in VALUES:
                 edit = bank.edit({slider: value}, photo=opts.photo, refused=True)
                 if opts.photo:  # one-sided, as `streamfx edit` does it
-                    edited = photo_edit(photo_encoder(generators), decoder, x, one_sided(edit))
+                    edited = photo_edit(encoder, decoder, x, one_sided(edit))
                 else:
                     edited = g.decode(content + edit.fixed()[0], w)
                 tiles.append(to_uint8(edited)[0])

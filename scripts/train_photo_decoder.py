@@ -137,8 +137,8 @@ def main(argv=None) -> int:
                     **({"min_lr_fraction": opts.min_lr} if opts.min_lr != 1 else {}),
                     **({"note": opts.note} if opts.note else {})}
             kept = {d: g for d, g in generators.items() if d != "A2A"}
-            digest = save_weights(opts.export, {**kept, "A2A": run.model.cpu().eval()}, {**meta, "photo_decoder": info},
-                                  dtype=dtype)
+            digest = save_weights(opts.export, {**kept, "A2A": run.model.cpu().eval()},
+                                  {**meta, "photo_decoder": info}, dtype=dtype)
             print(f"wrote {opts.export} (sha256 {digest[:16]}); refit its edit bank with scripts/fit_edits.py")
         return 0
     except StreamfxError as error:

@@ -40,6 +40,7 @@ from streamfx.models.gnr import Generator
 from streamfx.models.modulated import ModulatedConv2d
 from streamfx.training.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from streamfx.training.samples import tile, write_png
+from streamfx.training.trainer import update_ema
 
 log = logging.getLogger("streamfx.training")
 
@@ -172,17 +173,8 @@ class PhotoDecoderRun:
             terms["critic"] = self.critic_step(x, out.detach().float())
         self.step += 1
         if self.ema is not None:
-            self.update_ema()
+            update_ema(self.ema, self.a2a, self.options.ema_decay, self.step)
         return {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
-
-    @torch.no_grad()
-    def update_ema(self) -> None:
-        """Move the average towards the trained weights (a shorter memory over the first steps, as GNR warms up)."""
-        decay = min(self.options.ema_decay, (1 + self.step) / (10 + self.step))
-        for average, param in zip(self.ema.parameters(), self.a2a.parameters()):
-            average.lerp_(param, 1 - decay)
-        for average, buffer in zip(self.ema.buffers(), self.a2a.buffers()):
-            average.copy_(buffer)
 
     def critic_step(self, real: Tensor, fake: Tensor) -> Tensor:
         """Teach the critic real faces from the decoder's drawings (R1 on the real ones every `r1_every` steps)."""

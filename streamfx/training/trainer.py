@@ -73,6 +73,16 @@ def _set_requires_grad(module: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
+@torch.no_grad()
+def update_ema(average: torch.nn.Module, live: torch.nn.Module, decay: float, step: int | None = None) -> None:
+    """Move `average`'s parameters towards `live`'s; with `step`, a shorter memory over the first steps
+    (decay min(decay, (1+t)/(10+t)), as GNR warms its EMA up)."""
+    if step is not None:
+        decay = min(decay, (1 + step) / (10 + step))
+    for p_average, p in zip(average.parameters(), live.parameters()):
+        p_average.lerp_(p, 1.0 - decay)
+
+
 class GNRTrainer:
     """Owns the networks, optimizers, samplers and RNG; `step()` runs one D and one G update."""
 
@@ -238,14 +248,9 @@ class GNRTrainer:
             return cycle, cycle.new_zeros(())
         return cycle, self.lpips(distilled["image"], x["pair_y"]).float().mean()
 
-    @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = self.cfg.ema_decay
-        if self.cfg.ema_warmup:
-            decay = min(decay, (1 + self.step_count) / (10 + self.step_count))
         for ema, live in ((self.ema_a2b, self.g_a2b), (self.ema_b2a, self.g_b2a)):
-            for p_ema, p in zip(ema.parameters(), live.parameters()):
-                p_ema.lerp_(p, 1.0 - decay)
+            update_ema(ema, live, self.cfg.ema_decay, self.step_count if self.cfg.ema_warmup else None)
 
     def _set_lr(self) -> None:
         lr = self.cfg.lr * 0.5 ** (self.step_count // self.cfg.lr_halve_every)
