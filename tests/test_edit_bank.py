@@ -124,6 +124,18 @@ def test_a_side_that_flickers_in_video_is_withdrawn_with_that_reason_and_a_stead
     assert loaded.sides == "-" and loaded.flicker(1) == 1.239 and bank.reports["Young"].flicker(1) is None
 
 
+def test_the_warning_for_a_refused_side_names_every_bar_flicker_included(bank, caplog):
+    """A side withdrawn for flicker alone met the photo bars: the warning must not say it missed those only."""
+    from streamfx.edit.load import EditRequest, edit_label
+
+    bank.reports["Smiling"] = AttributeReport(True, strength=4.5, sides="+", crossing_up=0.8, entanglement_up=0.09)
+    judged = bank.with_flicker("Smiling", 1.0, 1.28)
+    with caplog.at_level("WARNING", logger="streamfx"):
+        label = edit_label(judged, EditRequest(sliders={"smile": 1.0}))
+    assert "flickers in video at 1.28" in label
+    assert "flicker <= 1.2" in caplog.text and ">= 70% of faces cross" in caplog.text
+
+
 def test_an_attribute_without_a_direction_is_refused_even_when_refused_sides_are_allowed(bank):
     bank.reports["Eyeglasses"] = AttributeReport(False, "the classifier cannot measure it")  # strength 0: not fitted
     with pytest.raises(UsageError, match="cannot be edited") as refusal:

@@ -39,6 +39,8 @@ CROSSING_BAR = 0.7  # a side of a slider is offered on photos when it carries th
 ENTANGLEMENT_BAR = 0.1  # and moves the other attributes' probabilities by no more than this on average
 IDENTITY_BAR = 0.9  # and keeps this share of those faces the same person by dlib (where the fit measured it)
 FLICKER_BAR = 1.2  # and in video the face changes from frame to frame at most this much more than in the input
+BARS = (f"on calibration photos >= {CROSSING_BAR:.0%} of faces cross, the others move <= {ENTANGLEMENT_BAR:g}, "
+        f">= {IDENTITY_BAR:.0%} stay the same person; in video flicker <= {FLICKER_BAR:g}")
 
 
 @dataclass(frozen=True)

@@ -79,10 +79,12 @@ def check_request(bank, request: EditRequest) -> None:
 def edit_label(bank, request: EditRequest) -> str:
     """What the edit is, for the log and the output's comment; sliders run below the measured bars are named with
     their figures, and warned about."""
+    from streamfx.edit.bank import BARS
+
     below = bank.below_bars(request.sliders)
     for slider in below:
-        log.warning("edit: %s on calibration photos, short of the bars (70%% cross, others move <= 0.1): it may "
-                    "not read as the attribute, or may change others", slider)
+        log.warning("edit: %s, short of the bars a side is offered by (%s): it may not read as the attribute, "
+                    "may change others or the person, or may flicker", slider, BARS)
     return request.describe() + (f"; below the measured bars: {', '.join(below)}" if below else "")
 
 
