@@ -160,6 +160,7 @@ def main() -> int:
         id_before = identity.descriptors(list(to_uint8(editor.faces[:id_count])))
     opts.out.mkdir(parents=True, exist_ok=True)
     rows, matrix = [], []
+    full = {}  # (slider, +-1) -> probabilities: the single-slider edits the freeze table compares with
     # the headline sliders, then every other attribute the bank offers on photos (one way or both)
     sliders = opts.sliders if opts.sliders is not None else [
         *HEADLINE, *(name.lower() for name in names if bank.reports[name].editable
@@ -167,7 +168,10 @@ def main() -> int:
     for slider in sliders:
         attribute, sign = bank.resolve(slider)
         k = names.index(attribute)
-        probs = {v: (before if v == 0 else probability(editor.edit({slider: v}))) for v in VALUES}
+        edited = {v: editor.edit({slider: v}) for v in (-1.0, 1.0)}  # kept for the identity measure
+        probs = {v: (before if v == 0 else probability(edited[v] if v in edited else editor.edit({slider: v})))
+                 for v in VALUES}
+        full.update({(slider, v): probs[v] for v in edited})
         whole = monotonic(probs, sign, k, VALUES)
         for side in (1.0, -1.0):
             half = tuple(sorted((0.0, side / 2, side), key=abs))  # 0, then outwards
@@ -180,8 +184,8 @@ def main() -> int:
             matrix.append([f"{slider} {side:+g}", *[f"{float(c):.4f}" for c in change]])
             same = float("nan")
             if identity is not None:
-                edited = editor.edit({slider: side})[:id_count]
-                same = same_person_share(id_before, identity.descriptors(list(to_uint8(edited))))
+                read = identity.descriptors(list(to_uint8(edited[side][:id_count])))
+                same = same_person_share(id_before, read)
             worst = sorted(((float(c), n) for j, (c, n) in enumerate(zip(change, names)) if j != k), reverse=True)[:2]
             rows.append((slider, f"{side:+g}", "yes" if bank.allows(attribute, True, sign * side) else "no",
                          f"{monotonic(probs, sign * side, k, half):.0%}", f"{whole:.0%}",
@@ -212,7 +216,7 @@ def main() -> int:
     freeze_rows = []
     for slider, frozen in FREEZES:
         j = names.index(bank.resolve(frozen)[0])
-        free = probability(editor.edit({slider: 1.0}))
+        free = full[slider, 1.0] if (slider, 1.0) in full else probability(editor.edit({slider: 1.0}))
         held_still = probability(editor.edit({slider: 1.0}, freeze=(frozen,)))
         attribute, sign = bank.resolve(slider)
         k = names.index(attribute)
