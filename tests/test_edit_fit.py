@@ -51,6 +51,16 @@ def test_each_side_gets_the_smallest_strength_that_carries_it_and_not_one_past_i
     assert abs(calibration.entanglement - 0.01 * (1.5 + 2.5) / 2) < 1e-6
 
 
+def test_a_settled_side_is_not_measured_again_while_the_other_side_climbs():
+    fake = FakeCalibrator()
+    measured = []
+    fake.probabilities = lambda index, c, s, inner=fake.probabilities: (measured.append(float(s[0])),
+                                                                        inner(index, c, s))[1]
+    calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert (calibration.up.strength, calibration.down.strength) == (1.5, 2.5)
+    assert measured == [0.75, -0.75, 1.5, -1.5, -2.0, -2.5]  # up settles at 1.5; down alone climbs to 2.5
+
+
 def test_a_side_that_meets_the_bars_below_the_target_takes_that_strength():
     fake = FakeCalibrator()
     fake.need_up = torch.tensor([1.0] * 12 + [4.0] * 4)  # 75 % across from 1 on, every face at 4

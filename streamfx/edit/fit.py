@@ -187,13 +187,13 @@ class Side:
 
 
 def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, scale: float | dict[float, float],
-             per_side: int, shares: dict[float, Tensor] | None = None) -> dict[float, Side]:
-    """{+1.0: Side, -1.0: Side} of attribute k's direction at `scale` (or {sign: scale}); a side with too few faces
-    is left out. `shares`: {sign: [M]} each calibration face's share of the edit (one-sided sliders). With an
+             per_side: int, shares: dict[float, Tensor] | None = None, signs=(1.0, -1.0)) -> dict[float, Side]:
+    """{+1.0: Side, -1.0: Side} of attribute k's direction at `scale` (or {sign: scale}), of the sides `signs`; a
+    side with too few faces is left out. `shares`: {sign: [M]} each calibration face's share of the edit (one-sided sliders). With an
     identity model, a side that meets the crossing and entanglement bars is also asked whether it keeps the person
     (dlib is slow, 0.2 s a face, and a side short of those bars is refused whatever it does to identity)."""
     sides = {}
-    for sign in (1.0, -1.0):
+    for sign in signs:
         index = starting_faces(cal.before, cal.labels, k, sign)[:per_side]
         if len(index) < 4:  # too few faces on that side to say anything (Bald's positives, say)
             continue
@@ -253,11 +253,17 @@ def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> 
     """Each side's strength (`_pick`): the smallest tried that carries `target` of its faces across, else the
     one that carries most, less what it moves the other attributes (more is not always more: past some strength
     the decoder smears instead); a strength that lets the side meet every bar comes first. Strengths are tried
-    upwards until both sides reach `target`. None when neither side has faces to measure on."""
+    upwards until both sides reach `target`. A side that reaches it within the bars is settled (`_pick` takes the
+    first such strength) and not measured again, which spares work on sliders whose sides need very
+    different strengths. None when neither side has faces to measure on."""
     tried: list[dict[float, Side]] = []
+    settled: set[float] = set()
     for scale in STRENGTHS:
-        tried.append(_measure(cal, k, content_dir, style_dir, scale, per_side))
-        if tried[-1] and all(side.crossing >= target for side in tried[-1].values()):
+        sides = _measure(cal, k, content_dir, style_dir, scale, per_side,
+                         signs=[sign for sign in (1.0, -1.0) if sign not in settled])
+        tried.append(sides)
+        settled |= {sign for sign, side in sides.items() if side.crossing >= target and side.within_bars}
+        if (sides or settled) and all(side.crossing >= target for side in sides.values()):
             break
     chosen = {}
     for sign in (1.0, -1.0):
