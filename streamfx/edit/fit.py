@@ -47,7 +47,7 @@ from streamfx.pixels import to_uint8
 
 log = logging.getLogger("streamfx.edit")
 
-STRENGTHS = (0.75, 1.5, 2.0, 2.5, 3.0, 4.0, 4.5)  # tried in this order of need (see `_calibrate`)
+STRENGTHS = (0.75, 1.5, 2.0, 2.5, 3.0, 4.0, 4.5, 5.0)  # tried in this order of need (see `_calibrate`)
 MEASURABLE_BAR = 0.7
 ONE_SIDED_SLACK = 0.05  # crossing a one-sided edit may lose below the bar (see `_fit_attribute`)
 
