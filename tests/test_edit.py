@@ -71,7 +71,8 @@ def test_the_bank_belongs_to_the_bundled_model_and_lists_every_attribute(model, 
                 on_photos = within and identity >= 0.9
                 flicker = report.flicker(sign)
                 assert (flicker is not None) == on_photos, (name, sign)  # run in video wherever photos pass
-                assert report.offers(sign) == (on_photos and flicker <= 1.2), (name, sign)
+                seen = not report.withdrawal(sign)  # a side may be withdrawn on sight, with its reason
+                assert report.offers(sign) == (on_photos and flicker <= 1.2 and seen), (name, sign)
             assert report.offers(sign) or report.side_reason(sign), f"{name} {sign:+d}: a refusal must say why"
         assert report.editable == bool(report.sides), name
     assert all(bank.reports[bank.resolve(s)[0]].strength > 0 for s in HEADLINE)  # every headline slider is fitted

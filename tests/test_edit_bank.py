@@ -124,6 +124,23 @@ def test_a_side_that_flickers_in_video_is_withdrawn_with_that_reason_and_a_stead
     assert loaded.sides == "-" and loaded.flicker(1) == 1.239 and bank.reports["Young"].flicker(1) is None
 
 
+def test_a_side_withdrawn_on_sight_is_refused_with_its_reason_and_keeps_it_when_saved(bank, tmp_path):
+    bank.reports["Smiling"] = AttributeReport(True, strength=4.0, sides="+-", crossing_up=0.8, crossing_down=0.9,
+                                              entanglement_up=0.05, entanglement_down=0.06)
+    judged = bank.withdrawn("Smiling", -1.0, "a bright glare over the mouth")
+    assert bank.reports["Smiling"].sides == "+-"  # the bank judged is a new one
+    with pytest.raises(UsageError, match=r"from 0 to 1 only .*withdrawn on sight: a bright glare over the mouth"):
+        judged.deltas({"smile": -0.5})
+    torch.testing.assert_close(judged.deltas({"smile": 0.5})[0], bank.deltas({"smile": 0.5})[0])
+    assert judged.below_bars({"smile": -1.0}) == [
+        "smile -1 (crosses 90%, moves the others by 0.060, withdrawn on sight: a bright glare over the mouth)"]
+    judged.save(tmp_path / "edits.safetensors")
+    loaded = EditBank.load(tmp_path / "edits.safetensors", model_sha256="abc").reports["Smiling"]
+    assert loaded.sides == "+" and loaded.withdrawn_down == "a bright glare over the mouth"
+    alone = loaded.withdrawn(1.0, "a grimace")  # no side left: refused as a whole, with the reason
+    assert not alone.editable and alone.reason == "withdrawn on sight: a grimace"
+
+
 def test_the_warning_for_a_refused_side_names_every_bar_flicker_included(bank, caplog):
     """A side withdrawn for flicker alone met the photo bars: the warning must not say it missed those only."""
     from streamfx.edit.load import EditRequest, edit_label

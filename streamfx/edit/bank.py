@@ -119,6 +119,8 @@ class AttributeReport:
     flicker_up: float | None = None  # each side's worst flicker ratio in video (`scripts/check_edit_video.py`;
     # None: not measured, as for a side not offered on photos)
     flicker_down: float | None = None
+    withdrawn_up: str | None = None  # why a side that met the bars was withdrawn when its edits were looked at
+    withdrawn_down: str | None = None  # (`scripts/withdraw_edit.py`; None: not withdrawn)
 
     def __post_init__(self):
         if self.sides is None:
@@ -144,7 +146,13 @@ class AttributeReport:
         figures = self.figures(sign)
         if figures is None:
             return "too few calibration faces to measure it that way"
-        return (shortfall(*figures, self.identity(sign), self.flicker(sign)) if self.strength else "") or self.reason
+        measured = shortfall(*figures, self.identity(sign), self.flicker(sign)) if self.strength else ""
+        return "; ".join(filter(None, (measured, self.withdrawal(sign)))) or self.reason
+
+    def withdrawal(self, sign: float) -> str:
+        """Why the side `sign` was withdrawn on sight ("" where it was not)."""
+        reason = self.withdrawn_up if sign > 0 else self.withdrawn_down
+        return f"withdrawn on sight: {reason}" if reason else ""
 
     def identity(self, sign: float) -> float | None:
         """The side `sign`'s share of faces kept the same person, None where it was not measured."""
@@ -157,12 +165,22 @@ class AttributeReport:
     def with_flicker(self, sign: float, ratio: float) -> AttributeReport:
         """This report with the side `sign`'s flicker in video; a side past FLICKER_BAR is no longer offered."""
         report = dataclasses.replace(self, **{"flicker_up" if sign > 0 else "flicker_down": ratio})
-        if ratio > FLICKER_BAR and report.offers(sign):
-            report.sides = report.sides.replace("+" if sign > 0 else "-", "")
-            report.editable = bool(report.sides)
-            if not report.editable:
-                report.reason = report.side_reason(sign)
-        return report
+        return report._without(sign) if ratio > FLICKER_BAR else report
+
+    def withdrawn(self, sign: float, why: str) -> AttributeReport:
+        """This report with the side `sign` withdrawn for what its edits were seen to do (a bright glare the
+        classifier reads as the attribute gone, say): the bars are read by a classifier, which can be fooled."""
+        report = dataclasses.replace(self, **{"withdrawn_up" if sign > 0 else "withdrawn_down": why})
+        return report._without(sign)
+
+    def _without(self, sign: float) -> AttributeReport:
+        """This report (changed in place) with the side `sign` no longer offered."""
+        if self.offers(sign):
+            self.sides = self.sides.replace("+" if sign > 0 else "-", "")
+            self.editable = bool(self.sides)
+            if not self.editable:
+                self.reason = self.side_reason(sign)
+        return self
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -258,7 +276,8 @@ class EditBank:
             measured = ("not measured: too few calibration faces" if figures is None
                         else f"crosses {figures[0]:.0%}, moves the others by {figures[1]:.3f}"
                         + ("" if identity is None else f", keeps the person for {identity:.0%}")
-                        + ("" if flicker is None else f", flickers in video at {flicker:.2f}"))
+                        + ("" if flicker is None else f", flickers in video at {flicker:.2f}")
+                        + (f", {report.withdrawal(sign * value)}" if report.withdrawal(sign * value) else ""))
             out.append(f"{name} {value:+g} ({measured})")
         return out
 
@@ -286,6 +305,11 @@ class EditBank:
     def with_flicker(self, attribute: str, sign: float, ratio: float) -> EditBank:
         """This bank with the side `sign` of `attribute` judged in video too (`AttributeReport.with_flicker`)."""
         reports = {**self.reports, attribute: self.reports[attribute].with_flicker(sign, ratio)}
+        return dataclasses.replace(self, reports=reports)
+
+    def withdrawn(self, attribute: str, sign: float, why: str) -> EditBank:
+        """This bank with the side `sign` of `attribute` withdrawn on sight (`AttributeReport.withdrawn`)."""
+        reports = {**self.reports, attribute: self.reports[attribute].withdrawn(sign, why)}
         return dataclasses.replace(self, reports=reports)
 
     def with_refit(self, refit: EditBank, names: list[str]) -> EditBank:
