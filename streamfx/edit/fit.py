@@ -191,9 +191,10 @@ class Side:
 def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, scale: float | dict[float, float],
              per_side: int, shares: dict[float, Tensor] | None = None, signs=(1.0, -1.0)) -> dict[float, Side]:
     """{+1.0: Side, -1.0: Side} of attribute k's direction at `scale` (or {sign: scale}), of the sides `signs`; a
-    side with too few faces is left out. `shares`: {sign: [M]} each calibration face's share of the edit (one-sided sliders). With an
-    identity model, a side that meets the crossing and entanglement bars is also asked whether it keeps the person
-    (dlib is slow, 0.2 s a face, and a side short of those bars is refused whatever it does to identity)."""
+    side with too few faces is left out. `shares`: {sign: [M]} each calibration face's share of the edit (one-sided
+    sliders). With an identity model, a side that meets the crossing and entanglement bars is also asked whether it
+    keeps the person (dlib is slow, 0.2 s a face, and a side short of those bars is refused whatever it does to
+    identity)."""
     sides = {}
     for sign in signs:
         index = starting_faces(cal.before, cal.labels, k, sign)[:per_side]
