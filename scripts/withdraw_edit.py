@@ -1,6 +1,7 @@
 """Withdraw a side of a slider that meets the measured bars but, looked at, does not make the edit.
 
-    python scripts/withdraw_edit.py bangs=-1 --why "paints a bright glare over the forehead" [--weights PATH] [--out BANK]
+    python scripts/withdraw_edit.py bangs=-1 --why "paints a bright glare over the forehead"
+                                    [--weights PATH] [--out BANK]
 
 The bars are read by the attribute classifier, which a crude drawing can satisfy (a washed-out forehead reads as
 "no bangs"). After `fit_edits.py` and `check_edit_video.py`, whoever looks at the calibration faces' edits may take
