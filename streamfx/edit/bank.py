@@ -273,11 +273,12 @@ class EditBank:
                 continue
             figures = report.figures(sign * value)
             identity, flicker = report.identity(sign * value), report.flicker(sign * value)
+            withdrawal = report.withdrawal(sign * value)
             measured = ("not measured: too few calibration faces" if figures is None
                         else f"crosses {figures[0]:.0%}, moves the others by {figures[1]:.3f}"
                         + ("" if identity is None else f", keeps the person for {identity:.0%}")
                         + ("" if flicker is None else f", flickers in video at {flicker:.2f}")
-                        + (f", {report.withdrawal(sign * value)}" if report.withdrawal(sign * value) else ""))
+                        + (f", {withdrawal}" if withdrawal else ""))
             out.append(f"{name} {value:+g} ({measured})")
         return out
 
