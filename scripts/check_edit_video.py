@@ -36,6 +36,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--weights", type=Path, default=REPO / "streamfx/data/gnr_slim.safetensors")
     parser.add_argument("--out", type=Path, default=None, help="where the judged bank goes (default: in place)")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per clip (default 4)")
+    parser.add_argument("--again", action="store_true", help="measure the sides measured before too")
     return parser.parse_args()
 
 
@@ -51,11 +52,13 @@ def main() -> int:
     faceless = [clip.name for clip, found in boxes.items() if not found]
     if faceless:
         raise SystemExit(f"check_edit_video.py: no face in the first {opts.duration:g} s of {', '.join(faceless)}")
-    print(f"| side | {' | '.join(f'{c.parent.name}/{c.name}' for c in clips)} | verdict |")
+    check = {"clips": [f"{c.parent.name}/{c.name}" for c in clips], "seconds": opts.duration, "bar": FLICKER_BAR}
+    again = opts.again or bank.info.get("video_check") != check
+    print(f"| side | {' | '.join(check['clips'])} | verdict |")
     print("|---|" + "---|" * (len(clips) + 1))
     for attribute, report in bank.reports.items():
         for sign in (1.0, -1.0):
-            if not report.offers(sign):
+            if not report.offers(sign) or (report.flicker(sign) is not None and not again):
                 continue
             spec = f"{attribute.lower()}={sign:+g}"
             ratios = [measure(clip, str(opts.weights), opts.duration, boxes[clip], True, ["edit", "--edit", spec]).ratio
@@ -63,8 +66,7 @@ def main() -> int:
             bank = bank.with_flicker(attribute, sign, max(ratios))
             verdict = "offered" if max(ratios) <= FLICKER_BAR else "refused: flickers"
             print(f"| {attribute} {sign:+.0f} | {' | '.join(f'{r:.3f}' for r in ratios)} | {verdict} |", flush=True)
-    bank.info["video_check"] = {"clips": [f"{c.parent.name}/{c.name}" for c in clips], "seconds": opts.duration,
-                                "bar": FLICKER_BAR}
+    bank.info["video_check"] = check
     bank.save(out)  # replaced whole or not at all
     print(f"wrote {out}: {json.dumps(bank.info['video_check'])}")
     return 0
