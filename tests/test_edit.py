@@ -78,6 +78,14 @@ def test_the_bank_belongs_to_the_bundled_model_and_lists_every_attribute(model, 
     assert all(bank.reports[bank.resolve(s)[0]].strength > 0 for s in HEADLINE)  # every headline slider is fitted
 
 
+def test_every_attribute_the_classifier_measures_has_a_fitted_direction_in_the_bundled_bank(model):
+    bank = model[2]  # a refit of a few (`fit_edits.py --attributes ... --into`) must not leave the rest behind
+    unfitted = [name for name, report in bank.reports.items()
+                if not report.strength and "cannot measure" not in report.reason]
+    assert not unfitted, unfitted
+    assert bank.reports["Blurry"].reason.startswith("the classifier cannot measure it"), bank.reports["Blurry"]
+
+
 def test_the_bundled_bank_was_judged_on_faces_the_fit_had_not_seen_aligned_and_pasted_as_video_faces(model):
     info = model[2].info  # every 10th training face calibrates, the other nine fit (`fit.split_calibration`)
     assert abs(info["train_faces"] - 9 * info["calibration_faces"]) <= 0.01 * info["train_faces"], info
