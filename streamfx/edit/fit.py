@@ -22,8 +22,9 @@
 
 Cost on a 2-core CPU: encoding the faces and solving the probe take about a minute; shapes and strengths about
 3 minutes per attribute at 64 calibration faces a side with the dlib identity check (12 attributes in 2,066 s in
-session 29; the classifier's VGG and the decoder dominate), so the whole bank is about two hours, half that at the
-default 32 a side.
+session 29; the classifier's VGG and the decoder dominate). A refused attribute climbs through every strength in
+both shapes and costs most: about 5 minutes at 64 a side, 2.5 at the default 32 (session 30: the 19 measurable of
+28 refused attributes in 3,788 s at 32). The whole bank is about two and a half hours at 64, half that at 32.
 """
 
 from __future__ import annotations
