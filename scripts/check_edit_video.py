@@ -1,7 +1,7 @@
 """Judge an edit bank's offered sides in video: the last of the editing issue's bars, which photos cannot measure.
 
-    python scripts/check_edit_video.py [--weights streamfx/data/gnr_slim.safetensors] [--out BANK] [--duration 4] [--again]
-                                       [CLIP ...]
+    python scripts/check_edit_video.py [--weights streamfx/data/gnr_slim.safetensors] [--out BANK] [--duration 4]
+                                       [--again] [CLIP ...]
 
 `fit_edits.py` offers a side of a slider on real faces when it meets the bars on calibration photos. Here each
 offered side runs as `streamfx edit CLIP --edit NAME=+-1` over the first seconds of a few shared clips (default:
