@@ -106,7 +106,8 @@ def test_the_edit_command_follows_the_banks_verdict(model, tmp_path, capsys, cle
         code = main(["-q", "edit", str(SAMPLES / "astronaut.mp4"), "-o", str(out), f"--{slider.replace('_', '-')}",
                      str(refused[0]), "--duration", "0.2"])
         err = capsys.readouterr().err.strip()
-        words = "only on real faces" if report.editable else "cannot be edited with this model"
+        words = ("only on real faces" if report.editable else "is not offered on real faces" if report.strength
+                 else "cannot be edited with this model")
         assert code == 2 and words in err and "\n" not in err and not out.exists(), err
     one_way = [s for s in HEADLINE if len(bank.reports[bank.resolve(s)[0]].sides) == 1]
     if one_way:  # the side a one-way slider offers runs

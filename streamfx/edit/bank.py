@@ -256,8 +256,9 @@ class EditBank:
         report = self.reports[attribute]
         why = report.side_reason(sign * value)
         anyway = "; --allow-refused runs it anyway" if report.strength else ""  # a fitted direction, measured short
-        if not report.editable:
-            return f"{name} cannot be edited with this model: {why}{anyway}"
+        if not report.editable:  # refused both ways on photos; anime output takes a fitted direction
+            verdict = "is not offered on real faces by" if report.strength else "cannot be edited with"
+            return f"{name} {verdict} this model: {why}{anyway}"
         offered = "0 to 1" if report.offers(sign) else "-1 to 0"
         return (f"{name}={value:g}: this model offers {name} from {offered} only on real faces (the other way "
                 f"{why}){anyway}")
