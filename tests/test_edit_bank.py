@@ -96,7 +96,8 @@ def test_a_side_that_changes_the_person_is_refused_with_that_reason_and_keeps_it
     bank.reports["Eyeglasses"] = AttributeReport(False, "keeps the person for only 64% of faces", strength=2.5,
                                                  sides="", crossing_up=0.73, crossing_down=0.4, entanglement_up=0.098,
                                                  entanglement_down=0.12, identity_up=0.64)
-    with pytest.raises(UsageError, match=r"eyeglasses is not offered on real faces .*keeps the person for only 64% of faces"):
+    refusal = r"eyeglasses is not offered on real faces .*keeps the person for only 64% of faces"
+    with pytest.raises(UsageError, match=refusal):
         bank.deltas({"eyeglasses": 0.5})
     assert bank.below_bars({"eyeglasses": 1.0}) == [
         "eyeglasses +1 (crosses 73%, moves the others by 0.098, keeps the person for 64%)"]
