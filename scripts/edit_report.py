@@ -1,7 +1,7 @@
 """How well the edit sliders work, measured on held-out CelebA-HQ faces: the tables of the editing issue.
 
     python scripts/edit_report.py [--weights streamfx/data/gnr_slim.safetensors] [--faces 250] [--identity-faces 100]
-                                  [--markdown] [--out runs/edit_report]
+                                  [--no-mouth] [--markdown] [--out runs/edit_report]
 
 On photo output, for each side (+1 and -1) of each headline slider (smile, age, male, eyeglasses, bald, beard,
 mouth_open, bangs) and of every other attribute the bank offers on photos, since a slider may be offered one way
@@ -12,10 +12,14 @@ the classifier's starting reading); the mean absolute change of the other 39 att
 matrix is written to OUT/entanglement.csv) and over the faces starting on the other side only (the stricter figure,
 as the fit's calibration measures it: a one-sided edit hardly touches the rest); and the dlib identity distance
 between slider 0 and the edit (share under 0.6). Then two sliders at once, and one slider with another attribute
-frozen. Faces are edited one-sided, each by its own position (`streamfx/edit/reach.py`), as `streamfx edit` edits
-them; `--same-edit` gives every face the full edit instead. Each face is found and aligned as `streamfx edit` does it
-in a video, and the crop's change is pasted back into the photo, which the classifier reads
-(`streamfx/edit/framing.py`; `--framing photo`: the photos edited as they are, as reports before session 22 did).
+frozen. Last, for the mouth sliders (smile, mouth_open), the mouth's shape read from dlib's 68 landmarks
+(`streamfx/training/mouth.py`), which owes nothing to the classifier: the median reading before and after, the
+real faces' medians without and with the attribute, and the share of faces carried past the midpoint of the two,
+beside the classifier's crossing of the same faces. Faces are edited one-sided, each by its own position
+(`streamfx/edit/reach.py`), as `streamfx edit` edits them; `--same-edit` gives every face the full edit instead.
+Each face is found and aligned as `streamfx edit` does it in a video, and the crop's change is pasted back into the
+photo, which the classifier reads (`streamfx/edit/framing.py`; `--framing photo`: the photos edited as they are, as
+reports before session 22 did).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import csv
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,6 +50,7 @@ VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
 PAIRS = ({"smile": 1.0, "age": 1.0}, {"male": 1.0, "eyeglasses": 1.0}, {"bangs": 1.0, "black_hair": -1.0},
          {"bangs": -1.0, "brown_hair": -1.0})
 FREEZES = (("age", "eyeglasses"), ("male", "young"), ("smile", "mouth_slightly_open"))
+MOUTH = {"Smiling": ("width", "lift"), "Mouth_Slightly_Open": ("gap",)}  # the landmark readings per mouth attribute
 
 
 def parse() -> argparse.Namespace:
@@ -65,6 +71,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--sliders", nargs="*", default=None,
                         help="the sliders of the first table (default: the headline eight and every other attribute "
                              "the bank offers on photos)")
+    parser.add_argument("--no-mouth", action="store_true", help="skip the mouth landmark table (dlib)")
     parser.add_argument("--same-edit", action="store_true",
                         help="every face gets the full edit (one-sided sliders off, as in banks without a probe)")
     return parser.parse_args()
@@ -161,6 +168,7 @@ def main() -> int:
     opts.out.mkdir(parents=True, exist_ok=True)
     rows, matrix = [], []
     full = {}  # (slider, +-1) -> probabilities: the single-slider edits the freeze table compares with
+    mouth_edits = {}  # (slider, +-1) -> edited faces of the mouth sliders, for the landmark table
     # the headline sliders, then every other attribute the bank offers on photos (one way or both)
     sliders = opts.sliders if opts.sliders is not None else [
         *HEADLINE, *(name.lower() for name in names if bank.reports[name].editable
@@ -172,6 +180,8 @@ def main() -> int:
         probs = {v: (before if v == 0 else probability(edited[v] if v in edited else editor.edit({slider: v})))
                  for v in VALUES}
         full.update({(slider, v): probs[v] for v in edited})
+        if attribute in MOUTH and not opts.no_mouth:
+            mouth_edits.update({(slider, v): edited[v] for v in edited})
         whole = monotonic(probs, sign, k, VALUES)
         for side in (1.0, -1.0):
             half = tuple(sorted((0.0, side / 2, side), key=abs))  # 0, then outwards
@@ -226,7 +236,42 @@ def main() -> int:
     print()
     print_table(("edit", "frozen attribute moves (free)", "moves (frozen)", "edited attribute still crosses"),
                 freeze_rows, opts.markdown)
+    if mouth_edits:
+        from streamfx.training.mouth import MouthModel
+
+        print()
+        print_table(("slider", "side", "landmark reading", "real faces without / with", "edited faces before -> after",
+                     "past the midpoint", "classifier crosses, same faces"),
+                    mouth_rows(MouthModel(), bank, names, editor.faces, before, mouth_edits, full), opts.markdown)
     return 0
+
+
+def mouth_rows(mouth, bank, names, faces, before, edits: dict, probabilities: dict) -> list[tuple]:
+    """The landmark table's rows: per mouth slider side and reading (`MOUTH`), on the faces starting across that
+    dlib finds. The line is the midpoint of the medians of the unedited faces the classifier reads without and with
+    the attribute; "past the midpoint" is the share of the edited faces beyond it, in the side's direction."""
+    from streamfx.training.mouth import READINGS
+
+    images = list(to_uint8(faces))
+    boxes = mouth.boxes(images)
+    found = torch.tensor([box is not None for box in boxes])
+    plain = mouth.readings(images, boxes)
+    rows = []
+    for (slider, side), edited in edits.items():
+        attribute, sign = bank.resolve(slider)
+        k = names.index(attribute)
+        has = (before[:, k] >= 0.5).numpy()
+        started = (starting(before[:, k], side * sign) & found).numpy()
+        after = mouth.readings(list(to_uint8(edited)), boxes)
+        for reading in MOUTH[attribute]:
+            r = READINGS.index(reading)
+            without, with_ = np.nanmedian(plain[~has, r]), np.nanmedian(plain[has, r])
+            past = side * sign * (after[started, r] - (without + with_) / 2) > 0
+            rows.append((slider, f"{side:+g}", reading, f"{without:.3f} / {with_:.3f}",
+                         f"{np.median(plain[started, r]):.3f} -> {np.median(after[started, r]):.3f}",
+                         f"{past.mean():.0%} of {int(started.sum())}",
+                         f"{crossing(before[:, k], probabilities[slider, side][:, k], side * sign, found):.0%}"))
+    return rows
 
 
 def print_table(header, rows, markdown: bool) -> None:

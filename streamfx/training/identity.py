@@ -9,7 +9,7 @@ runs them from the prebuilt `dlib-bin` wheel (Boost licence). Both install offli
 nothing is downloaded at run time. The files are found with `importlib.util.find_spec`, which does not run the
 package: its `__init__` imports `pkg_resources`, which recent setuptools no longer has.
 
-Per image: rescale (see `_working_image`), take the largest face found by dlib's frontal (HOG) detector, or the
+Per image: rescale (see `working_image`), take the largest face found by dlib's frontal (HOG) detector, or the
 whole image when it finds none, fit the 5 landmarks in it, cut dlib's own 150 px aligned chip (padding 0.25) and
 run the network on that chip. The detector matters: on FFHQ-framed crops (face about half the width) landmarks
 fitted in the whole-image rectangle are off and an 8 px shift alone moves descriptors by ~0.4; from the detected
@@ -42,22 +42,28 @@ CHIP_PADDING = 0.25  # dlib's default chip framing, as the network was trained
 
 def model_paths() -> tuple[Path, Path]:
     """(recognition network, 5-point landmark model) inside the installed face_recognition_models package."""
+    return wheel_files(RECOGNITION_FILE, LANDMARKS_FILE, what="face identity")
+
+
+def wheel_files(*files: Path, what: str) -> tuple[Path, ...]:
+    """`files` (relative paths) inside the installed face_recognition_models package; `what` names the measure
+    that needs them in the error when they are missing."""
     spec = importlib.util.find_spec(WHEEL)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"face identity weights not installed: {INSTALL_HINT}")
+        raise ModelError(f"{what} weights not installed: {INSTALL_HINT}")
     folder = Path(next(iter(spec.submodule_search_locations)))
-    paths = (folder / RECOGNITION_FILE, folder / LANDMARKS_FILE)
+    paths = tuple(folder / f for f in files)
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
-        raise ModelError(f"face identity weights missing from {folder} ({', '.join(missing)}): {INSTALL_HINT}")
+        raise ModelError(f"{what} weights missing from {folder} ({', '.join(missing)}): {INSTALL_HINT}")
     return paths
 
 
-def _import_dlib():
+def import_dlib(what: str = "the face identity measure"):
     try:
         import dlib
     except ImportError as err:
-        raise ModelError(f"the face identity measure needs dlib: {INSTALL_HINT}") from err
+        raise ModelError(f"{what} needs dlib: {INSTALL_HINT}") from err
     return dlib
 
 
@@ -66,7 +72,7 @@ class IdentityModel:
 
     def __init__(self):
         recognition, landmarks = model_paths()
-        self._dlib = _import_dlib()
+        self._dlib = import_dlib()
         self._detector = self._dlib.get_frontal_face_detector()
         self._landmarks = self._dlib.shape_predictor(str(landmarks))
         self._network = self._dlib.face_recognition_model_v1(str(recognition))
@@ -75,7 +81,7 @@ class IdentityModel:
         """[N,128] float32 descriptors of uint8 RGB [H,W,3] face crops (one main face each, e.g. aligned crops)."""
         out = np.zeros((len(images), DESCRIPTOR_SIZE), np.float32)
         for i, image in enumerate(images):
-            out[i] = self._descriptor(_working_image(_checked(image)))
+            out[i] = self._descriptor(working_image(checked_image(image)))
         return out
 
     def _descriptor(self, image: np.ndarray) -> np.ndarray:
@@ -101,14 +107,14 @@ def same_person_share(before: np.ndarray, after: np.ndarray) -> float:
     return float((distance(before, after) < SAME_PERSON).mean())
 
 
-def _checked(image: np.ndarray) -> np.ndarray:
+def checked_image(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         got = getattr(image, "shape", type(image).__name__)
         raise UsageError(f"face identity needs RGB uint8 [H,W,3] images, got {got}")
     return np.ascontiguousarray(image)  # dlib reads only C-contiguous arrays (a flipped view is not)
 
 
-def _working_image(image: np.ndarray) -> np.ndarray:
+def working_image(image: np.ndarray) -> np.ndarray:
     """Scale so that the long side is within [MIN_SIDE, MAX_SIDE]."""
     import cv2
 
