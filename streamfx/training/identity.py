@@ -110,7 +110,7 @@ def same_person_share(before: np.ndarray, after: np.ndarray) -> float:
 def checked_image(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         got = getattr(image, "shape", type(image).__name__)
-        raise UsageError(f"face identity needs RGB uint8 [H,W,3] images, got {got}")
+        raise UsageError(f"dlib's face measures need RGB uint8 [H,W,3] images, got {got}")
     return np.ascontiguousarray(image)  # dlib reads only C-contiguous arrays (a flipped view is not)
 
 

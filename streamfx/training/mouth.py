@@ -1,11 +1,11 @@
 """The mouth's shape from dlib's 68 face landmarks: a reading of mouth edits that owes nothing to the attribute
 classifier.
 
-The classifier reads an open mouth or a smile largely from what shows inside the lips (teeth, the dark gap): the
-photo decoder's mouth_open +1 crosses its line for 86 % of faces, and the same edit with the decoder's drawing
-smoothed by one pixel for 6 %, although the lips part as far in both (docs/editing.md, session 31). So whether an
-edit moved the lips at all is read here from landmarks alone. Per face, in units of the distance between the outer
-eye corners (so that the face's size drops out):
+The classifier reads an open mouth or a smile largely from what shows inside the lips (teeth, the dark gap):
+mouth_open +1 carries 86 % of calibration faces across the classifier's line, and the same edit with what the
+decoder's drawing adds smoothed by one pixel 6 %, although the lips part as far in both (docs/editing.md, session
+31). So whether an edit moved the lips at all is read here from landmarks alone. Per face, in units of the distance
+between the outer eye corners (so that the face's size drops out):
 
 - gap: how far apart the inner lips are (the mean of three upper/lower inner-lip pairs);
 - width: from one mouth corner to the other;
