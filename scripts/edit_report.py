@@ -165,6 +165,11 @@ def main() -> int:
         identity = IdentityModel()
         id_count = min(opts.identity_faces, len(held))
         id_before = identity.descriptors(list(to_uint8(editor.faces[:id_count])))
+    mouth = None
+    if not opts.no_mouth:  # loaded first, so that a missing dlib stops the report before the long part
+        from streamfx.training.mouth import MouthModel
+
+        mouth = MouthModel()
     opts.out.mkdir(parents=True, exist_ok=True)
     rows, matrix = [], []
     full = {}  # (slider, +-1) -> probabilities: the single-slider edits the freeze table compares with
@@ -180,7 +185,7 @@ def main() -> int:
         probs = {v: (before if v == 0 else probability(edited[v] if v in edited else editor.edit({slider: v})))
                  for v in VALUES}
         full.update({(slider, v): probs[v] for v in edited})
-        if attribute in MOUTH and not opts.no_mouth:
+        if attribute in MOUTH and mouth is not None:
             mouth_edits.update({(slider, v): edited[v] for v in edited})
         whole = monotonic(probs, sign, k, VALUES)
         for side in (1.0, -1.0):
@@ -237,12 +242,10 @@ def main() -> int:
     print_table(("edit", "frozen attribute moves (free)", "moves (frozen)", "edited attribute still crosses"),
                 freeze_rows, opts.markdown)
     if mouth_edits:
-        from streamfx.training.mouth import MouthModel
-
         print()
         print_table(("slider", "side", "landmark reading", "real faces without / with", "edited faces before -> after",
                      "past the midpoint", "classifier crosses, same faces"),
-                    mouth_rows(MouthModel(), bank, names, editor.faces, before, mouth_edits, full), opts.markdown)
+                    mouth_rows(mouth, bank, names, editor.faces, before, mouth_edits, full), opts.markdown)
     return 0
 
 
