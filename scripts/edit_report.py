@@ -43,6 +43,7 @@ from streamfx.edit.render import PhotoDecoder, encode_all, photo_decoder, photo_
 from streamfx.pixels import to_uint8  # noqa: E402
 from streamfx.training.attributes import labels_of, load_classifier, read_attributes  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
+from streamfx.training.mouth import GAP, LIFT, READINGS, WIDTH, MouthModel  # noqa: E402
 from streamfx.weights import load_generators  # noqa: E402
 
 VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
@@ -50,7 +51,7 @@ VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
 PAIRS = ({"smile": 1.0, "age": 1.0}, {"male": 1.0, "eyeglasses": 1.0}, {"bangs": 1.0, "black_hair": -1.0},
          {"bangs": -1.0, "brown_hair": -1.0})
 FREEZES = (("age", "eyeglasses"), ("male", "young"), ("smile", "mouth_slightly_open"))
-MOUTH = {"Smiling": ("width", "lift"), "Mouth_Slightly_Open": ("gap",)}  # the landmark readings per mouth attribute
+MOUTH = {"Smiling": (WIDTH, LIFT), "Mouth_Slightly_Open": (GAP,)}  # the landmark readings per mouth attribute
 
 
 def parse() -> argparse.Namespace:
@@ -165,11 +166,7 @@ def main() -> int:
         identity = IdentityModel()
         id_count = min(opts.identity_faces, len(held))
         id_before = identity.descriptors(list(to_uint8(editor.faces[:id_count])))
-    mouth = None
-    if not opts.no_mouth:  # loaded first, so that a missing dlib stops the report before the long part
-        from streamfx.training.mouth import MouthModel
-
-        mouth = MouthModel()
+    mouth = None if opts.no_mouth else MouthModel()  # first: a missing dlib stops the report before the long part
     opts.out.mkdir(parents=True, exist_ok=True)
     rows, matrix = [], []
     full = {}  # (slider, +-1) -> probabilities: the single-slider edits the freeze table compares with
@@ -253,8 +250,6 @@ def mouth_rows(mouth, bank, names, faces, before, edits: dict, probabilities: di
     """The landmark table's rows: per mouth slider side and reading (`MOUTH`), on the faces starting across that
     dlib finds. The line is the midpoint of the medians of the unedited faces the classifier reads without and with
     the attribute; "past the midpoint" is the share of the edited faces beyond it, in the side's direction."""
-    from streamfx.training.mouth import READINGS
-
     images = list(to_uint8(faces))
     boxes = mouth.boxes(images)
     found = torch.tensor([box is not None for box in boxes])
@@ -266,11 +261,10 @@ def mouth_rows(mouth, bank, names, faces, before, edits: dict, probabilities: di
         has = (before[:, k] >= 0.5).numpy()
         started = (starting(before[:, k], side * sign) & found).numpy()
         after = mouth.readings(list(to_uint8(edited)), boxes)
-        for reading in MOUTH[attribute]:
-            r = READINGS.index(reading)
+        for r in MOUTH[attribute]:
             without, with_ = np.nanmedian(plain[~has, r]), np.nanmedian(plain[has, r])
             past = side * sign * (after[started, r] - (without + with_) / 2) > 0
-            rows.append((slider, f"{side:+g}", reading, f"{without:.3f} / {with_:.3f}",
+            rows.append((slider, f"{side:+g}", READINGS[r], f"{without:.3f} / {with_:.3f}",
                          f"{np.median(plain[started, r]):.3f} -> {np.median(after[started, r]):.3f}",
                          f"{past.mean():.0%} of {int(started.sum())}",
                          f"{crossing(before[:, k], probabilities[slider, side][:, k], side * sign, found):.0%}"))

@@ -27,6 +27,19 @@ def require(path: Path) -> Path:
     return path
 
 
+def require_model(load, what: str):
+    """`load()`: a development measure's model (dlib's), or skip the calling test, with the reason, when its wheel
+    is not installed (fail instead under CI, which must run `what`)."""
+    from streamfx.errors import ModelError
+
+    try:
+        return load()
+    except ModelError as err:
+        if SHARED_REQUIRED:
+            pytest.fail(f"{err} (STREAMFX_REQUIRE_SHARED=1: CI must run {what})")
+        pytest.skip(str(err))
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return require(DATA)

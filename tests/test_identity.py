@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DATA, SHARED_REQUIRED, require
+from conftest import DATA, require, require_model
 from streamfx.errors import ModelError
 from streamfx.io.image import read_image
 from streamfx.training import identity
@@ -20,12 +20,7 @@ PHOTOS = DATA / "photos" / "facenet-pytorch"
 
 @pytest.fixture(scope="module")
 def model():
-    try:
-        return IdentityModel()
-    except ModelError as err:  # dlib or the weights are not installed
-        if SHARED_REQUIRED:
-            pytest.fail(f"{err} (STREAMFX_REQUIRE_SHARED=1: CI must run the identity tests)")
-        pytest.skip(str(err))
+    return require_model(IdentityModel, "the identity tests")
 
 
 @pytest.fixture(scope="module")

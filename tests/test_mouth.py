@@ -7,19 +7,14 @@ import importlib.util
 import numpy as np
 import pytest
 
-from conftest import DATA, SHARED_REQUIRED, require
+from conftest import DATA, require, require_model
 from streamfx.errors import ModelError
 from streamfx.training.mouth import GAP, LIFT, WIDTH, MouthModel, mouth_shape
 
 
 @pytest.fixture(scope="module")
 def model():
-    try:
-        return MouthModel()
-    except ModelError as err:  # dlib or the weights are not installed
-        if SHARED_REQUIRED:
-            pytest.fail(f"{err} (STREAMFX_REQUIRE_SHARED=1: CI must run the mouth tests)")
-        pytest.skip(str(err))
+    return require_model(MouthModel, "the mouth tests")
 
 
 @pytest.fixture(scope="module")
