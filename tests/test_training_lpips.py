@@ -9,7 +9,7 @@ import torch
 
 from conftest import DATA, require
 from streamfx.training.data import list_images, load_batch
-from streamfx.training.lpips import _file_key_map, load_lpips, weight_path
+from streamfx.training.lpips import _file_key_map, either_way, load_lpips, weight_path
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("stlpips_pytorch") is None,
                                 reason="stlpips-pytorch not installed (pip install --no-deps stlpips-pytorch==0.0.2)")
@@ -82,3 +82,28 @@ def test_the_gpu_pack_keeps_every_lpips_tensor_within_int8_rounding():
     assert ((unpacked["net.slice1.2.weight"] - source["net.slice1.2.weight"]).abs() <= step / 2 + 1e-7).all()
     for key in ("scaling_layer.scale", "net.slice1.0.bias", "lin0.model.1.weight"):
         assert torch.equal(unpacked[key], source[key])
+
+
+def _stripes(size: int, rising: bool, period: float = 4.0) -> torch.Tensor:
+    """[1,1,S,S] diagonal stripes in [-1,1]: '/' when `rising`, else '\\'."""
+    y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                          indexing="ij")
+    return torch.sin(2 * torch.pi * ((x + y) if rising else (x - y)) / (period * 2 ** 0.5))[None, None]
+
+
+def test_one_diagonal_is_read_more_strictly_than_the_other(lpips, faces):
+    """The fact `either_way` is for: the same stripes cost several times more running '/' than '\\'."""
+    with torch.no_grad():
+        rising = lpips(faces + 0.08 * _stripes(128, True), faces)
+        falling = lpips(faces + 0.08 * _stripes(128, False), faces)
+    assert float((rising / falling).min()) > 2.5
+
+
+def test_either_way_reads_the_chosen_pairs_mirrored(lpips, faces):
+    striped = faces + 0.08 * _stripes(128, False)
+    mirror = torch.tensor([True, False, True, False])
+    with torch.no_grad():
+        read = either_way(lpips, striped, faces, mirror)
+        plain, mirrored = lpips(striped, faces), lpips(striped.flip(3), faces.flip(3))
+    assert torch.allclose(read[mirror], mirrored[mirror]) and torch.allclose(read[~mirror], plain[~mirror])
+    assert float(read[mirror].min()) > float(read[~mirror].max())  # '\\' mirrored is '/', read strictly

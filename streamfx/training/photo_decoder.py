@@ -39,6 +39,7 @@ from streamfx.models.discriminator import PatchCritic
 from streamfx.models.gnr import Generator
 from streamfx.models.modulated import ModulatedConv2d
 from streamfx.training.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from streamfx.training.lpips import either_way
 from streamfx.training.samples import tile, write_png
 from streamfx.training.trainer import update_ema
 
@@ -151,6 +152,7 @@ class PhotoDecoderRun:
         o = self.options
         index = torch.randint(len(self.faces), (o.batch,), generator=self.generator).to(self.device)
         flip = (torch.rand(o.batch, generator=self.generator) < 0.5).to(self.device)
+        mirror = (torch.rand(o.batch, generator=self.generator) < 0.5).to(self.device)  # how LPIPS reads each pair
         x = self.faces[index]
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
         if self.device.type == "cpu":
@@ -160,7 +162,7 @@ class PhotoDecoderRun:
         # LPIPS's VGG16 is most of the step: on CPUs with native bf16, bf16 and channels-last make it 1.8x faster
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.a2a.decode(content, self.a2a.mapping(style))
-            perceptual = self.lpips(out, x).float().mean()
+            perceptual = either_way(self.lpips, out, x, mirror).float().mean()
         terms = {"l1": F.l1_loss(out.float(), x), "lpips": perceptual}
         loss = terms["l1"] + o.lpips_weight * perceptual
         if self.critic is not None:
@@ -216,15 +218,17 @@ class PhotoDecoderRun:
 
     @torch.no_grad()
     def evaluate(self, chunk: int = 32) -> dict:
-        """PSNR (dB) and LPIPS of the held-out faces redrawn from their own codes."""
+        """PSNR (dB) and LPIPS of the held-out faces redrawn from their own codes; `lpips_mirrored` reads the same
+        pairs mirrored, since LPIPS's VGG is stricter on one diagonal than on the other (`either_way`)."""
         from streamfx.training.evaluate import psnr
 
-        scores, model = {"psnr": [], "lpips": []}, self.model
+        scores, model = {"psnr": [], "lpips": [], "lpips_mirrored": []}, self.model
         for part in self.held_out.split(chunk):
             content, style = model.encode(part)
             out = model.decode(content, model.mapping(style)).clamp(-1, 1)
             scores["psnr"].append(psnr(out, part))
             scores["lpips"].append(self.lpips(out, part).flatten())
+            scores["lpips_mirrored"].append(self.lpips(out.flip(3), part.flip(3)).flatten())
         return {"step": self.step, **{k: float(torch.cat(v).mean()) for k, v in scores.items()}}
 
     def record(self, losses: dict[str, float], elapsed: float) -> None:
@@ -232,8 +236,8 @@ class PhotoDecoderRun:
         row = {**self.evaluate(), **{f"train_{k}": round(v, 4) for k, v in losses.items()},
                "elapsed_s": round(elapsed, 1)}
         extra = "".join(f", {k} {losses[k]:.3f}" for k in ("adversarial", "critic") if k in losses)
-        log.info("photo decoder step %d: loss %.3f%s, held-out PSNR %.2f dB, LPIPS %.3f", row["step"],
-                 losses["loss"], extra, row["psnr"], row["lpips"])
+        log.info("photo decoder step %d: loss %.3f%s, held-out PSNR %.2f dB, LPIPS %.4f (mirrored %.4f)",
+                 row["step"], losses["loss"], extra, row["psnr"], row["lpips"], row["lpips_mirrored"])
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with (self.run_dir / LOG).open("a") as f:
             f.write(json.dumps(row) + "\n")
