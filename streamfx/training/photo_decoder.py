@@ -14,6 +14,9 @@ L1 + LPIPS alone plateau at a soft face (about 23.6 dB): where a patch could be 
 their mean. An optional adversarial term (`adversarial_weight`) adds a patch critic that judges local texture
 against the real faces, which is what asks the decoder for detail instead of blur.
 
+LPIPS reads half of each batch mirrored (`lpips.either_way`): read one way only, it forgives stripes along one
+diagonal, and a decoder trained so draws them (docs/editing.md, session 32).
+
 `ema_decay` keeps an exponential moving average of the weights, which is what is evaluated, drawn and exported.
 
 State (what trains, the critic, their Adam moments, the average, step, sampler) is saved as safetensors + JSON, so
