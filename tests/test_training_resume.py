@@ -86,6 +86,27 @@ def test_distillation_only_steps_between_full_steps(domains):
     assert "d_r1" in trainer.step()
 
 
+def test_perceptual_terms_read_the_drawn_pairs_mirrored(domains):
+    """The cycle and distillation LPIPS read each pair the way the step's `mirror` draw says (`either_way`): all
+    unmirrored gives plain LPIPS, all mirrored gives LPIPS of the flipped pairs, which differs on these drawings."""
+    trainer = _trainer(domains)
+    x = trainer._draw()
+    assert x["mirror"].shape == (3 * trainer.cfg.batch,) and x["mirror"].dtype == torch.bool
+    with torch.no_grad():
+        f = trainer._translate(x)
+        distilled = trainer._distill(x)
+        cycle_a, cycle_b = f["fake_a"], f["fake_b"]  # any drawings of the training size stand in for the cycle
+        readings = {}
+        for mirrored in (False, True):
+            x["mirror"] = torch.full_like(x["mirror"], mirrored)
+            readings[mirrored] = [float(v) for v in trainer._perceptual(x, cycle_a, cycle_b, distilled)]
+        plain = float(trainer.lpips(distilled["image"], x["pair_y"]).mean())
+        flipped = float(trainer.lpips(distilled["image"].flip(3), x["pair_y"].flip(3)).mean())
+    assert readings[False][1] == pytest.approx(plain, rel=1e-5)
+    assert readings[True][1] == pytest.approx(flipped, rel=1e-5)
+    assert readings[True][0] != pytest.approx(readings[False][0], rel=1e-3)
+
+
 def test_cpu_bf16_channels_last_step_matches_fp32_closely(domains):
     """The fast CPU step (bf16 autocast, NHWC) computes the same losses as fp32 to bf16 precision, and its
     optimizer keeps fp32 weights."""

@@ -24,7 +24,7 @@ from streamfx.training.augment import AugmentConfig, augment_pair, gnr_batch, ji
 from streamfx.training.data import DomainData, DomainSampler, ImageCache
 from streamfx.training.losses import (LossWeights, d_logistic_loss, g_nonsaturating_loss, r1_penalty,
                                       style_consistency_loss)
-from streamfx.training.lpips import load_lpips
+from streamfx.training.lpips import either_way, load_lpips
 
 TINY_CHANNELS = ((4, 32), (8, 32), (16, 32), (32, 16), (64, 16))
 
@@ -141,6 +141,8 @@ class GNRTrainer:
             draw[name] = torch.randperm(2 * b, generator=self.generator)[:b].to(dev)
         for name in ("shuffle_a", "shuffle_b"):
             draw[name] = torch.randperm(b, generator=self.generator).to(dev)
+        # which pairs LPIPS reads mirrored: cycle pairs of both domains, then teacher pairs (`either_way`)
+        draw["mirror"] = (torch.rand(3 * b, generator=self.generator) < 0.5).to(dev)
         if self.sampler_pairs is not None:
             faces, targets = zip(*self.sampler_pairs.next_paths(b))
             pair_x, pair_y = augment_pair(self.images.batch(list(faces)), self.images.batch(list(targets)),
@@ -237,16 +239,21 @@ class GNRTrainer:
 
         VGG16 LPIPS costs more than the rest of the step, so the cycle (whose job is to keep the content) is
         measured at half resolution, in one call for both domains; the distillation, which carries the
-        teacher's line work, at full resolution.
+        teacher's line work, at full resolution. Half of each call's pairs are read mirrored (`lpips.either_way`).
         """
         half = self.cfg.cycle_lpips_downsample
         outputs = F.avg_pool2d(torch.cat([cycle_a, cycle_b]), half) if half > 1 else torch.cat([cycle_a, cycle_b])
         targets = torch.cat([x["same_a"], x["same_b"]])
         targets = F.avg_pool2d(targets, half) if half > 1 else targets
-        cycle = self.lpips(outputs, targets).float().mean() * 2  # the sum of the two domains' means
+        cycle = either_way(self.lpips, outputs, targets, x["mirror"][:len(outputs)]).float().mean() * 2  # both domains
         if distilled is None:
             return cycle, cycle.new_zeros(())
-        return cycle, self.lpips(distilled["image"], x["pair_y"]).float().mean()
+        return cycle, self._distill_lpips(distilled, x)
+
+    def _distill_lpips(self, distilled: dict, x: dict) -> Tensor:
+        """LPIPS of the distilled drawings against the teacher's, half of the pairs read mirrored."""
+        pairs = len(x["pair_y"])
+        return either_way(self.lpips, distilled["image"], x["pair_y"], x["mirror"][-pairs:]).float().mean()
 
     def _update_ema(self) -> None:
         for ema, live in ((self.ema_a2b, self.g_a2b), (self.ema_b2a, self.g_b2a)):
@@ -264,7 +271,7 @@ class GNRTrainer:
         with self._autocast():
             distilled = self._distill(x)
             lat = g_nonsaturating_loss([self.d_l(distilled["style"])])
-            distill_lpips = self.lpips(distilled["image"], x["pair_y"]).float().mean()
+            distill_lpips = self._distill_lpips(distilled, x)
         distill_l1 = (distilled["image"].float() - x["pair_y"]).abs().mean()
         loss = w.distill_l1 * distill_l1 + w.distill_lpips * distill_lpips + w.latent_adversarial * lat
         self.g_optim.zero_grad(set_to_none=True)
