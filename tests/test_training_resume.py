@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import DATA, require
 from streamfx.training import checkpoint as ckpt
@@ -87,24 +88,32 @@ def test_distillation_only_steps_between_full_steps(domains):
 
 
 def test_perceptual_terms_read_the_drawn_pairs_mirrored(domains):
-    """The cycle and distillation LPIPS read each pair the way the step's `mirror` draw says (`either_way`): all
+    """The cycle and distillation LPIPS read each pair the way the step's mirror draws say (`either_way`): all
     unmirrored gives plain LPIPS, all mirrored gives LPIPS of the flipped pairs, which differs on these drawings."""
     trainer = _trainer(domains)
     x = trainer._draw()
-    assert x["mirror"].shape == (3 * trainer.cfg.batch,) and x["mirror"].dtype == torch.bool
+    b = trainer.cfg.batch
+    assert x["mirror_cycle"].shape == (2 * b,) and x["mirror_pairs"].shape == (b,)
     with torch.no_grad():
         f = trainer._translate(x)
         distilled = trainer._distill(x)
         cycle_a, cycle_b = f["fake_a"], f["fake_b"]  # any drawings of the training size stand in for the cycle
+        half = trainer.cfg.cycle_lpips_downsample
+        outputs = F.avg_pool2d(torch.cat([cycle_a, cycle_b]), half)
+        targets = F.avg_pool2d(torch.cat([x["same_a"], x["same_b"]]), half)
+        expected = {}
+        for mirrored in (False, True):
+            flip = (lambda t: t.flip(3)) if mirrored else (lambda t: t)
+            expected[mirrored] = [float(trainer.lpips(flip(outputs), flip(targets)).mean()) * 2,
+                                  float(trainer.lpips(flip(distilled["image"]), flip(x["pair_y"])).mean())]
         readings = {}
         for mirrored in (False, True):
-            x["mirror"] = torch.full_like(x["mirror"], mirrored)
+            for name in ("mirror_cycle", "mirror_pairs"):
+                x[name] = torch.full_like(x[name], mirrored)
             readings[mirrored] = [float(v) for v in trainer._perceptual(x, cycle_a, cycle_b, distilled)]
-        plain = float(trainer.lpips(distilled["image"], x["pair_y"]).mean())
-        flipped = float(trainer.lpips(distilled["image"].flip(3), x["pair_y"].flip(3)).mean())
-    assert readings[False][1] == pytest.approx(plain, rel=1e-5)
-    assert readings[True][1] == pytest.approx(flipped, rel=1e-5)
-    assert readings[True][0] != pytest.approx(readings[False][0], rel=1e-3)
+    for mirrored in (False, True):
+        assert readings[mirrored] == pytest.approx(expected[mirrored], rel=1e-5), mirrored
+    assert expected[True][1] != pytest.approx(expected[False][1], rel=1e-3)
 
 
 def test_cpu_bf16_channels_last_step_matches_fp32_closely(domains):

@@ -141,8 +141,8 @@ class GNRTrainer:
             draw[name] = torch.randperm(2 * b, generator=self.generator)[:b].to(dev)
         for name in ("shuffle_a", "shuffle_b"):
             draw[name] = torch.randperm(b, generator=self.generator).to(dev)
-        # which pairs LPIPS reads mirrored: cycle pairs of both domains, then teacher pairs (`either_way`)
-        draw["mirror"] = (torch.rand(3 * b, generator=self.generator) < 0.5).to(dev)
+        # which pairs LPIPS reads mirrored (`either_way`): the cycle's, both domains
+        draw["mirror_cycle"] = (torch.rand(2 * b, generator=self.generator) < 0.5).to(dev)
         if self.sampler_pairs is not None:
             faces, targets = zip(*self.sampler_pairs.next_paths(b))
             pair_x, pair_y = augment_pair(self.images.batch(list(faces)), self.images.batch(list(targets)),
@@ -150,6 +150,7 @@ class GNRTrainer:
             if self.cfg.jitter_teacher:
                 pair_y = jitter_colours(pair_y, self.generator, self.cfg.augment)
             draw["pair_x"], draw["pair_y"] = self._input(pair_x), self._input(pair_y)  # [B,3,S,S] face, teacher
+            draw["mirror_pairs"] = (torch.rand(b, generator=self.generator) < 0.5).to(dev)
         return draw
 
     def _translate(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -245,15 +246,14 @@ class GNRTrainer:
         outputs = F.avg_pool2d(torch.cat([cycle_a, cycle_b]), half) if half > 1 else torch.cat([cycle_a, cycle_b])
         targets = torch.cat([x["same_a"], x["same_b"]])
         targets = F.avg_pool2d(targets, half) if half > 1 else targets
-        cycle = either_way(self.lpips, outputs, targets, x["mirror"][:len(outputs)]).float().mean() * 2  # both domains
+        cycle = either_way(self.lpips, outputs, targets, x["mirror_cycle"]).float().mean() * 2  # both domains
         if distilled is None:
             return cycle, cycle.new_zeros(())
         return cycle, self._distill_lpips(distilled, x)
 
     def _distill_lpips(self, distilled: dict, x: dict) -> Tensor:
         """LPIPS of the distilled drawings against the teacher's, half of the pairs read mirrored."""
-        pairs = len(x["pair_y"])
-        return either_way(self.lpips, distilled["image"], x["pair_y"], x["mirror"][-pairs:]).float().mean()
+        return either_way(self.lpips, distilled["image"], x["pair_y"], x["mirror_pairs"]).float().mean()
 
     def _update_ema(self) -> None:
         for ema, live in ((self.ema_a2b, self.g_a2b), (self.ema_b2a, self.g_b2a)):
