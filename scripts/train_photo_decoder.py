@@ -131,8 +131,8 @@ def main(argv=None) -> int:
                     "CelebA-HQ training split less the bank's calibration faces, aligned as video faces",
                     "encoder": "trained with the decoder" if opts.train_encoder else "A2B's, frozen",
                     **({"ema_decay": opts.ema} if opts.ema else {}),
-                    "loss": "L1 + LPIPS (ST-LPIPS VGG16)" + (f" + {opts.adversarial:g} x patch critic"
-                                                             if opts.adversarial else ""),
+                    "loss": "L1 + LPIPS (ST-LPIPS VGG16, a random half of each batch read mirrored)"
+                            + (f" + {opts.adversarial:g} x patch critic" if opts.adversarial else ""),
                     "lr": opts.lr, "batch": opts.batch,
                     **({"min_lr_fraction": opts.min_lr} if opts.min_lr != 1 else {}),
                     **({"note": opts.note} if opts.note else {})}
