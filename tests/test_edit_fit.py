@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from streamfx.edit.fit import STRENGTHS, _calibrate, localise, split_calibration, starting_faces
+from streamfx.edit.fit import STRENGTHS, _calibrate, _calibrate_near, localise, split_calibration, starting_faces
 
 
 def test_localise_keeps_the_attributes_place_and_drops_the_faint_rest():
@@ -43,6 +43,14 @@ class FakeCalibrator:
         return after
 
 
+def _recording(fake):
+    """`fake` with every strength it is asked to measure (signed) recorded in the returned list."""
+    measured = []
+    fake.probabilities = lambda index, c, s, inner=fake.probabilities: (measured.append(float(s[0])),
+                                                                        inner(index, c, s))[1]
+    return measured
+
+
 def test_each_side_gets_the_smallest_strength_that_carries_it_and_not_one_past_its_best():
     calibration = _calibrate(FakeCalibrator(), 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
     assert calibration.up.strength == 1.5 and calibration.up.crossing == 1.0
@@ -53,12 +61,39 @@ def test_each_side_gets_the_smallest_strength_that_carries_it_and_not_one_past_i
 
 def test_a_settled_side_is_not_measured_again_while_the_other_side_climbs():
     fake = FakeCalibrator()
-    measured = []
-    fake.probabilities = lambda index, c, s, inner=fake.probabilities: (measured.append(float(s[0])),
-                                                                        inner(index, c, s))[1]
+    measured = _recording(fake)
     calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
     assert (calibration.up.strength, calibration.down.strength) == (1.5, 2.5)
     assert measured == [0.75, -0.75, 1.5, -1.5, -2.0, -2.5]  # up settles at 1.5; down alone climbs to 2.5
+
+
+def test_a_search_from_the_previous_fits_strengths_picks_the_same_with_fewer_measurements():
+    full = _calibrate(FakeCalibrator(), 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    fake = FakeCalibrator()
+    measured = _recording(fake)
+    near = _calibrate_near(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16,
+                           start={1.0: full.up.strength, -1.0: full.down.strength})
+    assert near == full
+    assert measured == [1.5, 0.75, -2.5, -2.0]  # each side: its old strength, then one weaker that no longer does
+
+
+def test_a_search_from_strengths_that_no_longer_fit_climbs_or_steps_down_to_the_new_ones():
+    fake = FakeCalibrator()
+    measured = _recording(fake)
+    near = _calibrate_near(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16,
+                           start={1.0: 4.0, -1.0: 1.4})  # up: the model now needs less; down: more (1.4 is nearest 1.5)
+    assert (near.up.strength, near.down.strength) == (1.5, 2.5) and near.crossing == 1.0
+    assert measured == [4.0, 3.0, 2.5, 2.0, 1.5, 0.75, -1.5, -2.0, -2.5]
+
+
+def test_a_refit_from_a_previous_fit_keeps_its_shape():
+    from streamfx.edit.fit import _fit_attribute
+
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    for localised in (False, True):
+        fitted = _fit_attribute(PerFaceCalibrator(), 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions),
+                                target=0.8, per_side=16, start=(localised, {1.0: 2.0, -1.0: 2.0}))
+        assert fitted.localised == localised and fitted.measured.up.strength == 1.5
 
 
 def test_a_side_that_meets_the_bars_below_the_target_takes_that_strength():

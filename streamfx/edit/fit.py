@@ -25,6 +25,8 @@ Cost on a 2-core CPU: encoding the faces and solving the probe take about a minu
 session 29; the classifier's VGG and the decoder dominate). A refused attribute climbs through every strength in
 both shapes and costs most: about 5 minutes at 64 a side, 2.5 at the default 32 (session 30: the 19 measurable of
 28 refused attributes in 3,788 s at 32). The whole bank is about two and a half hours at 64, half that at 32.
+A refit from a previous bank's strengths (`previous`, `_calibrate_near`) measures two or three strengths a side,
+and one for a side refused at the strongest: the shipped bank refitted from itself in 1,352 s instead of 10,266 s.
 """
 
 from __future__ import annotations
@@ -277,6 +279,51 @@ def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> 
     return Calibration.of(chosen)
 
 
+def _calibrate_near(cal, k, content_dir, style_dir, target: float, per_side: int,
+                    start: dict[float, float]) -> Calibration | None:
+    """`_calibrate`'s strengths, searched from a previous fit's (`start`: {sign: strength}) instead of from the
+    weakest (`_search_side`): a refit on a model that changed a little measures two or three strengths a side
+    instead of up to eight. Where the previous fit was made on the same model and faces, the pick is the same as
+    `_calibrate`'s; on another model it is the best near the old one. None when neither side has faces."""
+    chosen = {}
+    for sign, strength in start.items():
+        tried = _search_side(cal, k, content_dir, style_dir, target, per_side, sign, _nearest(strength))
+        if tried:
+            chosen[sign] = _pick(tried, target)
+    return Calibration.of(chosen)
+
+
+def _search_side(cal, k, content_dir, style_dir, target: float, per_side: int, sign: float,
+                 start: int) -> list[Side]:
+    """Side `sign` measured from STRENGTHS[start]: down while a weaker strength still carries `target` of its
+    faces across within the bars, else up until one carries `target` across; what was tried, weakest first ([]
+    without faces on that side)."""
+    def at(i: int) -> Side | None:
+        return _measure(cal, k, content_dir, style_dir, STRENGTHS[i], per_side, signs=[sign]).get(sign)
+
+    def settles(side: Side) -> bool:
+        return side.crossing >= target and side.within_bars
+
+    side = at(start)
+    if side is None:
+        return []
+    tried, i = [side], start
+    if settles(side):
+        while i > 0 and settles(tried[0]):
+            i -= 1
+            tried.insert(0, at(i))
+    else:
+        while tried[-1].crossing < target and i + 1 < len(STRENGTHS):
+            i += 1
+            tried.append(at(i))
+    return tried
+
+
+def _nearest(strength: float) -> int:
+    """The index of the tried strength nearest `strength`."""
+    return min(range(len(STRENGTHS)), key=lambda i: abs(STRENGTHS[i] - strength))
+
+
 def _pick(sides: list[Side], target: float) -> Side:
     """One side's strength among those tried (weakest first): the first that reaches `target` within the
     entanglement and identity bars, else the first that meets every bar (a side offered by itself), else the first
@@ -309,17 +356,22 @@ class FittedAttribute:
 
 
 def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, probe, target: float,
-                   per_side: int) -> FittedAttribute | None:
+                   per_side: int, start: tuple[bool, dict[float, float]] | None = None) -> FittedAttribute | None:
     """The direction as regressed or localised, whichever ranks better at its calibrated strengths; then the same
     one-sided (each calibration face's share by the probe's reading of it). One-sided only spares faces that
     already are where the slider goes, which the calibration faces (all on the wrong side) cannot show; so it is
     kept unless it offers fewer sides (`Calibration.sides`) or carries fewer of them across: below the bar when the
     full edit reached it, or more than ONE_SIDED_SLACK fewer when it did not (the probe misreads some faces the
-    classifier reads otherwise)."""
+    classifier reads otherwise). `start`: a previous fit's shape (localised or not) and strengths per side: that
+    shape alone is calibrated, near those strengths (`_calibrate_near`)."""
     variants = {False: content_dir, True: localise(content_dir)}
-    calibrations = {local: _calibrate(cal, k, direction, style_dir, target, per_side)
-                    for local, direction in variants.items()}
-    if calibrations[False] is None:
+    if start is None:
+        calibrations = {local: _calibrate(cal, k, direction, style_dir, target, per_side)
+                        for local, direction in variants.items()}
+    else:
+        local, strengths = start
+        calibrations = {local: _calibrate_near(cal, k, variants[local], style_dir, target, per_side, strengths)}
+    if None in calibrations.values():
         return None
     local = max(calibrations, key=lambda v: calibrations[v].rank())
     chosen = calibrations[local]
@@ -348,6 +400,13 @@ def _report(measured: Calibration, strength: float, strength_down: float, locali
     return report
 
 
+def _start(report: AttributeReport | None) -> tuple[bool, dict[float, float]] | None:
+    """A previous fit's shape and strengths per side, to search from; None where it fitted no direction."""
+    if report is None or report.strength <= 0:
+        return None
+    return report.localised, {1.0: report.strength, -1.0: report.strength_down or report.strength}
+
+
 def _side_figures(side: Side, name: str) -> dict:
     """A side's crossing, entanglement and identity share for the report (None when the side had no faces to
     measure on)."""
@@ -361,7 +420,7 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
              measurable: dict[str, float], model_sha256: str = "",
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
              tune: TuneOptions | None = None, tune_faces: Tensor | None = None, identity=None,
-             anime_encoder=None) -> EditBank:
+             anime_encoder=None, previous: dict[str, AttributeReport] | None = None) -> EditBank:
     """The bank for the photo `encoder` (`render.photo_encoder`) and `decoder`, fitted on `train_faces` and judged on
     `calibration_faces` (keep these two apart:
     `split_calibration`). For video faces both are aligned as `streamfx edit` aligns them (`framing.py`):
@@ -371,7 +430,11 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
     `tune_faces` (training faces outside the calibration set): tune every fitted direction (`tune.py`);
     `identity`: a face identity model (`training/identity.py`): a side must also keep the person to be offered;
     `anime_encoder`: the face->anime generator, when it is not the photo encoder: each direction is then also
-    regressed on its codes and kept at the photo direction's strength and shape for anime output."""
+    regressed on its codes and kept at the photo direction's strength and shape for anime output;
+    `previous`: a previous bank's reports (of the checkpoint before, say): each attribute fitted there keeps its
+    shape and has its strengths searched near the old ones (`_calibrate_near`), a fraction of the full search."""
+    if previous is not None and tune is not None:
+        raise ValueError("tuning searches no strengths; it cannot start from a previous bank")
     started = time.perf_counter()
     content, style = encode_all(encoder, train_faces)
     content_dirs, style_dirs = regress(content, train_labels), regress(style, train_labels)
@@ -395,7 +458,8 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
             reports[name] = AttributeReport(False, f"the classifier cannot measure it (held-out balanced accuracy "
                                                    f"{measurable.get(name, 0.0):.2f})")
             continue
-        fitted = _fit_attribute(cal, k, content_dirs[k], style_dirs[k], probe, target, per_side)
+        fitted = _fit_attribute(cal, k, content_dirs[k], style_dirs[k], probe, target, per_side,
+                                _start(previous.get(name)) if previous is not None else None)
         if fitted is None:
             reports[name] = AttributeReport(False, "no calibration faces to measure it on")
             continue
@@ -426,6 +490,7 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
             "tuning": None if tuning is None else {"faces": len(tuning.faces), **dataclasses.asdict(tune)},
             "anime_directions": "regressed on the face->anime encoder's codes" if anime_dirs is not None
             else "the photo directions",
+            "strengths": "searched near a previous bank's" if previous is not None else "searched from the weakest",
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,
                     info, anime_content)
