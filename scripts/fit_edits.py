@@ -4,6 +4,8 @@
                                 [--attributes Smiling Young ...] [--tune-steps 150] [--threads 2]
     python scripts/fit_edits.py --attributes Smiling Eyeglasses --into streamfx/data/gnr_slim_edits.safetensors
                                 --out runs/edits.safetensors   # refit a few, keep the other attributes
+    python scripts/fit_edits.py --weights runs/next.safetensors --near streamfx/data/gnr_slim_edits.safetensors \
+                                --out runs/next_edits.safetensors   # a new checkpoint, from the last bank's strengths
 
 Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 250 are for `edit_report.py`);
 every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading) and
@@ -70,6 +72,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--no-identity", action="store_true",
                         help="do not ask dlib whether a side keeps the person (faster; the verdict then rests on the "
                              "crossing and entanglement bars alone)")
+    parser.add_argument("--near", type=Path, default=None,
+                        help="a previous bank (of any checkpoint of this model): keep each attribute's shape and "
+                             "search its strengths near that bank's instead of from the weakest (a fraction of the "
+                             "time; the same pick where the model has not changed)")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args()
 
@@ -81,13 +87,17 @@ def main() -> int:
     torch.set_num_threads(opts.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     generators, meta = load_generators(opts.weights)
-    try:  # the bank refitted into is read before the long fit, so that a wrong one fails at once
+    if opts.near is not None and opts.tune_steps:
+        raise SystemExit("fit_edits.py: --near searches strengths, which tuning does not")
+    try:  # the banks are read before the long fit, so that a wrong one fails at once
         base = EditBank.load(opts.into, meta["tensors_sha256"]) if opts.into is not None else None
+        near = EditBank.load(opts.near).reports if opts.near is not None else None
     except ModelError as error:
         raise SystemExit(f"fit_edits.py: {error}") from None
     encoder = photo_encoder(generators)
     size = encoder.config.size
     classifier, classifier_report = load_classifier(opts.classifier)
+    classifier.use_openvino(opts.threads)  # the same readings, faster (torch where openvino is missing)
     # An attribute without held-out positives (Blurry) has a balanced accuracy of one class only: not measured.
     measurable = {name: row["balanced"] if 0 < row["positives"] < 1 else 0.0
                   for name, row in classifier_report["held_out"].items()}
@@ -119,8 +129,10 @@ def main() -> int:
                     per_side=opts.per_side,
                     tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
                     tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None, identity=identity,
-                    anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"])
-    bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name})
+                    anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"],
+                    previous=near)
+    bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name,
+                      **({"near": opts.near.name} if opts.near is not None else {})})
     seconds = bank.info["seconds"]
     if base is not None:
         bank = base.with_refit(bank, opts.attributes)
