@@ -143,7 +143,6 @@ def main() -> int:
     generators, meta = load_generators(opts.weights)
     bank = load_bank(opts.weights, meta)
     classifier, _ = load_classifier(opts.classifier)
-    classifier.use_openvino(opts.threads)  # the same readings, faster (torch where openvino is missing)
     names, table = read_attributes(opts.celeba_dir)
     _train, held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
     held = held[:opts.faces]

@@ -97,7 +97,6 @@ def main() -> int:
     encoder = photo_encoder(generators)
     size = encoder.config.size
     classifier, classifier_report = load_classifier(opts.classifier)
-    classifier.use_openvino(opts.threads)  # the same readings, faster (torch where openvino is missing)
     # An attribute without held-out positives (Blurry) has a balanced accuracy of one class only: not measured.
     measurable = {name: row["balanced"] if 0 < row["positives"] < 1 else 0.0
                   for name, row in classifier_report["held_out"].items()}

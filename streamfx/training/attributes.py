@@ -22,7 +22,6 @@ It is for photos: its scores on anime faces mean nothing. Edits are scored on th
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import cv2
@@ -38,19 +37,6 @@ log = logging.getLogger("streamfx.training")
 SIZE = 128
 CHANNELS, CELLS = 512, 8  # relu4_3 maps, averaged to CELLS x CELLS
 HIDDEN = 32
-
-
-class _Cells(nn.Module):
-    """The VGG's relu4_3 maps of normalized faces, averaged to CELLS x CELLS (relu5_3 is not used)."""
-
-    def __init__(self, vgg: nn.Module):
-        super().__init__()
-        self.slices = vgg.slices[:4]
-
-    def forward(self, x: Tensor) -> Tensor:
-        for block in self.slices:
-            x = block(x)
-        return F.adaptive_avg_pool2d(x.float(), CELLS)
 
 
 def read_attributes(root: Path) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -90,45 +76,17 @@ class AttributeClassifier(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(CHANNELS, HIDDEN, 1), nn.ReLU(), nn.Dropout(0.3), nn.Flatten(),
                                   nn.Linear(HIDDEN * CELLS * CELLS, len(names)))
         self.vgg.requires_grad_(False)
-        self._compiled_cells = None  # the VGG cells on OpenVINO, outside autograd (`use_openvino`)
         self.eval()
 
     def features(self, faces: Tensor) -> Tensor:
         """[B,512,8,8] raw (unstandardized) relu4_3 cells."""
         if faces.shape[-1] != SIZE:
             faces = F.interpolate(faces, size=(SIZE, SIZE), mode="bilinear", antialias=True, align_corners=False)
-        x = (faces - self.shift) / self.scale
-        if self._compiled_cells is not None and not torch.is_grad_enabled():
-            return self._compiled_cells(x)
         # channels-last: the same readings, about 13 % faster on the CPU's convolutions (fitting edits reads ~80k faces)
-        return _Cells(self.vgg)(x.contiguous(memory_format=torch.channels_last))
-
-    def use_openvino(self, threads: int) -> bool:
-        """Read the VGG cells with OpenVINO in fp32 from now on, wherever no gradient is wanted: the same readings
-        (within 1e-6) about 1.35 times as fast on the 2-core CPU, where they are most of what fitting edits costs.
-        False, and torch kept, without openvino or when the graph does not compile (the reason is logged)."""
-        from streamfx.signals import thread_signal_stack_kept
-
-        try:
-            import openvino
-        except (ImportError, OSError):
-            return False
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # convert_model traces, and torch.jit.trace says it is deprecated
-                graph = openvino.convert_model(_Cells(self.vgg).eval(), example_input=torch.zeros(2, 3, SIZE, SIZE))
-            graph.reshape([-1, 3, SIZE, SIZE])
-            # fp32 asked explicitly: on a CPU with bf16 the plugin would pick bf16 by itself and move the readings
-            config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": max(1, int(threads)),
-                      "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
-            with thread_signal_stack_kept():
-                request = openvino.Core().compile_model(graph, "CPU", config).create_infer_request()
-        except Exception as error:  # openvino raises its own RuntimeErrors
-            log.info("the attribute classifier stays on torch: its VGG did not compile with openvino (%s)",
-                     str(error)[:200])
-            return False
-        self._compiled_cells = lambda x: torch.from_numpy(request.infer([x.contiguous().numpy()])[0].copy())
-        return True
+        x = ((faces - self.shift) / self.scale).contiguous(memory_format=torch.channels_last)
+        for block in self.vgg.slices[:4]:  # up to relu4_3; relu5_3 is not used
+            x = block(x)
+        return F.adaptive_avg_pool2d(x.float(), CELLS)
 
     def head_logits(self, features: Tensor) -> Tensor:
         return self.head((features - self.mean) / self.std)
