@@ -190,6 +190,10 @@ class Side:
         """Whether this side of the slider meets every bar, and so may be offered on photos by itself."""
         return self.measured and self.crossing >= CROSSING_BAR and self.within_bars
 
+    def settles(self, target: float) -> bool:
+        """Whether it carries `target` of its faces across within the bars: the strength a search stops at."""
+        return self.crossing >= target and self.within_bars
+
 
 def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, scale: float | dict[float, float],
              per_side: int, shares: dict[float, Tensor] | None = None, signs=(1.0, -1.0)) -> dict[float, Side]:
@@ -268,7 +272,7 @@ def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> 
         sides = _measure(cal, k, content_dir, style_dir, scale, per_side,
                          signs=[sign for sign in (1.0, -1.0) if sign not in settled])
         tried.append(sides)
-        settled |= {sign for sign, side in sides.items() if side.crossing >= target and side.within_bars}
+        settled |= {sign for sign, side in sides.items() if side.settles(target)}
         if (sides or settled) and all(side.crossing >= target for side in sides.values()):
             break
     chosen = {}
@@ -301,15 +305,12 @@ def _search_side(cal, k, content_dir, style_dir, target: float, per_side: int, s
     def at(i: int) -> Side | None:
         return _measure(cal, k, content_dir, style_dir, STRENGTHS[i], per_side, signs=[sign]).get(sign)
 
-    def settles(side: Side) -> bool:
-        return side.crossing >= target and side.within_bars
-
     side = at(start)
     if side is None:
         return []
     tried, i = [side], start
-    if settles(side):
-        while i > 0 and settles(tried[0]):
+    if side.settles(target):
+        while i > 0 and tried[0].settles(target):
             i -= 1
             tried.insert(0, at(i))
     else:
@@ -328,8 +329,7 @@ def _pick(sides: list[Side], target: float) -> Side:
     """One side's strength among those tried (weakest first): the first that reaches `target` within the
     entanglement and identity bars, else the first that meets every bar (a side offered by itself), else the first
     that reaches `target`, else the one that carries most, less what it moves the others."""
-    for fits in (lambda side: side.crossing >= target and side.within_bars,
-                 lambda side: side.passes, lambda side: side.crossing >= target):
+    for fits in (lambda side: side.settles(target), lambda side: side.passes, lambda side: side.crossing >= target):
         good = [side for side in sides if fits(side)]
         if good:
             return good[0]
