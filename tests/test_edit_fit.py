@@ -86,14 +86,33 @@ def test_a_search_from_strengths_that_no_longer_fit_climbs_or_steps_down_to_the_
     assert measured == [4.0, 3.0, 2.5, 2.0, 1.5, 0.75, -1.5, -2.0, -2.5]
 
 
-def test_a_refit_from_a_previous_fit_keeps_its_shape():
-    from streamfx.edit.fit import _fit_attribute
+def test_a_search_from_a_strength_past_the_bars_steps_down_to_one_that_meets_them():
+    fake = FakeCalibrator()
+    fake.need_up = torch.tensor([1.0] * 12 + [4.0] * 4)  # 75 % across from 1 on, every face at 4
+    fake.before[:, 1] = 0.0
+    fake.probabilities = lambda index, c, s, inner=fake.probabilities: _drift(inner(index, c, s), float(s[0]))
+    full = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    near = _calibrate_near(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16,
+                           start={1.0: 4.0, -1.0: 2.5})  # 4 reaches 80 % but moves the others 0.16
+    assert near.up == full.up and near.up.strength == 1.5 and near.up.passes
 
-    positions = torch.cat([torch.zeros(16), torch.ones(16)])
-    for localised in (False, True):
-        fitted = _fit_attribute(PerFaceCalibrator(), 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions),
-                                target=0.8, per_side=16, start=(localised, {1.0: 2.0, -1.0: 2.0}))
-        assert fitted.localised == localised and fitted.measured.up.strength == 1.5
+
+def test_a_search_for_a_side_that_never_reaches_the_target_finds_the_full_searchs_best():
+    fake = FakeCalibrator()
+    fake.down_window = (1.8, 2.2)  # only the faces within reach: the down side carries at most 50 %
+    inner = fake.probabilities
+
+    def half_reached(index, c, s):
+        after = inner(index, c, s)
+        after[8:, 0] = torch.where(index[8:] >= 16, 0.8, after[8:, 0])  # half the faces never move
+        return after
+
+    fake.probabilities = half_reached
+    full = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert full.down.strength == 2.0 and full.down.crossing == 0.5
+    near = _calibrate_near(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16,
+                           start={1.0: 1.5, -1.0: 4.0})  # the old side was refused at 4, its best then
+    assert near.down == full.down
 
 
 def test_a_side_that_meets_the_bars_below_the_target_takes_that_strength():
@@ -154,6 +173,30 @@ def test_the_one_sided_edit_is_kept_unless_the_faces_it_misreads_cost_the_bar():
                             target=0.8, per_side=16)
     assert not fitted.one_sided and fitted.crossing == 1.0
     torch.testing.assert_close(fitted.style, torch.tensor([1.5]))
+
+
+class ShapeCalibrator(PerFaceCalibrator):
+    """PerFaceCalibrator whose other attribute also moves with the edit's content change outside its place (the
+    top-left cell): the regressed direction moves it past the bar, the localised one leaves it alone."""
+
+    def probabilities(self, index, content_delta, style_delta):
+        after = super().probabilities(index, content_delta, style_delta)
+        after[:, 1] += 0.1 * content_delta.abs().flatten(1)[:, 1:].mean(1)  # [N,C,H,W]: a change per face
+        return after
+
+
+def test_a_refit_from_a_previous_fit_takes_the_shape_the_full_fit_would():
+    from streamfx.edit.fit import _fit_attribute
+
+    direction = torch.full((1, 4, 4), 0.5)
+    direction[0, 0, 0] = 8.0  # the attribute's place, and a faint rest that moves the other attribute
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    full = _fit_attribute(ShapeCalibrator(), 0, direction, torch.ones(1), FakeProbe(positions), target=0.8,
+                          per_side=16)
+    assert full.localised
+    near = _fit_attribute(ShapeCalibrator(), 0, direction, torch.ones(1), FakeProbe(positions), target=0.8,
+                          per_side=16, start={1.0: 2.0, -1.0: 2.0})
+    assert near.localised and near.measured == full.measured
 
 
 class IdentityCalibrator(FakeCalibrator):

@@ -299,25 +299,33 @@ def _calibrate_near(cal, k, content_dir, style_dir, target: float, per_side: int
 
 def _search_side(cal, k, content_dir, style_dir, target: float, per_side: int, sign: float,
                  start: int) -> list[Side]:
-    """Side `sign` measured from STRENGTHS[start]: down while a weaker strength still carries `target` of its
-    faces across within the bars, else up until one carries `target` across; what was tried, weakest first ([]
-    without faces on that side)."""
+    """Side `sign` measured from STRENGTHS[start]: up until a strength carries `target` of its faces across (where
+    the full search stops too), then down while a weaker one may be a better pick (`_weaker_may_win`); what was
+    tried, weakest first ([] without faces on that side)."""
     def at(i: int) -> Side | None:
         return _measure(cal, k, content_dir, style_dir, STRENGTHS[i], per_side, signs=[sign]).get(sign)
 
     side = at(start)
     if side is None:
         return []
-    tried, i = [side], start
-    if side.settles(target):
-        while i > 0 and tried[0].settles(target):
-            i -= 1
-            tried.insert(0, at(i))
-    else:
-        while tried[-1].crossing < target and i + 1 < len(STRENGTHS):
-            i += 1
-            tried.append(at(i))
+    tried, low, high = [side], start, start
+    while tried[-1].crossing < target and high + 1 < len(STRENGTHS):
+        high += 1
+        tried.append(at(high))
+    while low > 0 and _weaker_may_win(tried, target):
+        low -= 1
+        tried.insert(0, at(low))
     return tried
+
+
+def _weaker_may_win(tried: list[Side], target: float) -> bool:
+    """Whether a strength below those `tried` (weakest first) may be `_pick`ed over them: when the pick is the
+    weakest tried, or when it meets no bar set and the weakest still carries the crossing bar's share across (a
+    weaker one moves the others less, and may then meet every bar)."""
+    pick = _pick(tried, target)
+    if pick is tried[0]:
+        return True
+    return not (pick.settles(target) or pick.passes) and tried[0].crossing >= CROSSING_BAR
 
 
 def _nearest(strength: float) -> int:
@@ -356,21 +364,21 @@ class FittedAttribute:
 
 
 def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, probe, target: float,
-                   per_side: int, start: tuple[bool, dict[float, float]] | None = None) -> FittedAttribute | None:
+                   per_side: int, start: dict[float, float] | None = None) -> FittedAttribute | None:
     """The direction as regressed or localised, whichever ranks better at its calibrated strengths; then the same
     one-sided (each calibration face's share by the probe's reading of it). One-sided only spares faces that
     already are where the slider goes, which the calibration faces (all on the wrong side) cannot show; so it is
     kept unless it offers fewer sides (`Calibration.sides`) or carries fewer of them across: below the bar when the
     full edit reached it, or more than ONE_SIDED_SLACK fewer when it did not (the probe misreads some faces the
-    classifier reads otherwise). `start`: a previous fit's shape (localised or not) and strengths per side: that
-    shape alone is calibrated, near those strengths (`_calibrate_near`)."""
+    classifier reads otherwise). `start`: a previous fit's strengths per side: both shapes are calibrated near them
+    (`_calibrate_near`), since the better shape can change with the model."""
     variants = {False: content_dir, True: localise(content_dir)}
     if start is None:
         calibrations = {local: _calibrate(cal, k, direction, style_dir, target, per_side)
                         for local, direction in variants.items()}
     else:
-        local, strengths = start
-        calibrations = {local: _calibrate_near(cal, k, variants[local], style_dir, target, per_side, strengths)}
+        calibrations = {local: _calibrate_near(cal, k, direction, style_dir, target, per_side, start)
+                        for local, direction in variants.items()}
     if None in calibrations.values():
         return None
     local = max(calibrations, key=lambda v: calibrations[v].rank())
@@ -400,11 +408,11 @@ def _report(measured: Calibration, strength: float, strength_down: float, locali
     return report
 
 
-def _start(report: AttributeReport | None) -> tuple[bool, dict[float, float]] | None:
-    """A previous fit's shape and strengths per side, to search from; None where it fitted no direction."""
+def _start(report: AttributeReport | None) -> dict[float, float] | None:
+    """A previous fit's strengths per side, to search from; None where it fitted no direction."""
     if report is None or report.strength <= 0:
         return None
-    return report.localised, {1.0: report.strength, -1.0: report.strength_down or report.strength}
+    return {1.0: report.strength, -1.0: report.strength_down or report.strength}
 
 
 def _side_figures(side: Side, name: str) -> dict:
@@ -431,8 +439,8 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
     `identity`: a face identity model (`training/identity.py`): a side must also keep the person to be offered;
     `anime_encoder`: the face->anime generator, when it is not the photo encoder: each direction is then also
     regressed on its codes and kept at the photo direction's strength and shape for anime output;
-    `previous`: a previous bank's reports (of the checkpoint before, say): each attribute fitted there keeps its
-    shape and has its strengths searched near the old ones (`_calibrate_near`), a fraction of the full search."""
+    `previous`: a previous bank's reports (of the checkpoint before, say): each attribute fitted there has its
+    strengths searched near the old ones in both shapes (`_calibrate_near`), a fraction of the full search."""
     if previous is not None and tune is not None:
         raise ValueError("tuning searches no strengths; it cannot start from a previous bank")
     started = time.perf_counter()
