@@ -73,9 +73,9 @@ def parse() -> argparse.Namespace:
                         help="do not ask dlib whether a side keeps the person (faster; the verdict then rests on the "
                              "crossing and entanglement bars alone)")
     parser.add_argument("--near", type=Path, default=None,
-                        help="a previous bank (of any checkpoint of this model): keep each attribute's shape and "
-                             "search its strengths near that bank's instead of from the weakest (a fraction of the "
-                             "time; the same pick where the model has not changed)")
+                        help="a previous bank (of any checkpoint of this model): search each attribute's "
+                             "strengths near that bank's, in both shapes, instead of from the weakest (a fraction "
+                             "of the time; the same pick where the model has not changed)")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args()
 
@@ -91,7 +91,7 @@ def main() -> int:
         raise SystemExit("fit_edits.py: --near searches strengths, which tuning does not")
     try:  # the banks are read before the long fit, so that a wrong one fails at once
         base = EditBank.load(opts.into, meta["tensors_sha256"]) if opts.into is not None else None
-        near = EditBank.load(opts.near).reports if opts.near is not None else None
+        near = EditBank.load(opts.near) if opts.near is not None else None
     except ModelError as error:
         raise SystemExit(f"fit_edits.py: {error}") from None
     encoder = photo_encoder(generators)
@@ -129,7 +129,7 @@ def main() -> int:
                     tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
                     tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None, identity=identity,
                     anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"],
-                    previous=near)
+                    previous=near.reports if near is not None else None)
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name,
                       **({"near": opts.near.name} if opts.near is not None else {})})
     seconds = bank.info["seconds"]
@@ -140,6 +140,12 @@ def main() -> int:
     both = [n for n in editable if bank.reports[n].sides == "+-"]
     print(f"wrote {opts.out}: {len(editable)} of {len(names)} attributes editable on photos ({len(both)} both ways, "
           f"the rest one way), {seconds:.0f} s")
+    if near is not None:
+        changes = bank.offer_changes(near)
+        print(f"against {opts.near}: {len(changes)} sides offered differently"
+              + (" (a new one is offered on the photo bars alone: check it in video and look at it)" if changes else ""))
+        for change in changes:
+            print(f"  {change}")
     return 0
 
 

@@ -275,3 +275,17 @@ def test_a_refit_replaces_only_the_named_attributes(bank):
     assert not bank.content[2].equal(merged.content[2])  # the bank refitted into is left as it was
     with pytest.raises(ModelError, match="another model"):
         bank.with_refit(EditBank(NAMES, bank.content, bank.style, "def"), ["Male"])
+
+
+def test_a_refit_names_the_sides_it_offers_differently_from_the_bank_before_and_why(bank):
+    side = dict(strength=4.0, crossing_up=0.8, crossing_down=0.9, entanglement_up=0.05, entanglement_down=0.06)
+    bank.reports["Smiling"] = AttributeReport(True, sides="+-", **side)
+    before = bank.withdrawn("Smiling", -1.0, "a grimace")  # the previous checkpoint's bank, judged on sight
+    refit = EditBank(NAMES, bank.content, bank.style, "def", reports=dict(bank.reports))
+    refit.reports["Young"] = AttributeReport(True, strength=2.0, sides="+", crossing_up=0.9, crossing_down=0.4,
+                                             entanglement_up=0.05, entanglement_down=0.05)
+    refit.reports["Male"] = AttributeReport(False, "not fitted")
+    assert refit.offer_changes(before) == [
+        "Smiling -1 now offered (before: withdrawn on sight: a grimace)",
+        "Young -1 no longer offered: only 40% of faces cross at full strength"]
+    assert refit.offer_changes(refit) == []

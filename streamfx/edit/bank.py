@@ -314,6 +314,25 @@ class EditBank:
         reports = {**self.reports, attribute: self.reports[attribute].withdrawn(sign, why)}
         return dataclasses.replace(self, reports=reports)
 
+    def offer_changes(self, previous: EditBank) -> list[str]:
+        """The sides offered on photos here and not in `previous` (a bank of an earlier checkpoint, say), or the
+        other way round, each with why: e.g. "Bangs +1 now offered (before: withdrawn on sight: ...)". A refit is
+        judged on photos only, so a side the previous bank withdrew after its video check or on sight comes back
+        here when the photo bars let it through, and needs those checks again."""
+        changes = []
+        for name, report in self.reports.items():
+            before = previous.reports.get(name)
+            if before is None or report.reason == "not fitted":
+                continue
+            for sign, word in ((1.0, "+1"), (-1.0, "-1")):
+                if report.offers(sign) and not before.offers(sign):
+                    why = before.side_reason(sign) if before.strength else before.reason
+                    changes.append(f"{name} {word} now offered (before: {why})")
+                elif before.offers(sign) and not report.offers(sign):
+                    why = report.side_reason(sign) if report.strength else report.reason
+                    changes.append(f"{name} {word} no longer offered: {why}")
+        return changes
+
     def with_refit(self, refit: EditBank, names: list[str]) -> EditBank:
         """This bank with the attributes `names` taken from `refit`, a bank fitted on the same model and the same
         training faces (`fit_edits.py --attributes ... --into`): a few sliders refitted without refitting all 40.
