@@ -142,8 +142,8 @@ def main() -> int:
           f"the rest one way), {seconds:.0f} s")
     if near is not None:
         changes = bank.offer_changes(near)
-        print(f"against {opts.near}: {len(changes)} sides offered differently"
-              + (" (a new one is offered on the photo bars alone: check it in video and look at it)" if changes else ""))
+        advice = " (a new one is offered on the photo bars alone: check it in video, look at it)" if changes else ""
+        print(f"against {opts.near}: {len(changes)} sides offered differently{advice}")
         for change in changes:
             print(f"  {change}")
     return 0
