@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from streamfx.edit.fit import STRENGTHS, _calibrate, _calibrate_near, localise, split_calibration, starting_faces
@@ -317,3 +318,42 @@ def test_a_bank_for_a_photo_encoder_of_its_own_keeps_anime_directions_at_the_sam
         torch.testing.assert_close(stored[0], report.strength * shape(direction))
         assert not stored[1].any()  # not fitted: nothing to add
     assert bank.info["anime_directions"].startswith("regressed on the face->anime")
+
+
+class RecordingIdentity:
+    """An identity model that records the faces it is shown and takes every one for the same person."""
+
+    def __init__(self):
+        self.shown = []
+
+    def descriptors(self, images):
+        self.shown.append(np.stack(images))
+        return np.zeros((len(images), 128), np.float32)
+
+
+def test_the_identity_check_reads_the_faces_the_classifier_just_read_without_drawing_them_again():
+    from streamfx.edit.fit import Calibrator
+    from streamfx.edit.render import PhotoDecoder
+    from streamfx.models.gnr import Generator, GNRConfig
+    from streamfx.pixels import to_uint8
+
+    config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
+    torch.manual_seed(0)
+    photo = Generator(config).fold_equalized_lr().eval()
+    decoder, drawn = PhotoDecoder(photo), []
+
+    def counting(content, style):
+        drawn.append(len(content))
+        return decoder(content, style)
+
+    faces = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 0.4 - 0.2
+    identity = RecordingIdentity()
+    cal = Calibrator(photo, counting, RednessClassifier(), faces, identity=identity)
+    index, content, style = torch.tensor([1, 3, 4]), torch.full_like(cal.content[0], 0.5), torch.zeros_like(cal.style[0])
+    drawn.clear()
+    cal.probabilities(index, content, style)
+    assert drawn == [3]
+    assert cal.same_person(index, content, style) == 1.0 and drawn == [3]  # not drawn again
+    np.testing.assert_array_equal(identity.shown[-1], to_uint8(cal.edited(index, content, style)))
+    cal.probabilities(index, 2 * content, style)  # another edit is drawn
+    assert drawn == [3, 3]
