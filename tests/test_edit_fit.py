@@ -349,7 +349,8 @@ def test_the_identity_check_reads_the_faces_the_classifier_just_read_without_dra
     faces = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 0.4 - 0.2
     identity = RecordingIdentity()
     cal = Calibrator(photo, counting, RednessClassifier(), faces, identity=identity)
-    index, content, style = torch.tensor([1, 3, 4]), torch.full_like(cal.content[0], 0.5), torch.zeros_like(cal.style[0])
+    index, content = torch.tensor([1, 3, 4]), torch.full_like(cal.content[0], 0.5)
+    style = torch.zeros_like(cal.style[0])
     drawn.clear()
     cal.probabilities(index, content, style)
     assert drawn == [3]
