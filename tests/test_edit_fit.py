@@ -88,10 +88,7 @@ def test_a_search_from_strengths_that_no_longer_fit_climbs_or_steps_down_to_the_
 
 
 def test_a_search_from_a_strength_past_the_bars_steps_down_to_one_that_meets_them():
-    fake = FakeCalibrator()
-    fake.need_up = torch.tensor([1.0] * 12 + [4.0] * 4)  # 75 % across from 1 on, every face at 4
-    fake.before[:, 1] = 0.0
-    fake.probabilities = lambda index, c, s, inner=fake.probabilities: _drift(inner(index, c, s), float(s[0]))
+    fake = _most_across_early()
     full = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
     near = _calibrate_near(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16,
                            start={1.0: 4.0, -1.0: 2.5})  # 4 reaches 80 % but moves the others 0.16
@@ -117,13 +114,20 @@ def test_a_search_for_a_side_that_never_reaches_the_target_finds_the_full_search
 
 
 def test_a_side_that_meets_the_bars_below_the_target_takes_that_strength():
-    fake = FakeCalibrator()
-    fake.need_up = torch.tensor([1.0] * 12 + [4.0] * 4)  # 75 % across from 1 on, every face at 4
-    fake.before[:, 1] = 0.0
-    fake.probabilities = lambda index, c, s, inner=fake.probabilities: _drift(inner(index, c, s), float(s[0]))
+    fake = _most_across_early()
     calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
     assert calibration.up.strength == 1.5 and calibration.up.passes  # 4 reaches 80 % but moves the others 0.16
     assert calibration.up.crossing == 0.75 and abs(calibration.up.entanglement - 0.06) < 1e-6
+
+
+def _most_across_early() -> FakeCalibrator:
+    """Slider up carries 75 % of the faces across from strength 1 on and every face at 4, where the other attribute
+    has moved by 0.16 (`_drift`): 1.5 meets every bar below the target, 4 reaches the target past the bars."""
+    fake = FakeCalibrator()
+    fake.need_up = torch.tensor([1.0] * 12 + [4.0] * 4)
+    fake.before[:, 1] = 0.0
+    fake.probabilities = lambda index, c, s, inner=fake.probabilities: _drift(inner(index, c, s), float(s[0]))
+    return fake
 
 
 def _drift(after, scale):
