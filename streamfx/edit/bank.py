@@ -326,11 +326,9 @@ class EditBank:
                 continue
             for sign, word in ((1.0, "+1"), (-1.0, "-1")):
                 if report.offers(sign) and not before.offers(sign):
-                    why = before.side_reason(sign) if before.strength else before.reason
-                    changes.append(f"{name} {word} now offered (before: {why})")
+                    changes.append(f"{name} {word} now offered (before: {before.side_reason(sign)})")
                 elif before.offers(sign) and not report.offers(sign):
-                    why = report.side_reason(sign) if report.strength else report.reason
-                    changes.append(f"{name} {word} no longer offered: {why}")
+                    changes.append(f"{name} {word} no longer offered: {report.side_reason(sign)}")
         return changes
 
     def with_refit(self, refit: EditBank, names: list[str]) -> EditBank:

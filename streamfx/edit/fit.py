@@ -379,13 +379,13 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
     full edit reached it, or more than ONE_SIDED_SLACK fewer when it did not (the probe misreads some faces the
     classifier reads otherwise). `start`: a previous fit's strengths per side: both shapes are calibrated near them
     (`_calibrate_near`), since the better shape can change with the model."""
+    def calibrate(direction: Tensor) -> Calibration | None:
+        if start is None:
+            return _calibrate(cal, k, direction, style_dir, target, per_side)
+        return _calibrate_near(cal, k, direction, style_dir, target, per_side, start)
+
     variants = {False: content_dir, True: localise(content_dir)}
-    if start is None:
-        calibrations = {local: _calibrate(cal, k, direction, style_dir, target, per_side)
-                        for local, direction in variants.items()}
-    else:
-        calibrations = {local: _calibrate_near(cal, k, direction, style_dir, target, per_side, start)
-                        for local, direction in variants.items()}
+    calibrations = {local: calibrate(direction) for local, direction in variants.items()}
     if None in calibrations.values():
         return None
     local = max(calibrations, key=lambda v: calibrations[v].rank())
