@@ -67,7 +67,8 @@ def parse() -> argparse.Namespace:
                              "paste the change back into the photo (default), or edit the photos as they are")
     parser.add_argument("--framing-cache", type=Path, default=REPO / "runs/framing",
                         help="where the face detections of the photos are kept between runs")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads, and processes reading dlib's identity (default 2)")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--sliders", nargs="*", default=None,
                         help="the sliders of the first table (default: the headline eight and every other attribute "
@@ -163,7 +164,7 @@ def main() -> int:
     if opts.identity_faces:
         from streamfx.training.identity import IdentityModel, same_person_share
 
-        identity = IdentityModel()
+        identity = IdentityModel(workers=opts.threads)
         id_count = min(opts.identity_faces, len(held))
         id_before = identity.descriptors(list(to_uint8(editor.faces[:id_count])))
     mouth = None if opts.no_mouth else MouthModel()  # first: a missing dlib stops the report before the long part
@@ -243,6 +244,8 @@ def main() -> int:
         print_table(("slider", "side", "landmark reading", "real faces without / with", "edited faces before -> after",
                      "past the midpoint", "classifier crosses, same faces"),
                     mouth_rows(mouth, bank, names, editor.faces, before, mouth_edits, full), opts.markdown)
+    if identity is not None:
+        identity.close()
     return 0
 
 

@@ -76,7 +76,8 @@ def parse() -> argparse.Namespace:
                         help="a previous bank (of any checkpoint of this model): search each attribute's "
                              "strengths near that bank's, in both shapes, instead of from the weakest (a fraction "
                              "of the time; the same pick where the model has not changed)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads, and processes reading dlib's identity (default 2)")
     return parser.parse_args()
 
 
@@ -120,16 +121,20 @@ def main() -> int:
         from streamfx.training.identity import IdentityModel
 
         try:
-            identity = IdentityModel()
+            identity = IdentityModel(workers=opts.threads)  # dlib in as many processes as torch has threads
         except ModelError as error:
             raise SystemExit(f"fit_edits.py: {error}; or --no-identity") from None
-    bank = fit_bank(encoder, decoder, classifier, faces, labels, calibration_faces, calibration_labels,
-                    names=names, measurable=measurable, model_sha256=meta["tensors_sha256"], attributes=opts.attributes,
-                    per_side=opts.per_side,
-                    tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
-                    tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None, identity=identity,
-                    anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"],
-                    previous=near.reports if near is not None else None)
+    try:
+        bank = fit_bank(encoder, decoder, classifier, faces, labels, calibration_faces, calibration_labels,
+                        names=names, measurable=measurable, model_sha256=meta["tensors_sha256"],
+                        attributes=opts.attributes, per_side=opts.per_side,
+                        tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
+                        tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None, identity=identity,
+                        anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"],
+                        previous=near.reports if near is not None else None)
+    finally:
+        if identity is not None:
+            identity.close()
     bank.info.update({"bridge": opts.bridge, "weights": opts.weights.name,
                       **({"near": opts.near.name} if opts.near is not None else {})})
     seconds = bank.info["seconds"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA, require, require_model
-from streamfx.errors import ModelError
+from streamfx.errors import ModelError, UsageError
 from streamfx.io.image import read_image
 from streamfx.training import identity
 from streamfx.training.identity import SAME_PERSON, IdentityModel, distance
@@ -96,6 +96,19 @@ def test_descriptors_shape_and_order(model):
     assert np.array_equal(found[0], found[2])  # deterministic
     assert distance(found[0], found[1]) < SAME_PERSON  # the mirror image is the same person (observed 0.1-0.3)
     assert model.descriptors([]).shape == (0, 128)
+
+
+def test_worker_processes_read_every_face_as_one_process_does(model):
+    files = sorted(require(DATA / "celebahq256" / "images").glob("*.jpg"))[:5]
+    faces = [read_image(p) for p in files]
+    faces.append(faces[0][:, ::-1])  # a mirrored view travels to a worker too
+    with IdentityModel(workers=2) as workers:
+        read = workers.descriptors(faces)
+        assert np.array_equal(read, model.descriptors(faces))  # same faces, same order, bit for bit
+        assert workers.descriptors([]).shape == (0, 128)
+    assert workers._pool is None  # closed: no processes left behind
+    with pytest.raises(UsageError, match="workers"):
+        IdentityModel(workers=0)
 
 
 def test_missing_weights_name_the_install(monkeypatch):

@@ -19,6 +19,7 @@ box it moves them by ~0.05.
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -68,21 +69,52 @@ def import_dlib(what: str = "the face identity measure"):
 
 
 class IdentityModel:
-    """128-d identity descriptors of face images (dlib ResNet, CPU)."""
+    """128-d identity descriptors of face images (dlib ResNet, CPU). dlib holds Python's lock while it works, so
+    threads do not share the work; with `workers` > 1, batches are read by that many worker processes, each with
+    its own copy of the models (started on the first batch; `close` ends them). Every face's descriptor is the
+    same whichever process reads it."""
 
-    def __init__(self):
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise UsageError(f"identity workers must be 1 or more, not {workers}")
         recognition, landmarks = model_paths()
         self._dlib = import_dlib()
         self._detector = self._dlib.get_frontal_face_detector()
         self._landmarks = self._dlib.shape_predictor(str(landmarks))
         self._network = self._dlib.face_recognition_model_v1(str(recognition))
+        self.workers = workers
+        self._pool = None
 
     def descriptors(self, images: list[np.ndarray]) -> np.ndarray:
         """[N,128] float32 descriptors of uint8 RGB [H,W,3] face crops (one main face each, e.g. aligned crops)."""
+        images = [checked_image(image) for image in images]
         out = np.zeros((len(images), DESCRIPTOR_SIZE), np.float32)
+        if self.workers > 1 and len(images) > 1:
+            out[:] = self._workers().map(_read_in_worker, images, chunksize=-(-len(images) // (2 * self.workers)))
+            return out
         for i, image in enumerate(images):
-            out[i] = self._descriptor(working_image(checked_image(image)))
+            out[i] = self._descriptor(working_image(image))
         return out
+
+    def close(self) -> None:
+        """End the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> IdentityModel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _workers(self):
+        if self._pool is None:
+            # spawned, not forked: a fork of a process whose torch has started its thread pool can hang
+            context = multiprocessing.get_context("spawn")
+            self._pool = context.Pool(self.workers, initializer=_start_worker)
+        return self._pool
 
     def _descriptor(self, image: np.ndarray) -> np.ndarray:
         shape = self._landmarks(image, self._face_rect(image))
@@ -95,6 +127,18 @@ class IdentityModel:
         if len(found) == 0:
             return self._dlib.rectangle(0, 0, image.shape[1] - 1, image.shape[0] - 1)
         return max(found, key=lambda rect: rect.area())
+
+
+_WORKER: IdentityModel | None = None  # a worker process's own model (`IdentityModel.workers`)
+
+
+def _start_worker() -> None:
+    global _WORKER
+    _WORKER = IdentityModel()
+
+
+def _read_in_worker(image: np.ndarray) -> np.ndarray:
+    return _WORKER._descriptor(working_image(image))
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
