@@ -124,12 +124,12 @@ def main() -> int:
             identity = IdentityModel(workers=opts.threads)  # dlib in as many processes as torch has threads
         except ModelError as error:
             raise SystemExit(f"fit_edits.py: {error}; or --no-identity") from None
+    tune = TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None
     try:
         bank = fit_bank(encoder, decoder, classifier, faces, labels, calibration_faces, calibration_labels,
                         names=names, measurable=measurable, model_sha256=meta["tensors_sha256"],
                         attributes=opts.attributes, per_side=opts.per_side,
-                        tune=TuneOptions(steps=opts.tune_steps, keep_weight=opts.tune_keep) if opts.tune_steps else None,
-                        tune_faces=faces[:opts.tune_faces] if opts.tune_steps else None, identity=identity,
+                        tune=tune, tune_faces=faces[:opts.tune_faces] if tune else None, identity=identity,
                         anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"],
                         previous=near.reports if near is not None else None)
     finally:
