@@ -45,6 +45,17 @@ def test_a_photo_edit_crop_is_framed_like_the_photo_and_an_anime_crop_is_not(fra
     assert (anime.affines[:, 1, 2] < framed.affines[:, 1, 2] - 10).all(), anime.affines
 
 
+def test_photos_are_read_when_first_asked_for_and_a_subset_reads_its_own(held):
+    from streamfx.training.data import load_image
+
+    framed = frame_photos(held, 128, 128)
+    assert "photos" not in vars(framed)  # fitting reads only the crops
+    picked = framed.subset([4, 1])
+    assert torch.equal(picked.photos, framed.photos[[4, 1]])
+    assert torch.equal(picked.crops, framed.crops[[4, 1]]) and picked.paths == [framed.paths[4], framed.paths[1]]
+    assert np.array_equal(to_uint8(framed.photos[0]), load_image(framed.paths[0], 128))
+
+
 def _distance_from_photo(affine: np.ndarray) -> float:
     """Mean distance (px of 256) a crop's transform moves the face's points from where they are in the photo."""
     grid = np.stack(np.meshgrid(np.linspace(64, 192, 5), np.linspace(64, 224, 5)), -1).reshape(-1, 2)
