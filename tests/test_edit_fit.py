@@ -120,6 +120,26 @@ def test_a_side_that_meets_the_bars_below_the_target_takes_that_strength():
     assert calibration.up.crossing == 0.75 and abs(calibration.up.entanglement - 0.06) < 1e-6
 
 
+def test_a_side_that_meets_no_bar_set_at_the_strengths_tried_is_measured_between_two_that_straddle_the_bars():
+    fake = FakeCalibrator()
+    fake.need_up = torch.tensor([1.0] * 10 + [1.7] * 2 + [1.9] * 2 + [6.0] * 2)  # 62 % at 1.5, 75 % at 1.75, 88 % at 2
+    fake.before[:, 1] = 0.0
+    inner = fake.probabilities
+
+    def steep_drift(index, c, s):
+        after = inner(index, c, s)
+        after[:, 1] = 0.055 * abs(float(s[0]))  # the others move 0.083 at 1.5, 0.096 at 1.75, 0.110 at 2
+        return after
+
+    fake.probabilities = steep_drift
+    measured = _recording(fake)
+    full = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
+    assert 1.75 not in STRENGTHS and measured.count(1.75) == 1  # 1.5 within the bars but short, 2 past them
+    assert full.up.strength == 1.75 and full.up.passes and full.up.crossing == 0.75
+    near = _calibrate_near(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16, start={1.0: 2.0, -1.0: 2.5})
+    assert near.up == full.up  # a refit finds it too
+
+
 def _most_across_early() -> FakeCalibrator:
     """Slider up carries 75 % of the faces across from strength 1 on and every face at 4, where the other attribute
     has moved by 0.16 (`_drift`): 1.5 meets every bar below the target, 4 reaches the target past the bars."""
@@ -227,7 +247,8 @@ def test_a_side_that_changes_the_person_is_not_offered_and_says_so():
     fake.need_up = torch.full((16,), 3.0)  # every face across from strength 3 on, where the person changes
     calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
     assert calibration.up.strength == 3.0 and calibration.up.identity == 0.5 and not calibration.up.passes
-    assert calibration.down.strength == 2.5 and calibration.down.identity == 0.5  # across only past 2
+    # across only from 2.2: the weakest strength tried that carries it, 2.25, halfway between 2 and 2.5 (`_refine`)
+    assert calibration.down.strength == 2.25 and calibration.down.identity == 0.5
     assert 0.75 not in fake.asked and 1.5 not in fake.asked  # dlib is asked only where the other bars are met
     report = _report(calibration, calibration.up.strength, calibration.down.strength, localised=False)
     assert not report.editable and report.identity_up == 0.5
