@@ -8,7 +8,8 @@
    tried as regressed and localised (kept only where it is strong on the 16x16 map, `localise`); for each, a few
    strengths are tried on calibration faces (faces on the wrong side of the line by the classifier and by their
    label alike, pushed towards the other), and each side of the slider keeps the smallest strength that carries
-   `target` of its faces across, else the one that carries most. The shape kept is the one that reaches the
+   `target` of its faces across, else the one that carries most (and where the bars change between two
+   strengths, the ones between are tried too: `_refine`). The shape kept is the one that reaches the
    crossing bar with the least change to the other attributes (below the bar: the most crossing, less that
    change). The edit is then measured one-sided (`reach.py`, each face's share by the bank's probe) and kept so
    unless that costs crossing (`_fit_attribute`).
@@ -341,8 +342,8 @@ def _refine(measure, tried: list[Side]) -> list[Side]:
     where none meets every bar and two neighbours straddle them: the weaker within the entanglement and identity
     bars but carrying too few faces across, the stronger carrying enough but past those bars. Both move with
     strength, so such a side can meet all three only between the two, and STRENGTHS steps coarsely there (session
-    36: eyeglasses +1 carried 62 % at 1.5 and 83 % moving the others by 0.104 at 2.0, and met every bar at 1.75).
-    The pair is halved up to REFINEMENTS times."""
+    36: eyeglasses +1, one-sided, carried 62 % at 1.5 and 83 % moving the others by 0.104 at 2.0, and met every
+    bar at 1.75). The pair is halved up to REFINEMENTS times."""
     tried = list(tried)
     for _ in range(REFINEMENTS):
         if any(side.passes for side in tried):
