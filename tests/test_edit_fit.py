@@ -120,7 +120,7 @@ def test_a_side_that_meets_the_bars_below_the_target_takes_that_strength():
     assert calibration.up.crossing == 0.75 and abs(calibration.up.entanglement - 0.06) < 1e-6
 
 
-def test_a_side_that_meets_no_bar_set_at_the_strengths_tried_is_measured_between_two_that_straddle_the_bars():
+def test_a_side_that_meets_every_bar_only_between_two_strengths_tried_gets_the_strength_between():
     fake = FakeCalibrator()
     fake.need_up = torch.tensor([1.0] * 10 + [1.7] * 2 + [1.9] * 2 + [6.0] * 2)  # 62 % at 1.5, 75 % at 1.75, 88 % at 2
     fake.before[:, 1] = 0.0
@@ -136,7 +136,8 @@ def test_a_side_that_meets_no_bar_set_at_the_strengths_tried_is_measured_between
     full = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16)
     assert 1.75 not in STRENGTHS and measured.count(1.75) == 1  # 1.5 within the bars but short, 2 past them
     assert full.up.strength == 1.75 and full.up.passes and full.up.crossing == 0.75
-    near = _calibrate_near(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16, start={1.0: 2.0, -1.0: 2.5})
+    near = _calibrate_near(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16,
+                           start={1.0: 2.0, -1.0: 2.5})
     assert near.up == full.up  # a refit finds it too
 
 
