@@ -316,9 +316,7 @@ def _search_side(cal, k, content_dir, style_dir, target: float, per_side: int, s
     """Side `sign` measured from STRENGTHS[start]: up until a strength carries `target` of its faces across (where
     the full search stops too), then down while a weaker one may be a better pick (`_weaker_may_win`), then between
     two of them as the full search does (`_refine`); what was tried, weakest first ([] without faces on that side)."""
-    def measure(strength: float) -> Side | None:
-        return _measure_side(cal, k, content_dir, style_dir, strength, per_side, sign)
-
+    measure = functools.partial(_measure_side, cal, k, content_dir, style_dir, per_side=per_side, sign=sign)
     side = measure(STRENGTHS[start])
     if side is None:
         return []
