@@ -201,6 +201,8 @@ def test_anime_edit_zero_is_the_plain_anime_run_and_one_changes_it(tmp_path, cle
     (["--edit", "smile"], 2, "NAME=VALUE"),
     (["--freeze", "male"], 2, "give a slider too"),
     (["--smile", "0.5", "--edit", "smile=0.2"], 2, "given twice"),
+    (["--edit", "bangs=0.5,Bangs=0.2"], 2, "bangs is given twice"),
+    (["--bangs", "0.5", "--freeze", "bangs"], 2, "both edited and frozen"),
 ])
 def test_bad_edit_requests_are_one_line_errors(argv, code, words, tmp_path, capsys, clean_home):
     out = tmp_path / "out.mp4"

@@ -55,6 +55,28 @@ def test_a_frozen_attribute_has_no_component_left(bank):
     assert content.abs().sum() > 0
 
 
+def test_an_attribute_both_moved_and_frozen_is_refused_under_any_of_its_names(bank):
+    with pytest.raises(UsageError, match="smile is both edited and frozen"):
+        bank.deltas({"smile": 0.5, "male": 0.2}, freeze=("smile",))
+    with pytest.raises(UsageError, match="young is both edited and frozen"):
+        bank.deltas({"age": 0.5}, freeze=("young",))
+    content, _ = bank.deltas({"smile": 0.0, "male": 0.2}, freeze=("smile",))  # a slider at 0 moves nothing
+    torch.testing.assert_close(content, 0.2 * bank.content[2] - _along(0.2 * bank.content[2], bank.content[0]))
+
+
+def _along(vector, direction):
+    """The component of `vector` along `direction`."""
+    v, d = vector.reshape(-1), direction.reshape(-1)
+    return ((v @ d) / (d @ d) * d).reshape(vector.shape)
+
+
+def test_two_names_moving_one_attribute_are_refused_rather_than_added(bank):
+    with pytest.raises(UsageError, match="age and young both move Young"):
+        bank.deltas({"age": 0.5, "young": 0.2})
+    older, _ = bank.deltas({"age": 0.5, "young": 0.0})
+    torch.testing.assert_close(older, -0.5 * bank.content[1])
+
+
 @pytest.mark.parametrize("sliders, words", [({"wings": 0.5}, "unknown edit"), ({"smile": 1.5}, "from -1 to 1"),
                                             ({"eyeglasses": 0.5}, "cannot be edited")])
 def test_bad_sliders_are_refused_by_name(bank, sliders, words):
@@ -261,6 +283,16 @@ def test_live_slider_keys_step_the_chosen_slider_and_push_the_edit(bank):
         controls.on_key("[")
         controls.on_key("+")
     assert all(-1.0 <= v <= 1.0 for v in controls.sliders.values())  # never past the ends
+
+
+def test_live_slider_keys_skip_frozen_attributes_and_keep_one_name_per_attribute(bank):
+    from streamfx.commands.live import LiveControls
+    from streamfx.edit.load import EditRequest
+
+    request = EditRequest({"young": 0.2}, freeze=("male",))
+    controls = LiveControls(pipeline=None, effect=None, camera=None, seed=0, bank=bank, request=request)
+    assert "male" not in controls.names and "age" not in controls.names
+    assert controls.names.count("young") == 1 and "smile" in controls.names
 
 
 def test_a_refit_replaces_only_the_named_attributes(bank):

@@ -56,6 +56,8 @@ class LiveControls:
         self.freeze = request.freeze if request else ()
         offered = bank.offered(HEADLINE, photo=False) if bank is not None else []
         self.names = offered + [n for n in self.sliders if n not in offered]
+        if bank is not None:
+            self.names = _steppable(bank, self.names, self.sliders, self.freeze)
         self.chosen = 0
 
     def on_key(self, key: str) -> None:
@@ -89,6 +91,20 @@ class LiveControls:
     def stop(self) -> None:
         self.pipeline.request_stop()
         self.camera.stop_event.set()
+
+
+def _steppable(bank, names: list[str], sliders: dict, freeze: tuple[str, ...]) -> list[str]:
+    """Of the slider `names`, those the keys may step: one name per attribute (the request's own where it gave one,
+    `young` rather than `age`) and none of a frozen attribute, which the bank would refuse to move."""
+    requested = {bank.resolve(name)[0]: name for name in sliders}
+    taken = {bank.resolve(name)[0] for name in freeze}
+    out = []
+    for name in names:
+        attribute = bank.resolve(name)[0]
+        if attribute not in taken:
+            taken.add(attribute)
+            out.append(requested.get(attribute, name))
+    return out
 
 
 def _sinks(args, camera, width: int, height: int, on_key) -> list:

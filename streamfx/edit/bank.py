@@ -240,12 +240,17 @@ class EditBank:
         that did not measure as editable (unless `refused`: see `allows`). Anime output has no classifier to
         measure it by; every fitted direction is offered there, both ways."""
         weights = torch.zeros(len(self.attributes))
+        moved = {}  # attribute -> the slider name moving it: two names for one attribute (age, young) would add up
         for name, value in sliders.items():
             attribute, sign = self.resolve(name)
             if not -1.0 <= value <= 1.0:
                 raise UsageError(f"edit {name}={value:g}: sliders go from -1 to 1")
             if attribute not in self.attributes:
                 raise UsageError(f"{name} cannot be edited with this model: it has no direction for {attribute}")
+            if value != 0 and attribute in moved:
+                raise UsageError(f"{moved[attribute]} and {name} both move {attribute}: give one of them")
+            if value != 0:
+                moved[attribute] = name
             if value != 0 and not self.allows(attribute, photo, sign * value, refused):
                 raise UsageError(self._refusal(name, value, attribute, sign))
             weights[self.attributes.index(attribute)] += sign * float(value)
@@ -292,6 +297,9 @@ class EditBank:
         directions = self.content if photo or self.anime_content is None else self.anime_content
         content, style = directions[rows], self.style[rows]
         frozen = [self.attributes.index(self.resolve(name)[0]) for name in freeze]
+        clash = [name for name, row in zip(freeze, frozen) if row in rows]
+        if clash:  # holding it would undo the very edit asked for
+            raise UsageError(f"{clash[0]} is both edited and frozen: freeze the attributes to hold, not the one moved")
         if frozen and len(rows):
             content = _without_components(content, directions[frozen])
             style = _without_components(style, self.style[frozen])

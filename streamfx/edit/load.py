@@ -43,7 +43,10 @@ def parse_sliders(text: str, option: str = "--edit") -> dict[str, float]:
             raise UsageError(f"{option} expects NAME=VALUE[,NAME=VALUE...] with VALUE in [-1, 1], got {item!r}")
         if not -1.0 <= number <= 1.0:
             raise UsageError(f"{option} {name.strip()}={number:g}: sliders go from -1 to 1")
-        sliders[name.strip().lower().replace("-", "_")] = number
+        key = name.strip().lower().replace("-", "_")
+        if key in sliders:
+            raise UsageError(f"{option}: {key} is given twice")
+        sliders[key] = number
     return sliders
 
 
