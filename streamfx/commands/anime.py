@@ -38,7 +38,9 @@ def add_anime_options(parser) -> None:
     add_model_arguments(parser)
     group = parser.add_argument_group("attribute edits (the anime character, see `streamfx edit --list`)")
     group.add_argument("--edit", metavar="NAME=V,...", help="sliders in [-1, 1], e.g. smile=0.8,bangs=0.5")
-    group.add_argument("--freeze", metavar="NAME,...", help="attributes held where they are, e.g. eyeglasses,male")
+    group.add_argument("--freeze", metavar="NAME,...",
+                       help="attributes the edit must not push, e.g. eyeglasses,male (its part along their directions "
+                            "is removed)")
     add_face_arguments(parser)
     group = add_output_arguments(parser)
     group.add_argument("--grid", type=int, default=0, metavar="N",

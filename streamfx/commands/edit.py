@@ -30,7 +30,9 @@ def register(sub) -> None:
         group.add_argument(f"--{name.replace('_', '-')}", type=float, default=None, metavar="V", dest=f"slider_{name}",
                            help=f"+1: more {name.replace('_', ' ')} ({meaning})")
     group.add_argument("--edit", metavar="NAME=V,...", help="any editable attribute, e.g. blond_hair=0.6,pale_skin=-0.4")
-    group.add_argument("--freeze", metavar="NAME,...", help="attributes held where they are, e.g. eyeglasses,male")
+    group.add_argument("--freeze", metavar="NAME,...",
+                       help="attributes the edit must not push, e.g. eyeglasses,male (its part along their directions "
+                            "is removed; one the edit itself draws still moves: docs/editing.md)")
     group.add_argument("--allow-refused", action="store_true",
                        help="also run slider sides the model refuses on real faces (measured short of the bars; "
                             "each is warned about and named in the output's comment)")

@@ -39,7 +39,8 @@ def register(sub) -> None:
     add_model_arguments(parser)
     group = parser.add_argument_group("attribute edits (keys [ ] + - 0 change them while it runs)")
     group.add_argument("--edit", metavar="NAME=V,...", help="sliders in [-1, 1] to start with, e.g. smile=0.5")
-    group.add_argument("--freeze", metavar="NAME,...", help="attributes held where they are")
+    group.add_argument("--freeze", metavar="NAME,...",
+                       help="attributes the edit must not push (its part along their directions is removed)")
     add_face_arguments(parser)
     parser.set_defaults(run=run, batch=1, preload=(*PRELOAD, "pyvirtualcam"), thread_budget=True)
 
