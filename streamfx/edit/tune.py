@@ -17,6 +17,9 @@ part. Because the classifier that guides the tuning is also the one that scores 
 (`scripts/edit_grid.py`), not only measured. Its objective adds the decoder's difference to the face rather than
 carrying the face along the drawing's motion (`composite.py`: the optical flow has no gradient); the calibration
 after tuning judges the direction as edits are made.
+
+Off by default: each time it was tried (sessions 6, 17 and 38, the last through the two-way photo autoencoder) the
+classifier was carried across by blotches and streaks that do not show the attribute (docs/editing.md, session 38).
 """
 
 from __future__ import annotations
