@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from streamfx.edit.reach import Probe, reach
-from streamfx.edit.sliders import ALIASES
+from streamfx.edit.sliders import ALIASES, slider_key
 from streamfx.errors import ModelError, UsageError
 
 FORMAT = "streamfx-edits"
@@ -209,7 +209,7 @@ class EditBank:
     # ---- sliders -------------------------------------------------------------------------------------------------
     def resolve(self, name: str) -> tuple[str, float]:
         """A slider name (alias, lower-case or exact CelebA) -> (CelebA attribute, sign)."""
-        key = name.strip().lower().replace("-", "_")
+        key = slider_key(name)
         if key in ALIASES:
             return ALIASES[key]
         for attribute in self.attributes:
@@ -247,12 +247,12 @@ class EditBank:
                 raise UsageError(f"edit {name}={value:g}: sliders go from -1 to 1")
             if attribute not in self.attributes:
                 raise UsageError(f"{name} cannot be edited with this model: it has no direction for {attribute}")
-            if value != 0 and attribute in moved:
-                raise UsageError(f"{moved[attribute]} and {name} both move {attribute}: give one of them")
             if value != 0:
+                if attribute in moved:
+                    raise UsageError(f"{moved[attribute]} and {name} both move {attribute}: give one of them")
+                if not self.allows(attribute, photo, sign * value, refused):
+                    raise UsageError(self._refusal(name, value, attribute, sign))
                 moved[attribute] = name
-            if value != 0 and not self.allows(attribute, photo, sign * value, refused):
-                raise UsageError(self._refusal(name, value, attribute, sign))
             weights[self.attributes.index(attribute)] += sign * float(value)
         return torch.where(weights < 0, weights * self.lowering, weights)
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streamfx.edit.sliders import slider_key
 from streamfx.errors import ModelError, UsageError
 
 log = logging.getLogger("streamfx")
@@ -43,7 +44,7 @@ def parse_sliders(text: str, option: str = "--edit") -> dict[str, float]:
             raise UsageError(f"{option} expects NAME=VALUE[,NAME=VALUE...] with VALUE in [-1, 1], got {item!r}")
         if not -1.0 <= number <= 1.0:
             raise UsageError(f"{option} {name.strip()}={number:g}: sliders go from -1 to 1")
-        key = name.strip().lower().replace("-", "_")
+        key = slider_key(name)
         if key in sliders:
             raise UsageError(f"{option}: {key} is given twice")
         sliders[key] = number
@@ -51,7 +52,7 @@ def parse_sliders(text: str, option: str = "--edit") -> dict[str, float]:
 
 
 def parse_names(text: str | None) -> tuple[str, ...]:
-    return tuple(name.strip().lower().replace("-", "_") for name in (text or "").split(",") if name.strip())
+    return tuple(slider_key(name) for name in (text or "").split(",") if name.strip())
 
 
 def bank_path(weights: Path) -> Path:
