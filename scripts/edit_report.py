@@ -41,7 +41,8 @@ from streamfx.edit.framing import FramedPhotos, frame_photos, put_back  # noqa: 
 from streamfx.edit.load import load_bank  # noqa: E402
 from streamfx.edit.render import PhotoDecoder, encode_all, photo_decoder, photo_encoder  # noqa: E402
 from streamfx.pixels import to_uint8  # noqa: E402
-from streamfx.training.attributes import labels_of, load_classifier, read_attributes  # noqa: E402
+from streamfx.training.attributes import (cached_probabilities, labels_of, load_classifier,  # noqa: E402
+                                          read_attributes)
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 from streamfx.training.mouth import GAP, LIFT, READINGS, WIDTH, MouthModel  # noqa: E402
 from streamfx.weights import load_generators  # noqa: E402
@@ -66,7 +67,8 @@ def parse() -> argparse.Namespace:
                         help="find and align each photo's face as `streamfx edit` does in a video, edit that crop and "
                              "paste the change back into the photo (default), or edit the photos as they are")
     parser.add_argument("--framing-cache", type=Path, default=REPO / "runs/framing",
-                        help="where the face detections of the photos are kept between runs")
+                        help="where the face detections of the photos and the classifier's readings of them are "
+                             "kept between runs")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads, and processes reading dlib's identity (default 2)")
     parser.add_argument("--markdown", action="store_true")
@@ -157,7 +159,8 @@ def main() -> int:
         faces = load_batch(held, size)
     editor = Editor(encoder, decoder, bank, faces, same_edit=opts.same_edit)
     probability = classifier.probabilities
-    before = probability(editor.faces)
+    before = cached_probabilities(classifier, editor.faces, [p.name for p in held],
+                                  opts.framing_cache / f"held_out_readings_{opts.framing}.pt")
     labels = labels_of(table, held)
     agrees = (before >= 0.5) == (labels > 0.5)  # [N,40] the classifier reads the face as labelled
     identity = None

@@ -11,8 +11,9 @@ Faces: the CelebA-HQ faces outside the project's held-out split (the held-out 25
 every 10th of them calibrates the strengths (on the faces whose label agrees with the classifier's reading) and
 is kept out of the directions and the probe, the rest fit them. Each photo's face is found and aligned as
 `streamfx edit` aligns a video face, and the calibration reads the photos with the crop's change pasted back
-(`streamfx/edit/framing.py`; the crops are cached in runs/framing/, 2 minutes the first time); `--framing photo`
-fits on the photos as CelebA-HQ aligned them instead (banks before session 22).
+(`streamfx/edit/framing.py`; the crops are cached in runs/framing/, 2 minutes the first time, and so are the
+classifier's readings of the unedited photos, a minute); `--framing photo` fits on the photos as CelebA-HQ aligned
+them instead (banks before session 22).
 A side of a slider is offered when it carries 70 % of its calibration faces across, moves the other attributes by
 0.1 or less, and dlib still takes 90 % of those faces for the same person (`--no-identity` skips the last).
 Needs the attribute classifier (scripts/train_attributes.py) and dlib (the dev extras). Then judge the offered
@@ -38,7 +39,8 @@ from streamfx.edit.framing import frame_photos  # noqa: E402
 from streamfx.edit.render import photo_decoder, photo_encoder, same_encoder  # noqa: E402
 from streamfx.edit.tune import TuneOptions  # noqa: E402
 from streamfx.errors import ModelError  # noqa: E402
-from streamfx.training.attributes import labels_of, load_classifier, read_attributes  # noqa: E402
+from streamfx.training.attributes import (cached_probabilities, labels_of, load_classifier,  # noqa: E402
+                                          read_attributes)
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 from streamfx.weights import load_generators  # noqa: E402
 
@@ -74,8 +76,9 @@ def parse() -> argparse.Namespace:
                              "crossing and entanglement bars alone)")
     parser.add_argument("--near", type=Path, default=None,
                         help="a previous bank (of any checkpoint of this model): search each attribute's "
-                             "strengths near that bank's, in both shapes, instead of from the weakest (a fraction "
-                             "of the time; the same pick where the model has not changed)")
+                             "strengths near that bank's, in its shape (and in the other where that ranks as well "
+                             "there), instead of from the weakest (a fraction of the time; the same pick where the "
+                             "model has not changed)")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads, and processes reading dlib's identity (default 2)")
     return parser.parse_args()
@@ -115,6 +118,9 @@ def main() -> int:
     else:
         faces, calibration_faces = load_batch(fitting, size), load_batch(calibration, size)
     labels, calibration_labels = labels_of(table, fitting), labels_of(table, calibration)
+    unedited = calibration_faces.photos if opts.framing == "pipeline" else calibration_faces
+    readings = cached_probabilities(classifier, unedited, [p.name for p in calibration],
+                                    opts.framing_cache / f"calibration_readings_{opts.framing}.pt")
     decoder = photo_decoder(generators, meta, opts.bridge)
     identity = None
     if not opts.no_identity:
@@ -131,7 +137,7 @@ def main() -> int:
                         attributes=opts.attributes, per_side=opts.per_side,
                         tune=tune, tune_faces=faces[:opts.tune_faces] if tune else None, identity=identity,
                         anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"],
-                        previous=near.reports if near is not None else None)
+                        previous=near.reports if near is not None else None, calibration_readings=readings)
     finally:
         if identity is not None:
             identity.close()

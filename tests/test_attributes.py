@@ -71,3 +71,25 @@ def test_changes_that_keep_every_attribute_barely_move_the_readings(held_out, ch
         changed = faces + torch.randn(faces.shape, generator=torch.Generator().manual_seed(0)) * 2 / 127.5
     moved = (model.probabilities(changed.clamp(-1, 1)) - model.probabilities(faces)).abs().mean()
     assert moved <= bar, f"{change} moved the 40 readings by {moved:.3f} on average"
+
+
+def test_cached_readings_are_the_readings_and_are_read_again_for_another_classifier(held_out, tmp_path):
+    from streamfx.training.attributes import cached_probabilities, load_classifier
+
+    names, faces, _labels = held_out
+    faces, photos = faces[:8], [f"{i}.jpg" for i in range(8)]
+    classifier, _ = load_classifier(CLASSIFIER)
+    cache = tmp_path / "readings.pt"
+    first = cached_probabilities(classifier, faces, photos, cache)
+    torch.testing.assert_close(first, classifier.probabilities(faces), rtol=0, atol=0)
+    assert cache.is_file() and not cache.with_suffix(".partial").exists()
+    classifier.probabilities = None  # a second read must come from the cache, not the network
+    torch.testing.assert_close(cached_probabilities(classifier, faces, photos, cache), first, rtol=0, atol=0)
+    other, _ = load_classifier(CLASSIFIER)
+    with torch.no_grad():
+        other.head[-1].bias += 3.0  # a retrained head: every reading moves up
+    assert other.fingerprint() != classifier.fingerprint()
+    moved = cached_probabilities(other, faces, photos, cache)
+    assert (moved > first).all()
+    reordered = cached_probabilities(other, faces.flip(0), photos[::-1], cache)  # other photos: read again
+    torch.testing.assert_close(reordered, moved.flip(0))

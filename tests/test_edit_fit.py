@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from streamfx.edit.fit import STRENGTHS, _calibrate, _calibrate_near, localise, split_calibration, starting_faces
+from streamfx.edit.fit import (STRENGTHS, Start, _calibrate, _calibrate_near, localise, split_calibration,
+                               starting_faces)
 
 
 def test_localise_keeps_the_attributes_place_and_drops_the_faint_rest():
@@ -220,9 +221,48 @@ def test_a_refit_from_a_previous_fit_takes_the_shape_the_full_fit_would():
     full = _fit_attribute(ShapeCalibrator(), 0, direction, torch.ones(1), FakeProbe(positions), target=0.8,
                           per_side=16)
     assert full.localised
+    # the previous fit kept the regressed shape (another model's): the localised one, checked at the strengths
+    # picked for it, ranks better, so it is searched too and taken
     near = _fit_attribute(ShapeCalibrator(), 0, direction, torch.ones(1), FakeProbe(positions), target=0.8,
-                          per_side=16, start={1.0: 2.0, -1.0: 2.0})
+                          per_side=16, start=Start({1.0: 2.0, -1.0: 2.0}, localised=False))
     assert near.localised and near.measured == full.measured
+
+
+def test_a_refit_searches_the_other_shape_only_where_it_ranks_as_well_at_the_picked_strengths():
+    from streamfx.edit.fit import _fit_attribute
+
+    direction = torch.full((1, 4, 4), 0.5)
+    direction[0, 0, 0] = 8.0
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    full = _fit_attribute(ShapeCalibrator(), 0, direction, torch.ones(1), FakeProbe(positions), target=0.8,
+                          per_side=16)
+    searched = {}
+    for localised in (False, True):
+        fake = ShapeCalibrator()
+        measured = _recording_shapes(fake)
+        near = _fit_attribute(fake, 0, direction, torch.ones(1), FakeProbe(positions), target=0.8, per_side=16,
+                              start=Start({1.0: full.measured.up.strength, -1.0: full.measured.down.strength},
+                                          localised))
+        assert near.localised and near.measured == full.measured  # the full fit's pick from either start
+        searched[localised] = measured
+    # from the full fit's own shape the regressed one is measured once a side, at the picked strength, and no more
+    assert searched[True].count("regressed") == 2
+    assert searched[False].count("regressed") > 2  # from the other shape, both are searched
+
+
+def _recording_shapes(fake):
+    """`fake` with the shape of every edit it measures recorded ("regressed" or "localised") in the returned list:
+    the regressed direction changes the far corner of the map (cell 0,3), the localised one leaves it."""
+    shapes = []
+    inner = fake.probabilities
+
+    def probabilities(index, content_delta, style_delta):
+        far = content_delta.reshape(-1, 16)[:, 3].abs().amax()
+        shapes.append("regressed" if far > 1e-6 else "localised")
+        return inner(index, content_delta, style_delta)
+
+    fake.probabilities = probabilities
+    return shapes
 
 
 class IdentityCalibrator(FakeCalibrator):

@@ -26,11 +26,11 @@ Cost on a 2-core CPU: encoding the faces and solving the probe take about a minu
 session 29; the classifier's VGG and the decoder dominate). A refused attribute climbs through every strength in
 both shapes and costs most: about 5 minutes at 64 a side, 2.5 at the default 32 (session 30: the 19 measurable of
 28 refused attributes in 3,788 s at 32). The whole bank is about two and a half hours at 64, half that at 32.
-A refit from a previous bank's strengths (`previous`, `_calibrate_near`) measures a few strengths a side in each
-shape: the shipped bank's twelve refitted from itself in 2,022 s instead of 3,782 s, and a changed model's 31
-measurable attributes in 3,683 s instead of about 5,850 s (session 35); with dlib read in two processes, the twelve in
-1,872 s (session 36). Of one measurement of 64 faces, the classifier takes 8.4 s, dlib 3.4 s (6.0 s in one
-process), the decoder 1.1 s and the flow composite 0.25 s.
+A refit from a previous bank's strengths and shapes (`previous`, `_shapes_near`) measures a few strengths a side,
+in the other shape only where a check says it may win: the shipped bank's twelve refitted from itself, bit for bit
+the same bank, in 1,133 s (session 39) against 1,664 s searching both shapes and 3,782 s for their full fit. Of one
+measurement of 64 faces, the classifier takes 8.4 s, dlib 3.4 s (6.0 s in one process), the decoder 1.1 s and the
+flow composite 0.25 s.
 """
 
 from __future__ import annotations
@@ -85,10 +85,11 @@ class Calibrator:
     CelebA `labels` [M,40], only faces whose label agrees with the classifier are measured (`starting_faces`).
     `faces`: the faces edited and read as they are, or `FramedPhotos`: their crops, aligned as `streamfx edit` aligns
     video faces, are edited and the photos read with the change pasted back (`framing.py`). `identity`: a face
-    identity model (`training/identity.py`) to tell whether an edit keeps the person (`same_person`)."""
+    identity model (`training/identity.py`) to tell whether an edit keeps the person (`same_person`). `before`: the
+    classifier's readings of the unedited faces, where they were read already (`cached_probabilities`)."""
 
     def __init__(self, encoder, decoder: PhotoDecoder, classifier, faces: Tensor | FramedPhotos,
-                 labels: Tensor | None = None, chunk: int = 32, identity=None):
+                 labels: Tensor | None = None, chunk: int = 32, identity=None, before: Tensor | None = None):
         self.decoder, self.classifier, self.chunk, self.identity = decoder, classifier, chunk, identity
         self.framed = faces if isinstance(faces, FramedPhotos) else None
         self.faces = faces.crops if self.framed is not None else faces
@@ -99,7 +100,7 @@ class Calibrator:
             self.content, self.style = encode_all(encoder, self.faces)
             self.base = torch.cat([decoder(self.content[i:i + chunk], self.style[i:i + chunk])
                                    for i in range(0, len(self.faces), chunk)])
-            self.before = classifier.probabilities(self.unedited.clamp(-1, 1))  # [M,40]
+            self.before = before if before is not None else classifier.probabilities(self.unedited.clamp(-1, 1))
 
     @property
     def unedited(self) -> Tensor:
@@ -297,6 +298,35 @@ def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> 
     return Calibration.of(chosen)
 
 
+@dataclass(frozen=True)
+class Start:
+    """Where a refit searches from: a previous fit's strength per side ({sign: strength}) and its shape."""
+
+    strengths: dict[float, float]
+    localised: bool = False
+
+
+def _shapes_near(cal, k, variants: dict[bool, Tensor], style_dir, target: float, per_side: int,
+                 start: Start) -> dict[bool, Calibration | None]:
+    """{localised: Calibration} of the shapes worth searching near `start`: the previous fit's shape always; the
+    other only where, measured at the strengths just picked for the first, it ranks at least as well (a search of
+    its own is four or so measurements a side; this check is one). Where the model has not changed (`start` is
+    its own fit), the full fit picked the previous shape over the other's best, so the other cannot win and the
+    pick is the full fit's either way; on a changed model a shape that would win only at strengths of its own is
+    missed (the full search, without `previous`, finds it)."""
+    first, other = start.localised, not start.localised
+    picked = _calibrate_near(cal, k, variants[first], style_dir, target, per_side, start.strengths)
+    if picked is None:
+        return {first: None}
+    strengths = {sign: side.strength for sign, side in ((1.0, picked.up), (-1.0, picked.down)) if side.measured}
+    there = Calibration.of(_measure(cal, k, variants[other], style_dir, strengths, per_side, signs=list(strengths)))
+    if there is None or there.rank() < picked.rank():
+        return {first: picked}
+    searched = {first: picked, other: _calibrate_near(cal, k, variants[other], style_dir, target, per_side,
+                                                      start.strengths)}
+    return {local: searched[local] for local in (False, True)}  # the full fit's order, which settles a tie
+
+
 def _calibrate_near(cal, k, content_dir, style_dir, target: float, per_side: int,
                     start: dict[float, float]) -> Calibration | None:
     """`_calibrate`'s strengths, searched from a previous fit's (`start`: {sign: strength}) instead of from the
@@ -401,21 +431,20 @@ class FittedAttribute:
 
 
 def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, probe, target: float,
-                   per_side: int, start: dict[float, float] | None = None) -> FittedAttribute | None:
+                   per_side: int, start: Start | None = None) -> FittedAttribute | None:
     """The direction as regressed or localised, whichever ranks better at its calibrated strengths; then the same
     one-sided (each calibration face's share by the probe's reading of it). One-sided only spares faces that
     already are where the slider goes, which the calibration faces (all on the wrong side) cannot show; so it is
     kept unless it offers fewer sides (`Calibration.sides`) or carries fewer of them across: below the bar when the
     full edit reached it, or more than ONE_SIDED_SLACK fewer when it did not (the probe misreads some faces the
-    classifier reads otherwise). `start`: a previous fit's strengths per side: both shapes are calibrated near them
-    (`_calibrate_near`), since the better shape can change with the model."""
-    def calibrate(direction: Tensor) -> Calibration | None:
-        if start is None:
-            return _calibrate(cal, k, direction, style_dir, target, per_side)
-        return _calibrate_near(cal, k, direction, style_dir, target, per_side, start)
-
+    classifier reads otherwise). `start`: a previous fit's strengths and shape: the shapes are calibrated near
+    those strengths (`_calibrate_near`; see `_shapes_near` for which)."""
     variants = {False: content_dir, True: localise(content_dir)}
-    calibrations = {local: calibrate(direction) for local, direction in variants.items()}
+    if start is None:
+        calibrations = {local: _calibrate(cal, k, direction, style_dir, target, per_side)
+                        for local, direction in variants.items()}
+    else:
+        calibrations = _shapes_near(cal, k, variants, style_dir, target, per_side, start)
     if None in calibrations.values():
         return None
     local = max(calibrations, key=lambda v: calibrations[v].rank())
@@ -445,11 +474,11 @@ def _report(measured: Calibration, strength: float, strength_down: float, locali
     return report
 
 
-def _start(report: AttributeReport | None) -> dict[float, float] | None:
-    """A previous fit's strengths per side, to search from; None where it fitted no direction."""
+def _start(report: AttributeReport | None) -> Start | None:
+    """A previous fit's strengths per side and its shape, to search from; None where it fitted no direction."""
     if report is None or report.strength <= 0:
         return None
-    return {1.0: report.strength, -1.0: report.strength_down or report.strength}
+    return Start({1.0: report.strength, -1.0: report.strength_down or report.strength}, report.localised)
 
 
 def _side_figures(side: Side, name: str) -> dict:
@@ -465,7 +494,8 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
              measurable: dict[str, float], model_sha256: str = "",
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
              tune: TuneOptions | None = None, tune_faces: Tensor | None = None, identity=None,
-             anime_encoder=None, previous: dict[str, AttributeReport] | None = None) -> EditBank:
+             anime_encoder=None, previous: dict[str, AttributeReport] | None = None,
+             calibration_readings: Tensor | None = None) -> EditBank:
     """The bank for the photo `encoder` (`render.photo_encoder`) and `decoder`, fitted on `train_faces` and judged on
     `calibration_faces` (keep these two apart:
     `split_calibration`). For video faces both are aligned as `streamfx edit` aligns them (`framing.py`):
@@ -477,7 +507,8 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
     `anime_encoder`: the face->anime generator, when it is not the photo encoder: each direction is then also
     regressed on its codes and kept at the photo direction's strength and shape for anime output;
     `previous`: a previous bank's reports (of the checkpoint before, say): each attribute fitted there has its
-    strengths searched near the old ones in both shapes (`_calibrate_near`), a fraction of the full search."""
+    strengths searched near the old ones (`_shapes_near`), a fraction of the full search;
+    `calibration_readings`: the classifier's readings of the unedited calibration faces, where already read."""
     if previous is not None and tune is not None:
         raise ValueError("tuning searches no strengths; it cannot start from a previous bank")
     started = time.perf_counter()
@@ -486,7 +517,8 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
     probe = fit_probe(content, style, train_labels)
     del content
     anime_dirs = None if anime_encoder is None else regress(encode_all(anime_encoder, train_faces)[0], train_labels)
-    cal = Calibrator(encoder, decoder, classifier, calibration_faces, calibration_labels, identity=identity)
+    cal = Calibrator(encoder, decoder, classifier, calibration_faces, calibration_labels, identity=identity,
+                     before=calibration_readings)
     tuning = None
     if tune is not None and tune_faces is not None:
         classifier.requires_grad_(False)

@@ -105,6 +105,16 @@ class AttributeClassifier(nn.Module):
         """[B,40] probabilities, computed in chunks without a graph."""
         return torch.cat([torch.sigmoid(self(faces[i:i + chunk])) for i in range(0, len(faces), chunk)])
 
+    def fingerprint(self) -> str:
+        """sha256 of what was trained (the heads and their standardization; the VGG is the wheel's, fixed)."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for name, tensor in sorted({**self.head.state_dict(), "mean": self.mean, "std": self.std}.items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
     def index(self, name: str) -> int:
         if name not in self.names:
             raise UsageError(f"unknown attribute {name!r} (one of: {', '.join(self.names)})")
@@ -199,6 +209,25 @@ def save_heads(path: Path, model: AttributeClassifier, metrics: dict) -> None:
     tensors.update({"mean": model.mean, "std": model.std})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata={"names": json.dumps(model.names), "report": json.dumps(metrics)})
+
+
+def cached_probabilities(classifier: AttributeClassifier, faces: Tensor, names: list[str],
+                         cache: Path | None) -> Tensor:
+    """[N,40] the classifier's probabilities of the unedited photos `faces` (named `names`), kept in `cache` for the
+    same classifier and photos: a fit and a report read them before any edit (a minute for the calibration faces on
+    two cores), and they do not change with the model being fitted."""
+    key = {"classifier": classifier.fingerprint(), "names": list(names), "shape": list(faces.shape)}
+    if cache is not None and Path(cache).is_file():
+        saved = torch.load(cache)
+        if all(saved.get(k) == v for k, v in key.items()):
+            return saved["probabilities"]
+    probabilities = classifier.probabilities(faces.clamp(-1, 1))
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(cache).with_suffix(".partial")
+        torch.save({**key, "probabilities": probabilities}, partial)
+        partial.replace(cache)  # a run stopped while saving leaves no cache rather than a broken one
+    return probabilities
 
 
 def load_classifier(path: Path) -> tuple[AttributeClassifier, dict]:
