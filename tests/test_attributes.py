@@ -76,7 +76,7 @@ def test_changes_that_keep_every_attribute_barely_move_the_readings(held_out, ch
 def test_cached_readings_are_the_readings_and_are_read_again_for_another_classifier(held_out, tmp_path):
     from streamfx.training.attributes import cached_probabilities, load_classifier
 
-    names, faces, _labels = held_out
+    _names, faces, _labels = held_out
     faces, photos = faces[:8], [f"{i}.jpg" for i in range(8)]
     classifier, _ = load_classifier(CLASSIFIER)
     cache = tmp_path / "readings.pt"
