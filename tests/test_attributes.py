@@ -40,7 +40,9 @@ def test_held_out_balanced_accuracy(held_out, attribute, bar):
     recalls = [float((predicted[truth == c] == c).float().mean()) for c in (True, False)]
     balanced = sum(recalls) / 2
     assert balanced >= bar, f"{attribute}: balanced accuracy {balanced:.2f} on {len(faces)} held-out faces"
-    assert abs(balanced - saved["held_out"][attribute]["balanced"]) < 0.15  # the stored report describes this file
+    # the stored report (all 250) describes this file: these 120 of them read within 0.054 of it (Young), about the
+    # spread of a balanced accuracy on 120 faces; a head retrained without refreshing the report lands further off
+    assert abs(balanced - saved["held_out"][attribute]["balanced"]) < 0.08
 
 
 def test_a_face_and_its_mirror_image_are_read_alike(held_out):

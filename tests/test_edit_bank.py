@@ -52,7 +52,18 @@ def test_a_frozen_attribute_has_no_component_left(bank):
     young = bank.content[1].reshape(-1)
     assert abs(float(content.reshape(-1) @ young)) < 1e-4
     assert abs(float(style @ bank.style[1])) < 1e-4
-    assert content.abs().sum() > 0
+    edit = bank.content[0] + 0.7 * bank.content[2]
+    torch.testing.assert_close(content, edit - _along(edit, bank.content[1]))  # the rest of the edit is kept
+
+
+def test_two_frozen_attributes_that_go_together_are_both_held(bank):
+    bank.content[4] = bank.content[1] + 0.3 * bank.content[4]  # No_Beard's direction close to Young's
+    content, _ = bank.deltas({"smile": 1.0}, freeze=("young", "no_beard"))
+    for k in (1, 4):
+        assert abs(float(content.reshape(-1) @ bank.content[k].reshape(-1))) < 1e-4, k
+    span = torch.stack([bank.content[1].reshape(-1), bank.content[4].reshape(-1)], 1)
+    projection = span @ torch.linalg.lstsq(span, bank.content[0].reshape(-1, 1)).solution
+    torch.testing.assert_close(content, bank.content[0] - projection.reshape(content.shape), atol=1e-5, rtol=0)
 
 
 def test_an_attribute_both_moved_and_frozen_is_refused_under_any_of_its_names(bank):
@@ -143,8 +154,9 @@ def test_a_side_that_flickers_in_video_is_withdrawn_with_that_reason_and_a_stead
     alone = judged.with_flicker("Smiling", -1.0, 1.3).reports["Smiling"]  # no side left: refused as a whole
     assert not alone.editable and alone.sides == "" and "flickers in video (ratio 1.30)" in alone.reason
     judged.save(tmp_path / "edits.safetensors")
-    loaded = EditBank.load(tmp_path / "edits.safetensors", model_sha256="abc").reports["Smiling"]
-    assert loaded.sides == "-" and loaded.flicker(1) == 1.239 and bank.reports["Young"].flicker(1) is None
+    reloaded = EditBank.load(tmp_path / "edits.safetensors", model_sha256="abc").reports
+    assert reloaded["Smiling"].sides == "-" and reloaded["Smiling"].flicker(1) == 1.239
+    assert reloaded["Young"].flicker(1) is None and reloaded["Young"].sides == bank.reports["Young"].sides  # unjudged
 
 
 def test_a_side_withdrawn_on_sight_is_refused_with_its_reason_and_keeps_it_when_saved(bank, tmp_path):
@@ -279,10 +291,14 @@ def test_live_slider_keys_step_the_chosen_slider_and_push_the_edit(bank):
     assert controls.sliders == {"smile": 0.3, controls.names[1]: -0.1}
     controls.on_key("0")
     assert controls.sliders[controls.names[1]] == 0.0
-    for _ in range(15):
-        controls.on_key("[")
+    controls.on_key("[")  # back to smile
+    for _ in range(15):  # from 0.3, eight presses would reach the end
         controls.on_key("+")
-    assert all(-1.0 <= v <= 1.0 for v in controls.sliders.values())  # never past the ends
+    assert controls.sliders["smile"] == 1.0  # held at the end, not past it
+    torch.testing.assert_close(effect.deltas[-1], bank.content[0])  # the other slider is at 0
+    for _ in range(25):
+        controls.on_key("-")
+    assert controls.sliders["smile"] == -1.0
 
 
 def test_live_slider_keys_skip_frozen_attributes_and_keep_one_name_per_attribute(bank):
@@ -296,17 +312,27 @@ def test_live_slider_keys_skip_frozen_attributes_and_keep_one_name_per_attribute
 
 
 def test_a_refit_replaces_only_the_named_attributes(bank):
-    refit = EditBank(NAMES, bank.content + 1, bank.style + 1, "abc", torch.full((len(NAMES),), 2.0),
+    from streamfx.edit.reach import fit_probe
+
+    generator = torch.Generator().manual_seed(5)
+    bank.probe = fit_probe(torch.randn(20, 4, 2, 2, generator=generator), torch.randn(20, 3, generator=generator),
+                           (torch.rand(20, len(NAMES), generator=generator) < 0.5).float())
+    refit = EditBank(NAMES, bank.content + 1, bank.style + 1, "abc", torch.full((len(NAMES),), 2.0), bank.probe,
+                     torch.ones(len(NAMES), dtype=torch.bool),
                      reports={n: AttributeReport(True, strength=3.0, sides="+") for n in NAMES},
                      info={"seconds": 10.0})
     merged = bank.with_refit(refit, ["Male"])
     torch.testing.assert_close(merged.content[2], refit.content[2])
+    assert merged.one_sided.tolist() == [False, False, True, False, False]  # one-sided as its refit measured
     torch.testing.assert_close(merged.content[[0, 1, 3, 4]], bank.content[[0, 1, 3, 4]])
     assert merged.lowering.tolist() == [1.0, 1.0, 2.0, 1.0, 1.0] and merged.reports["Male"].strength == 3.0
     assert merged.reports["Smiling"] == bank.reports["Smiling"] and merged.info["refits"][0]["attributes"] == ["Male"]
     assert not bank.content[2].equal(merged.content[2])  # the bank refitted into is left as it was
     with pytest.raises(ModelError, match="another model"):
         bank.with_refit(EditBank(NAMES, bank.content, bank.style, "def"), ["Male"])
+    bank.info["train_faces"] = 4275
+    with pytest.raises(ModelError, match="other faces"):  # its directions would not go with this bank's probe
+        bank.with_refit(EditBank(NAMES, bank.content, bank.style, "abc", info={"train_faces": 4000}), ["Male"])
 
 
 def test_a_refit_names_the_sides_it_offers_differently_from_the_bank_before_and_why(bank):

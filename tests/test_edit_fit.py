@@ -377,6 +377,8 @@ def test_a_bank_for_a_photo_encoder_of_its_own_keeps_anime_directions_at_the_sam
         alone = fit_bank(photo, PhotoDecoder(photo), RednessClassifier(), faces, labels, calibration, **options)
     report = bank.reports["Red"]
     assert report.strength > 0 and alone.anime_content is None
+    # slider -1 moves by the strength measured for it: -lowering x the +1 direction
+    assert abs(float(bank.lowering[0]) * report.strength - report.strength_down) < 1e-5
     torch.testing.assert_close(bank.content, alone.content)  # the photo side is fitted as before
     shape = localise if report.localised else (lambda d: d)
     for encoder, stored in ((photo, bank.content), (anime, bank.anime_content)):

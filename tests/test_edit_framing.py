@@ -151,25 +151,29 @@ def test_each_effect_pastes_under_its_own_mask_unless_the_user_sets_one():
     wide one that hides the crop's edges; `--mask-margin` and `--feather` override either."""
     from argparse import Namespace
 
+    from conftest import tiny_photo_autoencoder
     from streamfx.commands.common import build_pipeline
+    from streamfx.edit.bank import Edit
     from streamfx.edit.effect import PhotoEditEffect
+    from streamfx.edit.render import PhotoDecoder
     from streamfx.effects import AnimeEffect, PassthroughEffect
     from streamfx.face.blend import EDIT_MASK, FACE_MASK
 
-    assert PhotoEditEffect.paste_mask == EDIT_MASK and AnimeEffect.paste_mask == FACE_MASK
-    assert EDIT_MASK[0] < FACE_MASK[0] and EDIT_MASK[1] < FACE_MASK[1]
+    assert EDIT_MASK[0] < FACE_MASK[0] and EDIT_MASK[1] < FACE_MASK[1] and AnimeEffect.paste_mask == FACE_MASK
+    a2a, content_shape = tiny_photo_autoencoder()
+    nothing = Edit(torch.zeros(0, dtype=torch.long), torch.zeros(0), torch.zeros(0, *content_shape),
+                   torch.zeros(0, a2a.config.latent_dim))
+    photo_edit = PhotoEditEffect(a2a, PhotoDecoder(a2a), nothing, crop_size=64, engines=[])
 
-    class Edit:
-        paste_mask, crop_size, framing, device, pastes_change, engine = EDIT_MASK, 128, "celebahq", "cpu", True, "x"
-
-    def options(effect, margin=None, feather=None):
+    def pipeline(effect, margin=None, feather=None):
         args = Namespace(faces="all", detect_every=5, no_smooth=False, color_match=False, batch=1,
                          mask_margin=margin, feather=feather)
-        return build_pipeline(args, effect, live=False).composer.options
+        return build_pipeline(args, effect, live=False)
 
-    edit = options(Edit())
-    assert (edit.mask_margin, edit.feather, edit.change_only) == (*EDIT_MASK, True)
-    plain = options(PassthroughEffect())
-    assert (plain.mask_margin, plain.feather, plain.change_only) == (*FACE_MASK, False)
-    mine = options(Edit(), margin=0.2, feather=0.0)
+    edit, plain = pipeline(photo_edit), pipeline(PassthroughEffect())
+    assert (edit.composer.options.mask_margin, edit.composer.options.feather) == EDIT_MASK
+    assert edit.composer.options.change_only and not plain.composer.options.change_only
+    assert (plain.composer.options.mask_margin, plain.composer.options.feather) == FACE_MASK
+    assert (edit.face_stage.framing, plain.face_stage.framing) == ("celebahq", "gnr")  # the crops each model knows
+    mine = pipeline(photo_edit, margin=0.2, feather=0.0).composer.options
     assert (mine.mask_margin, mine.feather) == (0.2, 0.0)

@@ -19,16 +19,19 @@ def test_a_face_gets_the_whole_edit_up_to_halfway_and_none_once_it_has_the_attri
 
 def test_the_probe_places_faces_without_the_attribute_at_0_and_with_it_at_1():
     generator = torch.Generator().manual_seed(0)
-    labels = (torch.rand(600, 2, generator=generator) < 0.3).float()
-    content = torch.randn(600, 4, 3, 3, generator=generator)
+    labels = (torch.rand(800, 2, generator=generator) < 0.3).float()
+    content = torch.randn(800, 4, 3, 3, generator=generator)
     content[:, 0, 1, 1] += 2.0 * labels[:, 0]  # attribute 0 lives in one cell
-    style = torch.randn(600, 2, generator=generator) + labels[:, 1:2]  # attribute 1 in the style code
-    probe = fit_probe(content, style, labels, ridge=10.0)
-    positions = probe.positions(content, style, torch.tensor([0, 1]))
+    style = torch.randn(800, 2, generator=generator) + labels[:, 1:2]  # attribute 1 in the style code
+    probe = fit_probe(content[:600], style[:600], labels[:600], ridge=10.0)
+    fitted = probe.positions(content[:600], style[:600], torch.tensor([0, 1]))
+    held_out = probe.positions(content[600:], style[600:], torch.tensor([0, 1]))  # faces the probe never saw
     for k in range(2):
-        has = labels[:, k] > 0.5
-        assert abs(float(positions[has, k].mean()) - 1) < 1e-4 and abs(float(positions[~has, k].mean())) < 1e-4
-        assert float(positions[has, k].median()) > 0.5 > float(positions[~has, k].median())
+        has, has_new = labels[:600, k] > 0.5, labels[600:, k] > 0.5
+        assert abs(float(fitted[has, k].mean()) - 1) < 1e-4 and abs(float(fitted[~has, k].mean())) < 1e-4
+        assert abs(float(held_out[has_new, k].mean()) - 1) < 0.15 and abs(float(held_out[~has_new, k].mean())) < 0.15
+        assert float((held_out[has_new, k] > 0.5).float().mean()) > 0.7  # the signal is one noise deviation wide
+        assert float((held_out[~has_new, k] < 0.5).float().mean()) > 0.7
 
 
 def test_held_positions_are_the_mean_of_a_tracks_first_frames_then_fixed():
@@ -66,6 +69,21 @@ def test_an_edit_moves_a_face_that_lacks_the_attribute_and_leaves_one_that_has_i
     assert edit.positions(faces, torch.zeros(2, 1)) is None
     alike, _ = edit.for_faces(2, None)
     assert torch.equal(alike[0], alike[1])
+
+
+def test_in_an_edit_of_two_sliders_only_the_one_sided_one_follows_each_faces_position():
+    from streamfx.edit.bank import Edit
+
+    generator = torch.Generator().manual_seed(4)
+    content, style = torch.randn(2, 2, 2, 2, generator=generator), torch.randn(2, 3, generator=generator)
+    edit = Edit(torch.tensor([0, 1]), torch.tensor([0.8, -0.5]), content, style, None, torch.tensor([True, False]))
+    positions = torch.tensor([[0.2, 0.9], [0.75, 0.1], [1.2, 0.5]])  # [faces, the two sliders]
+    content_delta, style_delta = edit.for_faces(3, positions)
+    shares = torch.tensor([1.0, 0.5, 0.0])  # slider 0 (+0.8, one-sided): up to halfway all of it, then less
+    for face in range(3):
+        expected = 0.8 * shares[face] * content[0] - 0.5 * content[1]  # slider 1 whatever the face's position
+        torch.testing.assert_close(content_delta[face], expected)
+        torch.testing.assert_close(style_delta[face], 0.8 * shares[face] * style[0] - 0.5 * style[1])
 
 
 def test_one_sided_flags_and_the_probe_survive_saving(tmp_path):
