@@ -56,6 +56,24 @@ def test_photos_are_read_when_first_asked_for_and_a_subset_reads_its_own(held):
     assert np.array_equal(to_uint8(framed.photos[0]), load_image(framed.paths[0], 128))
 
 
+def test_the_crops_cache_is_reused_only_for_the_same_photos_size_and_framing(held, framed, tmp_path, monkeypatch):
+    cache = tmp_path / "framing.pt"
+    first = frame_photos(held, 128, 128, cache=cache)
+    assert torch.equal(first.crops, framed.crops) and first.paths == framed.paths
+
+    class NoDetector:  # a cache hit must not detect again; anything else must
+        def __init__(self, **_):
+            raise RuntimeError("detected again")
+
+    monkeypatch.setattr("streamfx.face.detect.MTCNNDetector", NoDetector)
+    again = frame_photos(held, 128, 128, cache=cache)
+    assert torch.equal(again.crops, first.crops) and torch.equal(again.affines, first.affines)
+    for other in (dict(paths=held[:3]), dict(crop_size=96), dict(framing="gnr")):  # a stale cache is not read
+        request = {"paths": held, "size": 128, "crop_size": 128, "cache": cache, **other}
+        with pytest.raises(RuntimeError, match="detected again"):
+            frame_photos(**request)
+
+
 def _distance_from_photo(affine: np.ndarray) -> float:
     """Mean distance (px of 256) a crop's transform moves the face's points from where they are in the photo."""
     grid = np.stack(np.meshgrid(np.linspace(64, 192, 5), np.linspace(64, 224, 5)), -1).reshape(-1, 2)
