@@ -47,6 +47,25 @@ def test_held_positions_are_the_mean_of_a_tracks_first_frames_then_fixed():
     torch.testing.assert_close(held(None, torch.tensor([[0.6]])), torch.tensor([[0.6]]))
 
 
+def test_held_positions_forget_the_track_seen_longest_ago_past_their_limit():
+    held = HeldPositions(frames=1, tracks=2)
+    held([1, 2], torch.tensor([[0.1], [0.2]]))
+    held([1], torch.tensor([[0.9]]))  # track 1 seen again: track 2 is now the one seen longest ago
+    held([3], torch.tensor([[0.3]]))  # a third track: track 2 is forgotten
+    kept = held([1, 2, 3], torch.tensor([[0.5], [0.6], [0.7]]))
+    torch.testing.assert_close(kept, torch.tensor([[0.1], [0.6], [0.3]]))  # track 2 starts again from its reading
+
+
+def test_an_attribute_with_labels_of_one_class_only_gets_the_plain_scale():
+    generator = torch.Generator().manual_seed(6)
+    labels = torch.zeros(50, 2)
+    labels[:25, 0] = 1.0  # attribute 1: no face has it (Bald among a few faces, say)
+    content, style = torch.randn(50, 2, 2, 2, generator=generator), torch.randn(50, 1, generator=generator)
+    probe = fit_probe(content, style, labels)
+    torch.testing.assert_close(probe.levels[1], torch.tensor([0.0, 1.0]))
+    assert torch.isfinite(probe.positions(content, style, torch.tensor([0, 1]))).all()
+
+
 def test_an_edit_moves_a_face_that_lacks_the_attribute_and_leaves_one_that_has_it():
     generator = torch.Generator().manual_seed(2)
     labels = (torch.rand(400, 1, generator=generator) < 0.5).float()
