@@ -97,3 +97,19 @@ def test_the_report_allows_the_classifiers_noise_in_a_monotonic_climb(report_scr
     # face 0 climbs; face 1 dips by 0.01 (within 0.02) then climbs; face 2 falls by 0.05
     assert report_script.monotonic(probs, 1.0, 0, values) == pytest.approx(2 / 3)
     assert report_script.monotonic(probs, -1.0, 0, values) == 0.0
+
+
+def test_the_video_check_measures_again_only_what_it_has_not_measured(tmp_path):
+    """The shipped bank was judged on the default three clips at 4 s: run as it was, every offered side is already
+    measured, so the check measures nothing (about 40 s a side and clip otherwise) and writes the same verdicts."""
+    require(DATA / "videos")
+    out = tmp_path / "edits.safetensors"
+    done = run("check_edit_video.py", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) == 3  # the table's head and the line naming the file: no side rows
+    shipped, checked = EditBank.load(BANK), EditBank.load(out)
+    assert checked.info["video_check"] == shipped.info["video_check"]
+    for name in shipped.attributes:
+        for sign in (1.0, -1.0):
+            assert checked.reports[name].offers(sign) == shipped.reports[name].offers(sign), (name, sign)
+            assert checked.reports[name].flicker(sign) == shipped.reports[name].flicker(sign), (name, sign)
