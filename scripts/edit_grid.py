@@ -7,7 +7,7 @@ The face is the astronaut sample (a public-domain NASA photo), aligned as the pi
 default model's anime face in the anchor style with one slider set (strength as the bank stores it, photo verdicts
 do not apply to anime output), or with --photo the edited photo (the model's photo decoder, the change put onto the
 face, one-sided where the bank says so, as `streamfx edit` does; every fitted direction is drawn, editable or
-not). The first column is the input face.
+not). The first column is the input face; each row is named by its slider and each column by its value.
 """
 
 from __future__ import annotations
@@ -30,6 +30,24 @@ from streamfx.pixels import to_model, to_uint8  # noqa: E402
 from streamfx.weights import load_generators, resolve_weights  # noqa: E402
 
 VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
+BAND = 28  # the height of the column names' band
+FONT, SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.5
+
+
+def labelled(rows: list[np.ndarray], row_names: list[str], column_names: list[str]) -> np.ndarray:
+    """The tiles' rows stacked, with each row's name on its left and each column's name above it (black on white)."""
+    tile = rows[0].shape[0]
+    grid = np.concatenate(rows, axis=0)
+    left = max(cv2.getTextSize(name, FONT, SCALE, 1)[0][0] for name in row_names) + 12
+    canvas = np.full((grid.shape[0] + BAND, grid.shape[1] + left, 3), 255, np.uint8)
+    canvas[BAND:, left:] = grid
+    for i, name in enumerate(column_names):
+        width = cv2.getTextSize(name, FONT, SCALE, 1)[0][0]
+        cv2.putText(canvas, name, (left + i * tile + (tile - width) // 2, BAND - 9), FONT, SCALE, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    for i, name in enumerate(row_names):
+        cv2.putText(canvas, name, (6, BAND + i * tile + tile // 2 + 5), FONT, SCALE, (0, 0, 0), 1, cv2.LINE_AA)
+    return canvas
 
 
 def main() -> int:
@@ -67,7 +85,7 @@ def main() -> int:
                 tiles.append(to_uint8(edited)[0])
             rows.append(np.concatenate([cv2.resize(t, (opts.tile, opts.tile), interpolation=cv2.INTER_CUBIC)
                                         for t in tiles], axis=1))
-    grid = np.concatenate(rows, axis=0)
+    grid = labelled(rows, opts.sliders, ["input"] + [f"{v:+g}" if v else "0" for v in VALUES])
     opts.output.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(opts.output), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
     print(f"wrote {opts.output}: rows {', '.join(opts.sliders)}; columns input, " + ", ".join(f"{v:+g}" for v in VALUES))

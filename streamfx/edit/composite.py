@@ -5,7 +5,7 @@ the input with what the edit changed. Adding the difference of the two drawings 
 well but moves nothing: a smile drawn as lips shifting upwards arrives as a blurred light-dark pair over lips that
 stay where they were. So the motion between the two drawings is measured (dense optical flow), the sharp face is
 carried along it, and only what the motion does not explain is added: `warp(face) - warp(plain) + edited`. Lips,
-mouth corners, rims and fringes then keep the face's own sharpness where they move (docs/editing.md, session 20).
+mouth corners, rims and fringes then keep the face's own sharpness where they move (docs/editing-log.md, session 20).
 A face whose drawing did not change comes back exactly as it was.
 """
 

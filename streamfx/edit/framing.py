@@ -5,7 +5,7 @@
 which the photo decoder was trained. (Crops framed like GNR's training crops, as the anime effect takes them, are
 13 % closer with the face 30 px of 256 higher; on them the bank's sides carried 14-58 % of calibration faces across
 instead of 70-91 %.) Even so, our 5-point alignment differs face by face from CelebA-HQ's own, and directions fitted
-on the photos as CelebA-HQ aligned them lose much of their effect on ours (docs/editing.md, session 22). So the bank
+on the photos as CelebA-HQ aligned them lose much of their effect on ours (docs/editing-log.md, session 22). So the bank
 is fitted on each photo's face found and aligned as in a video, and calibrated and reported on the photo with the
 crop's change pasted back, which is what the attribute classifier reads.
 """

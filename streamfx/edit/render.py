@@ -9,7 +9,7 @@ cycle, face -> anime (in a fixed bridge style) -> face, which redraws a 128-px f
 
 A2A's encoder is the one photo edits read (`photo_encoder`). It may be the face->anime encoder itself, or one trained
 with A2A's decoder: the face->anime encoder's code carries too little of the photo for any decoder to draw an edit's
-teeth or glasses from (docs/editing.md, sessions 27-28).
+teeth or glasses from (docs/editing-log.md, sessions 27-28).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ carrying the face along the drawing's motion (`composite.py`: the optical flow h
 after tuning judges the direction as edits are made.
 
 Off by default: each time it was tried (sessions 6, 17 and 38, the last through the two-way photo autoencoder) the
-classifier was carried across by blotches and streaks that do not show the attribute (docs/editing.md, session 38).
+classifier was carried across by blotches and streaks that do not show the attribute (docs/editing-log.md, session 38).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from streamfx.types import AlignedCrop
 FACE_MASK = (0.06, 0.12)  # (margin, feather) pasting a whole generated face: its crop's edges never show
 # (margin, feather) of the mask a photo edit's change is pasted under. The whole-face mask (`FACE_MASK`) fades out
 # the top and sides of the crop, where the hair is: at the same strengths black_hair -1 carried 38 % of calibration
-# faces across under it and 69 % under this one, mouth_open +1 47 % and 62 % (docs/editing.md, session 23). Only
+# faces across under it and 69 % under this one, mouth_open +1 47 % and 62 % (docs/editing-log.md, session 23). Only
 # the change is pasted, near zero where the edit does not act; a hair edit can show the crop's top as a line.
 EDIT_MASK = (0.01, 0.04)
 

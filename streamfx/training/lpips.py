@@ -110,7 +110,7 @@ class LPIPS(nn.Module):
 def either_way(lpips, x: Tensor, target: Tensor, mirror: Tensor) -> Tensor:
     """[B] distances, the pairs where `mirror` [B] is set read left-right mirrored. The VGG's weights are four to seven
     times as strict on diagonal stripes running one way as on those running the other ('/' against '\\');
-    a network trained on a loss read one way draws what the lenient diagonal forgives (docs/editing.md, session
+    a network trained on a loss read one way draws what the lenient diagonal forgives (docs/editing-log.md, session
     32). Mirroring a random half of each batch reads both diagonals alike, on average, at no extra cost."""
     flip = mirror.view(-1, 1, 1, 1)
     return lpips(torch.where(flip, x.flip(3), x), torch.where(flip, target.flip(3), target))

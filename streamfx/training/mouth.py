@@ -3,7 +3,7 @@ classifier.
 
 The classifier reads an open mouth or a smile largely from what shows inside the lips (teeth, the dark gap):
 mouth_open +1 carries 86 % of calibration faces across the classifier's line, and the same edit with what the
-decoder's drawing adds smoothed by one pixel 6 %, although the lips part as far in both (docs/editing.md, session
+decoder's drawing adds smoothed by one pixel 6 %, although the lips part as far in both (docs/editing-log.md, session
 31). So whether an edit moved the lips at all is read here from landmarks alone. Per face, in units of the distance
 between the outer eye corners (so that the face's size drops out):
 

@@ -6,7 +6,7 @@ edit only moves the content map and style code, so a decoder that reads those di
 decoder starts from the B2A decoder (which already draws faces from a content map). By default it trains alone:
 the encoder, and so the content space the edit directions live in, stays exactly the A2B encoder. But A2B's code,
 trained to become anime, holds too little of the photo: the decoder then draws smeared faces with doubled eyes
-(24 dB), although from codes optimised per face it draws them sharp (28 dB, docs/editing.md, session 27). With
+(24 dB), although from codes optimised per face it draws them sharp (28 dB, docs/editing-log.md, session 27). With
 `train_encoder` the encoder (from A2B's, or the starting A2A's) trains with the decoder, end to end; photo edits
 then read this encoder (`edit/render.photo_encoder`) and the bank keeps the anime directions apart.
 
@@ -15,7 +15,7 @@ their mean. An optional adversarial term (`adversarial_weight`) adds a patch cri
 against the real faces, which is what asks the decoder for detail instead of blur.
 
 LPIPS reads half of each batch mirrored (`lpips.either_way`): read one way only, it forgives stripes along one
-diagonal, and a decoder trained so draws them (docs/editing.md, session 32).
+diagonal, and a decoder trained so draws them (docs/editing-log.md, session 32).
 
 `ema_decay` keeps an exponential moving average of the weights, which is what is evaluated, drawn and exported.
 
@@ -250,7 +250,7 @@ class PhotoDecoderRun:
     def draw_grid(self, count: int = 8) -> Path:
         """`GRID` in the run folder: the first `count` held-out faces over their drawings, to look at. PSNR and
         LPIPS hid for a dozen sessions that the decoder redraws faces smeared, streaked and with doubled eyes
-        (docs/editing.md, session 27); a glance shows it."""
+        (docs/editing-log.md, session 27); a glance shows it."""
         faces, model = self.held_out[:count], self.model
         content, style = model.encode(faces)
         drawn = model.decode(content, model.mapping(style)).float()
