@@ -92,3 +92,17 @@ except KeyboardInterrupt:
     env = {**os.environ, "STREAMFX_ENGINES": str(tmp_path / "engines")}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0 and proc.stdout.strip() == "stopped cleanly", (proc.returncode, proc.stderr[-500:])
+
+
+def test_a_ctrl_c_while_onnx_loads_waits_for_it_to_load_whole():
+    """onnx's C++ extension aborted the whole process (exit -6) when a Ctrl-C landed while it was being imported,
+    which a run reaches while it opens its engines."""
+    code = ("import os, signal, sys, threading\n"
+            "from streamfx.export.onnx_export import onnx_module\n"
+            "threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()  # the import takes 0.6 s\n"
+            "try:\n"
+            "    onnx_module()\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted;', 'onnx loaded' if 'onnx' in sys.modules else 'onnx half loaded')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "interrupted; onnx loaded", (done.stdout, done.stderr[-2000:])

@@ -71,9 +71,9 @@ def _specs(nodes) -> tuple[TensorSpec, ...]:
 
 def onnx_inputs(path: Path) -> tuple[TensorSpec, ...]:
     """Graph input specs read from the ONNX file itself (weights not loaded)."""
-    import onnx
+    from streamfx.export.onnx_export import onnx_module
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = onnx_module().load(str(path), load_external_data=False).graph
     initializers = {t.name for t in graph.initializer}
     specs = []
     for value in graph.input:

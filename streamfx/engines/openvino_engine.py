@@ -32,8 +32,11 @@ _HINTS = {"fp32": "f32", "bf16": "bf16"}  # our precision -> INFERENCE_PRECISION
 
 def import_openvino():
     """The openvino module, or an EngineError that names the install command."""
+    from streamfx.signals import interrupt_held
+
     try:
-        import openvino
+        with interrupt_held():  # a Ctrl-C landing while its extension loads can abort the process (signals.py)
+            import openvino
     except (ImportError, OSError) as error:
         raise EngineError(f"openvino is not usable ({error}): {INSTALL_HINT}") from None
     return openvino
@@ -140,10 +143,10 @@ class OpenVinoEngine(Engine):
 
 def _onnx_metadata(path: Path) -> dict[str, str]:
     """The streamfx metadata_props of the ONNX file, as ONNX Runtime's custom metadata map gives them."""
-    import onnx
+    from streamfx.export.onnx_export import onnx_module
 
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = onnx_module().load(str(path), load_external_data=False)
     except Exception:  # metadata is informative only
         return {}
     return {p.key: p.value for p in model.metadata_props}

@@ -18,14 +18,18 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
 import torch
 from torch import nn
 
 from streamfx import __version__
 from streamfx.engines.base import TensorSpec
 from streamfx.errors import EngineError
+from streamfx.signals import import_uninterrupted
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger("streamfx.export")
 
@@ -60,6 +64,15 @@ def graph_io(config) -> dict[str, GraphIO]:
     }
 
 
+def onnx_module():
+    """The onnx package, imported on first use with Ctrl-C held: its C++ extension aborts the process when a Ctrl-C
+    lands while it loads (`signals.py`), and naming a model for the engine cache needs none of its 0.7 s."""
+    import_uninterrupted(("onnx",))
+    import onnx
+
+    return onnx
+
+
 def model_id(generator: nn.Module, source_hash: str = "") -> str:
     """12 hex digits naming the model: from the weights' source hash, else from the tensors themselves."""
     if source_hash:
@@ -73,7 +86,7 @@ def model_id(generator: nn.Module, source_hash: str = "") -> str:
 
 def read_metadata(path: Path) -> dict[str, str]:
     """The `metadata_props` of an ONNX file (weights not loaded)."""
-    model = onnx.load(str(path), load_external_data=False)
+    model = onnx_module().load(str(path), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props}
 
 
@@ -97,7 +110,7 @@ def _trace_to_onnx(module: nn.Module, io_spec: GraphIO) -> onnx.ModelProto:
             input_names=names_in, output_names=names_out,
             dynamic_axes={name: {0: "batch"} for name in names_in + names_out},
         )
-    return onnx.load_from_string(buffer.getvalue())
+    return onnx_module().load_from_string(buffer.getvalue())
 
 
 def _metadata(generator: nn.Module, part: str, precision: str, source_hash: str, ident: str) -> dict[str, str]:
@@ -122,7 +135,7 @@ def _save(model: onnx.ModelProto, path: Path, metadata: dict[str, str]) -> None:
         model.metadata_props.add(key=key, value=value)
     model.producer_name, model.producer_version = "streamfx", __version__
     tmp = Path(f"{path}.tmp")
-    onnx.save(model, str(tmp))  # < 2 GB even for the official model: no external data
+    onnx_module().save(model, str(tmp))  # < 2 GB even for the official model: no external data
     os.replace(tmp, path)
 
 
@@ -139,7 +152,8 @@ def _is_current(path: Path, metadata: dict[str, str]) -> bool:
 def export_generator(generator: nn.Module, out_dir: Path, *, fp16: bool = False, source_hash: str = "",
                      force: bool = False) -> ExportedGenerator:
     """Write `gnr-<id>-{encoder,decoder}-{fp32,fp16}.onnx` into out_dir; reuses files that are current."""
-    from streamfx.export.fp16 import convert_to_fp16
+    onnx = onnx_module()
+    from streamfx.export.fp16 import convert_to_fp16  # (it imports onnx)
 
     precision = "fp16" if fp16 else "fp32"
     ident = model_id(generator, source_hash)
