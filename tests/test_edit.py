@@ -123,7 +123,7 @@ def test_the_edit_command_follows_the_banks_verdict(model, tmp_path, capsys, cle
         assert main(["-q", "edit", str(SAMPLES / "astronaut.mp4"), "-o", str(out),
                      f"--{one_way[0].replace('_', '-')}", value, "--duration", "0.2"]) == 0 and out.exists()
     if not checked and not one_way:
-        pytest.skip("the bundled bank offers every headline slider both ways: no verdict to follow but yes")
+        pytest.skip("the bundled bank offers every headline slider both ways: nothing to refuse")
 
 
 def test_a_refused_side_runs_with_allow_refused_and_the_output_says_so(model, tmp_path, clean_home):
