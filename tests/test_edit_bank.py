@@ -123,6 +123,8 @@ def test_refused_sides_run_only_when_asked_for_and_are_named_with_their_figures(
     assert bank.below_bars({"beard": -0.5, "eyeglasses": 0.3, "smile": 1.0, "age": 0.0}) == [
         "beard -0.5 (crosses 20%, moves the others by 0.070)", "eyeglasses +0.3 (crosses 40%, moves the others by 0.150)"]
     assert bank.below_bars({"beard": 0.5}) == []  # the side offered
+    bank.reports["Young"] = AttributeReport(True, strength=1.0, sides="+", crossing_up=0.8, entanglement_up=0.05)
+    assert bank.below_bars({"young": -0.4}) == ["young -0.4 (not measured: too few calibration faces)"]
 
 
 def test_a_side_that_changes_the_person_is_refused_with_that_reason_and_keeps_it_when_saved(bank, tmp_path):
