@@ -26,6 +26,7 @@ from streamfx.face.align import align_face, frame_to_crop, template
 from streamfx.face.blend import EDIT_MASK, paste_change_into
 from streamfx.pixels import to_model, to_uint8
 from streamfx.training.data import load_image
+from streamfx.training.keyed_cache import read_cached, write_cached
 from streamfx.types import AlignedCrop
 
 log = logging.getLogger("streamfx.edit")
@@ -66,10 +67,9 @@ def frame_photos(paths: list[Path], size: int, crop_size: int, framing: str = "c
     turned = template(256, "gnr") @ np.array([[1.0, 0.1], [-0.1, 1.0]]) + (7.0, -3.0)
     key = {"names": names, "crop_size": crop_size, "framing": framing,
            "alignment": np.round(frame_to_crop(turned, crop_size, framing), 6).tolist()}
-    if cache is not None and Path(cache).is_file():
-        saved = torch.load(cache)
-        if all(saved.get(k) == v for k, v in key.items()):
-            return _framed(paths, size, saved["found"], saved["crops"], saved["affines"])
+    saved = read_cached(cache, key)
+    if saved is not None:
+        return _framed(paths, size, saved["found"], saved["crops"], saved["affines"])
     detector = MTCNNDetector(max_faces=1)
     found, crops, affines = [], [], []
     for i, path in enumerate(paths):
@@ -86,9 +86,7 @@ def frame_photos(paths: list[Path], size: int, crop_size: int, framing: str = "c
     if len(found) < len(paths):
         log.info("no face found on %d of %d photos; left out", len(paths) - len(found), len(paths))
     crops, affines = torch.from_numpy(np.stack(crops)), torch.from_numpy(np.stack(affines))
-    if cache is not None:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        torch.save({**key, "found": found, "crops": crops, "affines": affines}, cache)
+    write_cached(cache, key, {"found": found, "crops": crops, "affines": affines})
     return _framed(paths, size, found, crops, affines)
 
 

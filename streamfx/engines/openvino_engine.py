@@ -22,7 +22,7 @@ import torch
 
 from streamfx.engines.base import Engine, Device, TensorSpec, refuse_precision
 from streamfx.errors import EngineError
-from streamfx.signals import thread_signal_stack_kept
+from streamfx.signals import interrupt_held, thread_signal_stack_kept
 
 log = logging.getLogger("streamfx.engines")
 
@@ -32,8 +32,6 @@ _HINTS = {"fp32": "f32", "bf16": "bf16"}  # our precision -> INFERENCE_PRECISION
 
 def import_openvino():
     """The openvino module, or an EngineError that names the install command."""
-    from streamfx.signals import interrupt_held
-
     try:
         with interrupt_held():  # a Ctrl-C landing while its extension loads can abort the process (signals.py)
             import openvino

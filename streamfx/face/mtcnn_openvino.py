@@ -48,12 +48,13 @@ _GRAPHS = {
 def compiled_nets(nets: dict[str, torch.nn.Module], weights: Path, threads: int) -> dict[str, OpenVinoNet] | None:
     """{"pnet", "rnet", "onet"} on OpenVINO with `threads` threads each (they never run at once), or None (the
     reason is logged) when that is not possible here. `weights` is the folder of the nets' .pt files."""
-    from streamfx.signals import interrupt_held, thread_signal_stack_kept
+    from streamfx.engines.openvino_engine import import_openvino
+    from streamfx.errors import EngineError
+    from streamfx.signals import thread_signal_stack_kept
 
     try:
-        with interrupt_held():  # a Ctrl-C landing while its extension loads can abort the process (signals.py)
-            import openvino
-    except (ImportError, OSError):
+        openvino = import_openvino()
+    except EngineError:
         return None
     try:
         # fp32 asked explicitly: on a CPU with bf16 the plugin would pick bf16 by itself and move the scores.

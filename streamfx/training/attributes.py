@@ -216,17 +216,14 @@ def cached_probabilities(classifier: AttributeClassifier, faces: Tensor, names: 
     """[N,40] the classifier's probabilities of the unedited photos `faces` (named `names`), kept in `cache` for the
     same classifier and photos: a fit and a report read them before any edit (a minute for the calibration faces on
     two cores), and they do not change with the model being fitted."""
+    from streamfx.training.keyed_cache import read_cached, write_cached
+
     key = {"classifier": classifier.fingerprint(), "names": list(names), "shape": list(faces.shape)}
-    if cache is not None and Path(cache).is_file():
-        saved = torch.load(cache)
-        if all(saved.get(k) == v for k, v in key.items()):
-            return saved["probabilities"]
+    saved = read_cached(cache, key)
+    if saved is not None:
+        return saved["probabilities"]
     probabilities = classifier.probabilities(faces.clamp(-1, 1))
-    if cache is not None:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(cache).with_suffix(".partial")
-        torch.save({**key, "probabilities": probabilities}, partial)
-        partial.replace(cache)  # a run stopped while saving leaves no cache rather than a broken one
+    write_cached(cache, key, {"probabilities": probabilities})
     return probabilities
 
 
