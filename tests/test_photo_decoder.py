@@ -273,3 +273,116 @@ def test_each_evaluation_leaves_a_grid_of_held_out_faces_over_their_drawings(tmp
     assert np.abs(grid.astype(int) - expected.astype(int)).max() <= 1
     assert not np.array_equal(grid[66:], grid[:66])  # drawings, not the faces again
     assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
+
+
+def _edits(seed: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two stand-in edit directions in the tiny model's content and style spaces."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 32, 4, 4, generator=generator), torch.randn(2, TINY.latent_dim, generator=generator)
+
+
+def _edited_run(tmp_path, **options) -> PhotoDecoderRun:
+    from streamfx.edit.render import same_encoder
+
+    g_a2b, g_b2a = _pair()
+    trained = autoencoder(g_a2b, g_b2a, train_encoder=True)
+    with torch.no_grad():
+        for name, param in trained.encoder.named_parameters():
+            param.add_(0.05)  # stands for an encoder trained end to end
+    trained = trained.fold_equalized_lr()
+    assert not same_encoder(trained, g_a2b)
+    kept = autoencoder(g_a2b, g_b2a, start=trained, keep_encoder=True)
+    assert same_encoder(kept.fold_equalized_lr(), trained)
+    kept = kept.unfold_equalized_lr()
+    return PhotoDecoderRun(kept, _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path,
+                           PhotoDecoderOptions(**{"batch": 4, "edited_batch": 2, "adversarial_weight": 0.1,
+                                                  "eval_every": 1000, "save_every": 1000, **options}),
+                           edits=_edits())
+
+
+def test_a_kept_encoder_is_the_trained_a2a_s_and_stays_frozen_while_edited_codes_are_drawn(tmp_path):
+    run = _edited_run(tmp_path)
+    assert not any(name.startswith("encoder.") for name in trainable(run.a2a))
+    encoder = {k: v.clone() for k, v in run.a2a.encoder.state_dict().items()}
+    decoder = {k: v.clone() for k, v in run.a2a.decoder.state_dict().items()}
+    fakes = []
+    critic_step = run.critic_step
+    run.critic_step = lambda real, fake: fakes.append(len(fake)) or critic_step(real, fake)
+    terms = run.train_step()
+    assert set(terms) >= {"readback", "edited_adversarial", "critic"} and terms["readback"] > 0
+    assert fakes == [4 + 2]  # the critic is shown the plain drawings and the edited ones
+    for name, value in run.a2a.encoder.state_dict().items():
+        torch.testing.assert_close(value, encoder[name], rtol=0, atol=0)
+    assert any(not torch.equal(value, decoder[name]) for name, value in run.a2a.decoder.state_dict().items())
+
+
+def test_keeping_an_encoder_needs_a_trained_a2a_and_edited_codes_need_directions_and_a_critic(tmp_path):
+    g_a2b, g_b2a = _pair()
+    with pytest.raises(ValueError, match="keep_encoder"):
+        autoencoder(g_a2b, g_b2a, keep_encoder=True)
+    with pytest.raises(ValueError, match="keep_encoder"):
+        autoencoder(g_a2b, g_b2a, start=autoencoder(g_a2b, g_b2a), train_encoder=True, keep_encoder=True)
+    for options, edits in (({"edited_batch": 2, "adversarial_weight": 0.1}, None), ({"edited_batch": 2}, _edits())):
+        with pytest.raises(ValueError, match="edits' directions and a critic"):
+            PhotoDecoderRun(autoencoder(g_a2b, g_b2a), _faces(16, 2), _faces(4, 3), _lpips_stand_in, tmp_path,
+                            PhotoDecoderOptions(batch=4, **options), edits=edits)
+
+
+def test_a_mirrored_face_is_drawn_with_the_edit_mirrored(tmp_path):
+    """Half of the faces are trained mirrored; a bank direction (a fringe on one side, say) is for faces as they
+    are, so a mirrored face gets it mirrored."""
+    run = _edited_run(tmp_path, edit_reach=1.0)
+    content, style = torch.zeros(2, 32, 4, 4), torch.zeros(2, TINY.latent_dim)
+    seen = []
+    run.a2a.decode = lambda c, w: seen.append(c) or torch.zeros(len(c), 3, 64, 64)
+    state = run.generator.get_state()
+    run.edited_drawings(content, style, torch.zeros(2, 3, 64, 64), torch.tensor([False, False]))
+    run.generator.set_state(state)
+    run.edited_drawings(content, style, torch.zeros(2, 3, 64, 64), torch.tensor([False, True]))
+    plain, mirrored = seen
+    torch.testing.assert_close(mirrored[0], plain[0])
+    torch.testing.assert_close(mirrored[1], plain[1].flip(2))  # [C,H,W]: the width is the last axis
+    assert not torch.equal(plain[1], plain[1].flip(2)) and plain[1].abs().sum() > 0
+
+
+def test_drawing_edited_codes_teaches_the_decoder_to_draw_the_edit_the_encoder_reads(tmp_path):
+    """The read-back term alone, at a step large enough to show in a few steps, brings the encoder's reading of
+    the drawn edit closer to the edit given (measured on the same faces and edits before and after)."""
+    run = _edited_run(tmp_path, lr=0.002, adversarial_weight=1e-6, edited_batch=4)
+    with torch.no_grad():
+        content, style = run.a2a.encode(_faces(4, 7))
+    flipped = torch.zeros(4, dtype=torch.bool)
+
+    def readback() -> float:
+        state = run.generator.get_state()
+        with torch.no_grad():
+            plain = run.a2a.decode(content, run.a2a.mapping(style))
+            value = float(run.edited_drawings(content, style, plain, flipped)[1])
+        run.generator.set_state(state)
+        return value
+
+    before = readback()
+    for _ in range(20):
+        run.train_step()
+    assert readback() < 0.9 * before  # 3.35 -> 1.36 here; without the term it rises to 5.4
+
+
+def test_the_edited_codes_of_training_are_each_bank_slider_at_plus_and_minus_one():
+    import importlib.util
+    from pathlib import Path
+
+    from streamfx.edit.bank import EditBank
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("train_photo_decoder", repo / "scripts/train_photo_decoder.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    path = repo / "streamfx/data/gnr_slim_edits.safetensors"
+    bank = EditBank.load(path)
+    content, style = script.edit_directions(path)
+    count = len(bank.attributes)
+    assert content.shape == (2 * count, *bank.content.shape[1:]) and style.shape == (2 * count, bank.style.shape[1])
+    torch.testing.assert_close(content[:count], bank.content)
+    torch.testing.assert_close(content[count:], -bank.lowering[:, None, None, None] * bank.content)
+    torch.testing.assert_close(style[count:], -bank.lowering[:, None] * bank.style)
+    assert not torch.equal(bank.lowering, torch.ones(count))  # some sliders go down at another strength
