@@ -9,8 +9,6 @@ a weight file.
     python scripts/train_photo_decoder.py --device cuda --batch 32 --min-lr 0.1 --minutes 7   # a lent GPU
     python scripts/train_photo_decoder.py --train-encoder --framing pipeline --ema 0.999 \
         --run-dir runs/photo_autoencoder --minutes 90   # the encoder too (photo edits then read it)
-    python scripts/train_photo_decoder.py --keep-encoder --edited-batch 4 --adversarial 0.1 --lr 5e-4 \
-        --framing pipeline --ema 0.999 --run-dir runs/photo_edited --minutes 90   # edited codes drawn as faces
 
 Without a saved state in the run folder, training starts from the A2A the weights already hold (the default model
 ships one), else from the B2A decoder. Adam's moments are not shipped: they start afresh.
@@ -35,7 +33,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamfx.errors import StreamfxError, UsageError  # noqa: E402
+from streamfx.errors import StreamfxError  # noqa: E402
 from streamfx.training.data import CELEBAHQ, list_images, load_batch, split_holdout  # noqa: E402
 from streamfx.training.photo_decoder import PhotoDecoderOptions, PhotoDecoderRun, autoencoder, widen  # noqa: E402
 from streamfx.weights import load_weights, save_weights  # noqa: E402
@@ -64,17 +62,6 @@ def training_faces(opts, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return faces, frame_photos(held, size, size, cache=cache / "held_out.pt").crops[:64]
 
 
-def edit_directions(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """(content [2K,C,H,W], style [2K,latent_dim]): each of the bank's sliders at +1 and at -1, as photo edits
-    move the code."""
-    from streamfx.edit.bank import EditBank
-
-    bank = EditBank.load(path)
-    down = -bank.lowering
-    return (torch.cat([bank.content, down[:, None, None, None] * bank.content]),
-            torch.cat([bank.style, down[:, None] * bank.style]))
-
-
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=REPO / "streamfx/data/gnr_slim.safetensors",
@@ -101,17 +88,6 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--train-encoder", action="store_true",
                    help="train the encoder with the decoder (photo edits then read it; the bank keeps anime "
                         "directions apart)")
-    p.add_argument("--keep-encoder", action="store_true",
-                   help="keep the trained A2A's encoder, frozen (the edit bank's content space stays as it is)")
-    p.add_argument("--edited-batch", type=int, default=0, metavar="N",
-                   help="also draw N faces a step from codes moved along the edit bank's directions, judged by the "
-                        "critic and read back by the encoder (needs --keep-encoder and --adversarial)")
-    p.add_argument("--edit-bank", type=Path, default=REPO / "streamfx/data/gnr_slim_edits.safetensors",
-                   help="the bank whose directions --edited-batch draws")
-    p.add_argument("--edit-reach", type=float, default=PhotoDecoderOptions.edit_reach, metavar="STRENGTHS",
-                   help="the largest edit drawn, in slider strengths")
-    p.add_argument("--readback", type=float, default=PhotoDecoderOptions.readback_weight, metavar="WEIGHT",
-                   help="weight of the encoder's reading of the drawn edit against the edit given")
     p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="evaluate and export a moving average of the weights (e.g. 0.999; default 0: none)")
     p.add_argument("--framing", choices=("photo", "pipeline"), default="photo",
@@ -137,19 +113,14 @@ def main(argv=None) -> int:
             start = widen(start if start is not None else generators["B2A"], opts.widen)
         device = torch.device(opts.device)
         torch.backends.cudnn.benchmark = device.type == "cuda"
-        if opts.edited_batch and not (opts.keep_encoder and opts.adversarial > 0):
-            raise UsageError("--edited-batch draws along the bank's directions for the critic to judge: it needs "
-                             "--keep-encoder and --adversarial")
-        a2a = autoencoder(generators["A2B"], generators["B2A"], start, opts.train_encoder,
-                          opts.keep_encoder).to(device)
+        a2a = autoencoder(generators["A2B"], generators["B2A"], start, opts.train_encoder).to(device)
         faces, held = training_faces(opts, a2a.config.size)
         run = PhotoDecoderRun(a2a, faces.to(device), held.to(device),
                               load_lpips(opts.lpips).requires_grad_(False).to(device), opts.run_dir,
                               PhotoDecoderOptions(batch=opts.batch, lr=opts.lr, adversarial_weight=opts.adversarial,
                                                   save_every=opts.save_every, min_lr_fraction=opts.min_lr,
-                                                  ema_decay=opts.ema, edited_batch=opts.edited_batch,
-                                                  edit_reach=opts.edit_reach, readback_weight=opts.readback),
-                              step=trained, edits=edit_directions(opts.edit_bank) if opts.edited_batch else None)
+                                                  ema_decay=opts.ema),
+                              step=trained)
         scores = run.run(opts.minutes * 60)
         print(f"photo decoder: step {scores['step']}, held-out PSNR {scores['psnr']:.2f} dB, "
               f"LPIPS {scores['lpips']:.3f}; look at {run.draw_grid()} too (faces over their drawings)")
@@ -158,14 +129,10 @@ def main(argv=None) -> int:
             info = {**scores, "faces": len(faces), "held_out_faces": len(held),
                     "data": "CelebA-HQ training split (256 px, resized)" if opts.framing == "photo" else
                     "CelebA-HQ training split less the bank's calibration faces, aligned as video faces",
-                    "encoder": "trained with the decoder" if opts.train_encoder else
-                    "the trained A2A's, frozen" if opts.keep_encoder else "A2B's, frozen",
+                    "encoder": "trained with the decoder" if opts.train_encoder else "A2B's, frozen",
                     **({"ema_decay": opts.ema} if opts.ema else {}),
                     "loss": "L1 + LPIPS (ST-LPIPS VGG16, a random half of each batch read mirrored)"
-                            + (f" + {opts.adversarial:g} x patch critic" if opts.adversarial else "")
-                            + (f"; {opts.edited_batch} faces a step drawn from codes edited up to "
-                               f"{opts.edit_reach:g} strengths, judged by the critic, {opts.readback:g} x the "
-                               f"encoder's reading of the edit" if opts.edited_batch else ""),
+                            + (f" + {opts.adversarial:g} x patch critic" if opts.adversarial else ""),
                     "lr": opts.lr, "batch": opts.batch,
                     **({"min_lr_fraction": opts.min_lr} if opts.min_lr != 1 else {}),
                     **({"note": opts.note} if opts.note else {})}

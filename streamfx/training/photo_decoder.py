@@ -17,13 +17,6 @@ against the real faces, which is what asks the decoder for detail instead of blu
 LPIPS reads half of each batch mirrored (`lpips.either_way`): read one way only, it forgives stripes along one
 diagonal, and a decoder trained so draws them (docs/editing-log.md, session 32).
 
-With `edited_batch`, each step also draws some faces from edited codes: the face's code moved along one of the edit
-bank's directions by up to `edit_reach` times a slider's strength. Nothing says what such a face should look like,
-so no pixel loss reads it; the critic judges it against real faces, and the frozen encoder must read the edit back
-from it (the change between the edited and the plain drawing, read by the encoder, against the change given). A
-decoder trained only on real faces' codes draws a code that far from them softened and hazed, which costs every
-attribute alike (docs/editing-log.md, session 38); this asks it to draw such codes as faces, with the edit kept.
-
 `ema_decay` keeps an exponential moving average of the weights, which is what is evaluated, drawn and exported.
 
 State (what trains, the critic, their Adam moments, the average, step, sampler) is saved as safetensors + JSON, so
@@ -73,21 +66,15 @@ class PhotoDecoderOptions:
     seed: int = 0
     min_lr_fraction: float = 1.0  # lr decays linearly over a run's time budget down to this fraction (1: constant)
     ema_decay: float = 0.0  # 0: no moving average (the trained weights are evaluated and exported)
-    edited_batch: int = 0  # faces a step also drawn from edited codes (needs the bank's directions and a critic)
-    edit_reach: float = 1.5  # the largest edit drawn, in slider strengths
-    readback_weight: float = 1.0  # how much the encoder's reading of the drawn edit counts
 
 
 def autoencoder(g_a2b: Generator, g_b2a: Generator, start: Generator | None = None,
-                train_encoder: bool = False, keep_encoder: bool = False) -> Generator:
+                train_encoder: bool = False) -> Generator:
     """A2A in training form: A2B's encoder (frozen), B2A's mapping and decoder (trainable); or those of `start`, an
     A2A trained before (the one a weight file ships), to train on from there. `train_encoder`: the encoder trains
-    too, from `start`'s (else A2B's). `keep_encoder`: `start`'s encoder, frozen (its content space, which an edit
-    bank was fitted in, stays as it is)."""
-    if keep_encoder and (start is None or train_encoder):
-        raise ValueError("keep_encoder keeps the encoder of a trained A2A, frozen: give `start`, not train_encoder")
+    too, from `start`'s (else A2B's)."""
     a2a = copy.deepcopy(start if start is not None else g_b2a).unfold_equalized_lr()
-    if start is None or not (train_encoder or keep_encoder):
+    if start is None or not train_encoder:
         a2a.encoder.load_state_dict(copy.deepcopy(g_a2b).unfold_equalized_lr().encoder.state_dict())
     for name, param in a2a.named_parameters():
         param.requires_grad_(train_encoder or not name.startswith("encoder."))
@@ -134,14 +121,9 @@ class PhotoDecoderRun:
     """Train A2A on faces [N,3,S,S] in [-1,1]; held-out faces measure it (PSNR and LPIPS to the face)."""
 
     def __init__(self, a2a: Generator, faces: Tensor, held_out: Tensor, lpips, run_dir: Path,
-                 options: PhotoDecoderOptions = PhotoDecoderOptions(), step: int = 0,
-                 edits: tuple[Tensor, Tensor] | None = None):
-        """`step`: the steps `a2a` has already trained (a saved state in `run_dir` overrides it). `edits`: (content
-        [E,C,H,W], style [E,latent_dim]) changes of one slider strength each, the edited codes' directions."""
-        if options.edited_batch and (edits is None or options.adversarial_weight <= 0):
-            raise ValueError("drawing edited codes needs the edits' directions and a critic (adversarial_weight)")
+                 options: PhotoDecoderOptions = PhotoDecoderOptions(), step: int = 0):
+        """`step`: the steps `a2a` has already trained (a saved state in `run_dir` overrides it)."""
         self.a2a, self.faces, self.held_out, self.lpips = a2a, faces, held_out, lpips
-        self.edits = None if edits is None else tuple(e.to(faces.device) for e in edits)
         self.optimizer = torch.optim.Adam(trainable(a2a).values(), lr=options.lr, betas=options.betas)
         self.critic = self.critic_optimizer = None
         if options.adversarial_weight > 0:
@@ -189,42 +171,15 @@ class PhotoDecoderRun:
         if self.critic is not None:
             terms["adversarial"] = g_nonsaturating_loss([self.critic(out.float())])
             loss = loss + o.adversarial_weight * terms["adversarial"]
-        fakes = out.detach().float()
-        if o.edited_batch:
-            n = o.edited_batch
-            edited, readback = self.edited_drawings(content[:n].detach(), style[:n].detach(), out[:n], flip[:n])
-            terms["readback"] = readback
-            terms["edited_adversarial"] = g_nonsaturating_loss([self.critic(edited)])
-            loss = loss + o.readback_weight * readback + o.adversarial_weight * terms["edited_adversarial"]
-            fakes = torch.cat([fakes, edited.detach()])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         if self.critic is not None:
-            terms["critic"] = self.critic_step(x, fakes)
+            terms["critic"] = self.critic_step(x, out.detach().float())
         self.step += 1
         if self.ema is not None:
             update_ema(self.ema, self.a2a, self.options.ema_decay, self.step)
         return {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
-
-    def edited_drawings(self, content: Tensor, style: Tensor, plain: Tensor,
-                        flipped: Tensor) -> tuple[Tensor, Tensor]:
-        """(the faces of `content` and `style` drawn with a random edit each, how far the encoder's reading of the
-        drawn change is from the edit given, relative to the edit's size). `plain`: their unedited drawings;
-        `flipped`: [N] bool, the faces mirrored (their edits are mirrored with them)."""
-        o, (directions, styles) = self.options, self.edits
-        n = len(content)
-        rows = torch.randint(len(directions), (n,), generator=self.generator).to(self.device)
-        amount = (torch.rand(n, generator=self.generator) * o.edit_reach).to(self.device)
-        delta, style_delta = amount[:, None, None, None] * directions[rows], amount[:, None] * styles[rows]
-        delta = torch.where(flipped[:, None, None, None], delta.flip(3), delta)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            edited = self.a2a.decode(content + delta, self.a2a.mapping(style + style_delta)).float()
-            with torch.no_grad():
-                plain_read, _ = self.a2a.encode(plain.detach().float())
-            edited_read, _ = self.a2a.encode(edited)  # the encoder is frozen: only the decoder learns from this
-        change = edited_read.float() - plain_read.float()
-        return edited, (change - delta).abs().mean() / delta.abs().mean().clamp_min(1e-8)
 
     def critic_step(self, real: Tensor, fake: Tensor) -> Tensor:
         """Teach the critic real faces from the decoder's drawings (R1 on the real ones every `r1_every` steps)."""
@@ -283,7 +238,7 @@ class PhotoDecoderRun:
         # the training losses as train_*, so the training LPIPS cannot overwrite the held-out one
         row = {**self.evaluate(), **{f"train_{k}": round(v, 4) for k, v in losses.items()},
                "elapsed_s": round(elapsed, 1)}
-        extra = "".join(f", {k} {losses[k]:.3f}" for k in ("adversarial", "critic", "readback") if k in losses)
+        extra = "".join(f", {k} {losses[k]:.3f}" for k in ("adversarial", "critic") if k in losses)
         log.info("photo decoder step %d: loss %.3f%s, held-out PSNR %.2f dB, LPIPS %.4f (mirrored %.4f)",
                  row["step"], losses["loss"], extra, row["psnr"], row["lpips"], row["lpips_mirrored"])
         self.run_dir.mkdir(parents=True, exist_ok=True)
