@@ -52,3 +52,24 @@ def test_tuning_carries_faces_across_and_frees_the_other_attribute():
     assert crossed < 0.7 and crossed_after >= 0.9
     assert dragged_after < 0.5 * dragged
     assert tuned[0][:, :2].mean() > tuned[0][:, 2:].abs().mean()  # the change moved to the top rows
+
+
+def test_tuning_changes_neither_the_decoder_nor_the_classifier_nor_the_start():
+    """Only the directions are optimised: weights the decoder and classifier train with, and the start the caller
+    keeps, are left exactly as they were, even where the modules would take gradients."""
+    generator = torch.Generator().manual_seed(1)
+    content, style = 0.3 * torch.randn(16, 1, 4, 4, generator=generator), torch.zeros(16, 1)
+    decoder, classifier = ToyDecoder(), ToyClassifier()
+    gain = nn.Parameter(torch.tensor(1.5))  # trainable weights on both sides of the edit
+    bias = nn.Parameter(torch.tensor(0.1))
+    scaled_decoder = lambda c, s: gain * decoder(c, s)  # noqa: E731
+    shifted_classifier = lambda faces: classifier(faces) + bias  # noqa: E731
+    data = tuning_faces(lambda faces: (content, style), scaled_decoder, classifier, decoder(content, style))
+    start = (torch.full((1, 4, 4), 0.05), torch.zeros(1))
+    kept = tuple(d.clone() for d in start)
+    tuned = tune_direction(scaled_decoder, shifted_classifier, data, 0, *start, TuneOptions(steps=20, bf16=False))
+    assert torch.equal(gain, torch.tensor(1.5)) and torch.equal(bias, torch.tensor(0.1))
+    assert gain.grad is None and bias.grad is None  # not even gradients left behind on them
+    for given, before in zip(start, kept):
+        torch.testing.assert_close(given, before, rtol=0, atol=0)
+    assert not torch.equal(tuned[0], start[0])  # it did tune

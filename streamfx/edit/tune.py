@@ -93,8 +93,9 @@ def tune_direction(decoder, classifier, data: TuningFaces, k: int, content_dir: 
         keep = (torch.sigmoid(logits[:, others]) - data.before[index][:, others]).abs().mean()
         anchor = sum(((p * u - s) / u).pow(2).mean() for p, u, s in zip(params, units, start))
         loss = crossing + opts.keep_weight * keep + opts.anchor_weight * anchor
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # gradients of the directions only: the caller's modules are left without any (`.grad` stays as it was)
+        for param, grad in zip(params, torch.autograd.grad(loss, params)):
+            param.grad = grad
         optimizer.step()
         if step % 25 == 0 or step == opts.steps - 1:
             log.debug("tune %d step %d: crossing %.3f keep %.3f anchor %.3f", k, step, crossing.detach().item(),
