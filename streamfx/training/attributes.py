@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from streamfx.errors import ModelError, UsageError
+from streamfx.training.keyed_cache import read_cached, write_cached
 
 log = logging.getLogger("streamfx.training")
 
@@ -216,8 +217,6 @@ def cached_probabilities(classifier: AttributeClassifier, faces: Tensor, names: 
     """[N,40] the classifier's probabilities of the unedited photos `faces` (named `names`), kept in `cache` for the
     same classifier and photos: a fit and a report read them before any edit (a minute for the calibration faces on
     two cores), and they do not change with the model being fitted."""
-    from streamfx.training.keyed_cache import read_cached, write_cached
-
     key = {"classifier": classifier.fingerprint(), "names": list(names), "shape": list(faces.shape)}
     saved = read_cached(cache, key)
     if saved is not None:
