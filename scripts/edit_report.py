@@ -146,6 +146,7 @@ def main() -> int:
     generators, meta = load_generators(opts.weights)
     bank = load_bank(opts.weights, meta)
     classifier, _ = load_classifier(opts.classifier)
+    classifier.compile_cells()  # OpenVINO's reading, where installed: most of the time goes here
     names, table = read_attributes(opts.celeba_dir)
     _train, held = split_holdout([p for p in list_images(opts.celeba_dir / "images") if p.name in table])
     held = held[:opts.faces]

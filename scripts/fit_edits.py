@@ -101,6 +101,7 @@ def main() -> int:
     encoder = photo_encoder(generators)
     size = encoder.config.size
     classifier, classifier_report = load_classifier(opts.classifier)
+    classifier.compile_cells()  # OpenVINO's reading, where installed: most of the time goes here
     # An attribute without held-out positives (Blurry) has a balanced accuracy of one class only: not measured.
     measurable = {name: row["balanced"] if 0 < row["positives"] < 1 else 0.0
                   for name, row in classifier_report["held_out"].items()}

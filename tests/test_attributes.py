@@ -95,3 +95,28 @@ def test_cached_readings_are_the_readings_and_are_read_again_for_another_classif
     assert (moved > first).all()
     reordered = cached_probabilities(other, faces.flip(0), photos[::-1], cache)  # other photos: read again
     torch.testing.assert_close(reordered, moved.flip(0))
+
+
+def test_openvino_reads_what_torch_reads_and_tuning_still_gets_gradients(held_out, monkeypatch):
+    pytest.importorskip("openvino")
+    from streamfx.training.attributes import load_classifier
+
+    _names, faces, _labels = held_out
+    faces = faces[:24]
+    model, _ = load_classifier(CLASSIFIER)
+    read_by_torch = model.probabilities(faces)
+    assert model.compile_cells()
+
+    def torch_cells(_faces):
+        raise AssertionError("read through torch")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(model, "cells", torch_cells)
+        read_by_openvino = model.probabilities(faces)  # the compiled cells alone
+    torch.testing.assert_close(read_by_openvino, read_by_torch, rtol=0, atol=1e-5)
+    # with a gradient asked for (tuning against the classifier), torch reads, as before compiling
+    asked = faces[:2].clone().requires_grad_(True)
+    logits = model(asked)
+    torch.testing.assert_close(torch.sigmoid(logits.detach()), read_by_torch[:2], rtol=0, atol=1e-5)
+    logits.sum().backward()
+    assert asked.grad is not None and asked.grad.abs().sum() > 0

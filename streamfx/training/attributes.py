@@ -22,6 +22,7 @@ It is for photos: its scores on anime faces mean nothing. Edits are scored on th
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import cv2
@@ -77,17 +78,47 @@ class AttributeClassifier(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(CHANNELS, HIDDEN, 1), nn.ReLU(), nn.Dropout(0.3), nn.Flatten(),
                                   nn.Linear(HIDDEN * CELLS * CELLS, len(names)))
         self.vgg.requires_grad_(False)
+        self._compiled = None  # `cells` compiled by OpenVINO (`compile_cells`), read where no gradient is asked for
         self.eval()
 
     def features(self, faces: Tensor) -> Tensor:
         """[B,512,8,8] raw (unstandardized) relu4_3 cells."""
         if faces.shape[-1] != SIZE:
             faces = F.interpolate(faces, size=(SIZE, SIZE), mode="bilinear", antialias=True, align_corners=False)
+        if self._compiled is not None and not torch.is_grad_enabled():
+            return self._compiled(faces)
+        return self.cells(faces)
+
+    def cells(self, faces: Tensor) -> Tensor:
+        """`features` of faces [B,3,SIZE,SIZE], through torch."""
         # channels-last: the same readings, about 13 % faster on the CPU's convolutions (fitting edits reads ~80k faces)
         x = ((faces - self.shift) / self.scale).contiguous(memory_format=torch.channels_last)
         for block in self.vgg.slices[:4]:  # up to relu4_3; relu5_3 is not used
             x = block(x)
         return F.adaptive_avg_pool2d(x.float(), CELLS)
+
+    def compile_cells(self) -> bool:
+        """Read faces without gradients (`probabilities`, a fit's and a report's readings) through OpenVINO's fp32
+        compilation of `cells`, on as many threads as torch uses: the same arithmetic within rounding (readings
+        within 4e-7 of torch's), 1.47 times as fast on the 2-core dev machine (128 photos, each read both ways
+        round: 8.3 s against 12.2 s), where the classifier is most of what fitting edits costs. Tuning's gradients
+        still go through torch. False, and torch reads, where openvino is not installed."""
+        from streamfx.engines.openvino_engine import import_openvino
+        from streamfx.errors import EngineError
+
+        try:
+            ov = import_openvino()
+        except EngineError:
+            return False
+        with torch.no_grad(), warnings.catch_warnings():  # OpenVINO converts by tracing, which torch deprecates
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=DeprecationWarning)
+            graph = ov.convert_model(_Cells(self).eval(), example_input=torch.zeros(2, 3, SIZE, SIZE),
+                                     input=[(-1, 3, SIZE, SIZE)])
+        compiled = ov.Core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                          "INFERENCE_NUM_THREADS": torch.get_num_threads()})
+        # a copy: the result may share the infer request's buffer, which the next read overwrites
+        self._compiled = lambda faces: torch.from_numpy(np.array(compiled(faces.float().contiguous().numpy())[0]))
+        return True
 
     def head_logits(self, features: Tensor) -> Tensor:
         return self.head((features - self.mean) / self.std)
@@ -120,6 +151,17 @@ class AttributeClassifier(nn.Module):
         if name not in self.names:
             raise UsageError(f"unknown attribute {name!r} (one of: {', '.join(self.names)})")
         return self.names.index(name)
+
+
+class _Cells(nn.Module):
+    """A classifier's `cells` as a module of its own, for OpenVINO to convert."""
+
+    def __init__(self, classifier: AttributeClassifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, faces: Tensor) -> Tensor:
+        return self.classifier.cells(faces)
 
 
 def perturb(faces: Tensor, generator: torch.Generator) -> Tensor:
