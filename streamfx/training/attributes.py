@@ -108,14 +108,18 @@ class AttributeClassifier(nn.Module):
 
         try:
             ov = import_openvino()
+            with torch.no_grad(), warnings.catch_warnings():  # OpenVINO converts by tracing, which torch deprecates
+                warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=DeprecationWarning)
+                graph = ov.convert_model(_Cells(self).eval(), example_input=torch.zeros(2, 3, SIZE, SIZE),
+                                         input=[(-1, 3, SIZE, SIZE)])
+            compiled = ov.Core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                              "INFERENCE_NUM_THREADS": torch.get_num_threads()})
         except EngineError:
             return False
-        with torch.no_grad(), warnings.catch_warnings():  # OpenVINO converts by tracing, which torch deprecates
-            warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=DeprecationWarning)
-            graph = ov.convert_model(_Cells(self).eval(), example_input=torch.zeros(2, 3, SIZE, SIZE),
-                                     input=[(-1, 3, SIZE, SIZE)])
-        compiled = ov.Core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
-                                                          "INFERENCE_NUM_THREADS": torch.get_num_threads()})
+        except Exception as error:  # openvino raises plain errors (no CPU plugin, a failed conversion): torch reads
+            log.warning("attribute classifier: openvino could not compile it (%s: %s); reading through torch",
+                        type(error).__name__, str(error).split("\n")[0])
+            return False
         # a copy: the result may share the infer request's buffer, which the next read overwrites
         self._compiled = lambda faces: torch.from_numpy(np.array(compiled(faces.float().contiguous().numpy())[0]))
         return True
