@@ -105,15 +105,17 @@ class AttributeClassifier(nn.Module):
         still go through torch. False, and torch reads, where openvino is not installed."""
         from streamfx.engines.openvino_engine import import_openvino
         from streamfx.errors import EngineError
+        from streamfx.signals import thread_signal_stack_kept
 
         try:
             ov = import_openvino()
-            with torch.no_grad(), warnings.catch_warnings():  # OpenVINO converts by tracing, which torch deprecates
+            # as the OpenVINO engine loads: a Ctrl-C in a long fit must still stop it cleanly (signals.py)
+            with thread_signal_stack_kept(), torch.no_grad(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=DeprecationWarning)
                 graph = ov.convert_model(_Cells(self).eval(), example_input=torch.zeros(2, 3, SIZE, SIZE),
-                                         input=[(-1, 3, SIZE, SIZE)])
-            compiled = ov.Core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
-                                                              "INFERENCE_NUM_THREADS": torch.get_num_threads()})
+                                         input=[(-1, 3, SIZE, SIZE)])  # (by tracing, which torch deprecates)
+                compiled = ov.Core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                                  "INFERENCE_NUM_THREADS": torch.get_num_threads()})
         except EngineError:
             return False
         except Exception as error:  # openvino raises plain errors (no CPU plugin, a failed conversion): torch reads
