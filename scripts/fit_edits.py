@@ -80,6 +80,9 @@ def parse() -> argparse.Namespace:
                              "strengths near that bank's, in its shape (and in the other where that ranks as well "
                              "there), instead of from the weakest (a fraction of the time; the same pick where the "
                              "model has not changed)")
+    parser.add_argument("--no-screen", action="store_true",
+                        help="search strengths with the classifier itself, not with its quick bf16 twin (whose "
+                             "picks the classifier reads again; slower, for checking the twin)")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads, and processes reading dlib's identity (default 2)")
     return parser.parse_args()
@@ -103,6 +106,7 @@ def main() -> int:
     size = encoder.config.size
     classifier, classifier_report = load_classifier(opts.classifier)
     classifier.compile_cells()  # OpenVINO's reading, where installed: most of the time goes here
+    screen = None if opts.no_screen else classifier.screen()
     # An attribute without held-out positives (Blurry) has a balanced accuracy of one class only: not measured.
     measurable = {name: row["balanced"] if 0 < row["positives"] < 1 else 0.0
                   for name, row in classifier_report["held_out"].items()}
@@ -139,7 +143,8 @@ def main() -> int:
                         attributes=opts.attributes, per_side=opts.per_side,
                         tune=tune, tune_faces=faces[:opts.tune_faces] if tune else None, identity=identity,
                         anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"],
-                        previous=near.reports if near is not None else None, calibration_readings=readings)
+                        previous=near.reports if near is not None else None, calibration_readings=readings,
+                        screen=screen)
     finally:
         if identity is not None:
             identity.close()

@@ -120,3 +120,20 @@ def test_openvino_reads_what_torch_reads_and_tuning_still_gets_gradients(held_ou
     torch.testing.assert_close(torch.sigmoid(logits.detach()), read_by_torch[:2], rtol=0, atol=1e-5)
     logits.sum().backward()
     assert asked.grad is not None and asked.grad.abs().sum() > 0
+
+
+def test_the_screen_reads_nearly_what_the_classifier_reads_and_leaves_it_as_it_was(held_out):
+    pytest.importorskip("openvino")
+    from streamfx.training.attributes import load_classifier
+
+    _names, faces, _labels = held_out
+    faces = faces[:32]
+    model, _ = load_classifier(CLASSIFIER)
+    exact = model.probabilities(faces)
+    screen = model.screen()
+    assert screen is not None and screen is not model
+    quick = screen.probabilities(faces)
+    assert (quick - exact).abs().mean() < 0.01
+    assert ((quick >= 0.5) == (exact >= 0.5)).float().mean() > 0.98  # the same side of the line, nearly always
+    assert screen.fingerprint() == model.fingerprint()  # the same heads
+    torch.testing.assert_close(model.probabilities(faces), exact, rtol=0, atol=0)  # the classifier unchanged

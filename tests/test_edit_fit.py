@@ -20,7 +20,18 @@ def test_localise_keeps_the_attributes_place_and_drops_the_faint_rest():
     assert kept.norm(dim=0)[far].sum() < 0.1 * direction.norm(dim=0)[far].sum()  # away from it, little
 
 
-class FakeCalibrator:
+class Unscreened:
+    """What fitting asks of a calibrator besides its readings, for one that has no screen."""
+
+    @property
+    def reference(self):
+        return self.before
+
+    def screened(self):
+        return self
+
+
+class FakeCalibrator(Unscreened):
     """Faces 0-15 lack the attribute, 16-31 have it. Slider up carries face i across once the strength reaches
     need_up[i]; slider down carries a face across in a window of strengths only (past it the decoder smears)."""
 
@@ -165,7 +176,7 @@ class FakeProbe:
         return self.values[:, None]
 
 
-class PerFaceCalibrator:
+class PerFaceCalibrator(Unscreened):
     """Faces 0-15 lack the attribute, 16-31 have it; a face crosses once its own strength (carried in the style
     delta, one number per face or one for all) reaches 1.5. The other attribute drifts with strength."""
 
@@ -200,6 +211,91 @@ def test_the_one_sided_edit_is_kept_unless_the_faces_it_misreads_cost_the_bar():
                             target=0.8, per_side=16)
     assert not fitted.one_sided and fitted.crossing == 1.0
     torch.testing.assert_close(fitted.style, torch.tensor([1.5]))
+
+
+class ScreenedCalibrator(PerFaceCalibrator):
+    """PerFaceCalibrator (the classifier) with a screen that reads every face across from `screen_crossing` on,
+    and the other attribute 0.005 higher than the classifier does (its rounding). Records who measured what."""
+
+    def __init__(self, screen_crossing: float):
+        super().__init__()
+        self.read, self.screen = [], _ScreenOf(self, screen_crossing)
+
+    def probabilities(self, index, content_delta, style_delta):
+        self.read.append(("classifier", float(style_delta.reshape(-1).abs().max())))
+        return super().probabilities(index, content_delta, style_delta)
+
+    def screened(self):
+        return self.screen
+
+
+class _ScreenOf:
+    labels = None
+    identity = None
+
+    def __init__(self, classifier: ScreenedCalibrator, crossing: float):
+        self.classifier, self.crossing = classifier, crossing
+        self.before, self.content, self.style = classifier.before, classifier.content, classifier.style
+        self.reference = self.before + torch.tensor([0.0, 0.005])
+
+    def probabilities(self, index, content_delta, style_delta):
+        self.classifier.read.append(("screen", float(style_delta.reshape(-1).abs().max())))
+        scale = style_delta.reshape(-1).expand(len(index))
+        after = self.reference[index].clone()
+        after[:, 0] = torch.where(scale.abs() >= self.crossing, torch.where(scale > 0, 0.9, 0.1), after[:, 0])
+        after[:, 1] += 0.01 * scale.abs()
+        return after
+
+
+def test_the_screen_searches_and_the_classifier_reads_the_pick_once_a_side():
+    from streamfx.edit.fit import _fit_attribute
+
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    fake = ScreenedCalibrator(screen_crossing=1.5)  # the screen and the classifier agree where faces cross
+    fitted = _fit_attribute(fake, 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions), target=0.8,
+                            per_side=16)
+    readers = [reader for reader, _ in fake.read]
+    assert readers.count("classifier") == 2 and readers[-2:] == ["classifier", "classifier"]
+    assert readers.count("screen") > 4
+    assert fitted.measured.sides == "+-" and fitted.measured.up.strength == 1.5
+    # the figures kept are the classifier's: the other attribute moved by 0.01 x 1.5, not the screen's 0.005 more
+    assert abs(fitted.measured.entanglement - 0.015) < 1e-6
+
+
+def test_where_the_screen_offers_other_sides_than_the_classifier_the_classifier_searches_again():
+    from streamfx.edit.fit import _fit_attribute
+
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    fake = ScreenedCalibrator(screen_crossing=0.7)  # the screen sees faces across at 0.75 that are not yet
+    fitted = _fit_attribute(fake, 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions), target=0.8,
+                            per_side=16)
+    assert ("classifier", 0.75) in fake.read  # the screen's pick, read by the classifier: nobody across
+    assert fitted.measured.up.strength == 1.5 and fitted.measured.down.strength == 1.5
+    assert fitted.measured.sides == "+-" and abs(fitted.measured.entanglement - 0.015) < 1e-6
+
+
+class PickyIdentityCalibrator(ScreenedCalibrator):
+    """ScreenedCalibrator whose identity model takes half the faces for others from strength 1.5 on."""
+
+    identity = "dlib"
+
+    def same_person(self, index, content_delta, style_delta):
+        strength = float(style_delta.reshape(-1).abs().max())
+        self.read.append(("dlib", strength))
+        return 0.5 if strength >= 1.5 else 1.0
+
+
+def test_dlib_reads_only_the_screens_pick_and_its_refusal_sends_the_classifier_searching():
+    from streamfx.edit.fit import _fit_attribute
+
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    fake = PickyIdentityCalibrator(screen_crossing=1.5)
+    fitted = _fit_attribute(fake, 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions), target=0.8,
+                            per_side=16)
+    first_classifier_read = [reader for reader, _ in fake.read].index("classifier")
+    assert "dlib" not in [reader for reader, _ in fake.read[:first_classifier_read]]  # the screen asks no dlib
+    assert fitted.measured.sides == "" and fitted.measured.up.identity == 0.5  # refused, for the person
+    assert sum(reader == "classifier" for reader, _ in fake.read) > 2  # searched again by the classifier
 
 
 class ShapeCalibrator(PerFaceCalibrator):
@@ -426,3 +522,45 @@ def test_the_identity_check_reads_the_faces_the_classifier_just_read_without_dra
     np.testing.assert_array_equal(identity.shown[-1], to_uint8(cal.edited(index, content, style)))
     cal.probabilities(index, 2 * content, style)  # another edit is drawn
     assert drawn == [3, 3]
+
+
+class PaleRednessClassifier(RednessClassifier):
+    """RednessClassifier reading every face a little less red: a screen with rounding of its own."""
+
+    def probabilities(self, faces):
+        return super().probabilities(faces) - torch.tensor([0.01, 0.0])
+
+
+def test_the_screened_calibrator_shares_the_drawings_and_measures_from_its_own_readings():
+    from streamfx.edit.fit import Calibrator, _measure
+    from streamfx.edit.render import PhotoDecoder
+    from streamfx.models.gnr import Generator, GNRConfig
+
+    config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
+    torch.manual_seed(0)
+    photo = Generator(config).fold_equalized_lr().eval()
+    decoder, drawn = PhotoDecoder(photo), []
+
+    def counting(content, style):
+        drawn.append(len(content))
+        return decoder(content, style)
+
+    faces = torch.rand(8, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 0.4 - 0.2
+    identity = RecordingIdentity()
+    cal = Calibrator(photo, counting, RednessClassifier(), faces, identity=identity, screen=PaleRednessClassifier())
+    screen = cal.screened()
+    assert screen.screened() is screen and cal.screened() is screen
+    assert screen.before is cal.before  # which faces start where stays the classifier's
+    torch.testing.assert_close(screen.reference, cal.before - torch.tensor([0.01, 0.0]))
+    index = torch.arange(8)
+    content, style = torch.full_like(cal.content[0], 0.5), torch.zeros_like(cal.style[0])
+    drawn.clear()
+    torch.testing.assert_close(screen.probabilities(index, content, style),
+                               cal.probabilities(index, content, style) - torch.tensor([0.01, 0.0]))
+    assert drawn == [8]  # drawn once for both readers
+    assert screen.identity is None and cal.identity is identity  # the screen searches without asking dlib
+    # an edit's change is measured from the reader's own readings of the unedited faces
+    direction, style_dir = torch.ones_like(cal.content[0]), torch.zeros_like(cal.style[0])
+    by_screen = _measure(screen, 1, direction, style_dir, 0.5, per_side=8, signs=[1.0])[1.0]
+    by_classifier = _measure(cal, 1, direction, style_dir, 0.5, per_side=8, signs=[1.0])[1.0]
+    assert abs(by_screen.entanglement - by_classifier.entanglement) < 1e-6

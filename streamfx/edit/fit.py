@@ -35,8 +35,10 @@ flow composite 0.25 s.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -86,21 +88,41 @@ class Calibrator:
     `faces`: the faces edited and read as they are, or `FramedPhotos`: their crops, aligned as `streamfx edit` aligns
     video faces, are edited and the photos read with the change pasted back (`framing.py`). `identity`: a face
     identity model (`training/identity.py`) to tell whether an edit keeps the person (`same_person`). `before`: the
-    classifier's readings of the unedited faces, where they were read already (`cached_probabilities`)."""
+    classifier's readings of the unedited faces, where they were read already (`cached_probabilities`). `screen`:
+    the classifier's quick twin (`AttributeClassifier.screen`), for searching strengths (`screened`)."""
 
     def __init__(self, encoder, decoder: PhotoDecoder, classifier, faces: Tensor | FramedPhotos,
-                 labels: Tensor | None = None, chunk: int = 32, identity=None, before: Tensor | None = None):
+                 labels: Tensor | None = None, chunk: int = 32, identity=None, before: Tensor | None = None,
+                 screen=None):
         self.decoder, self.classifier, self.chunk, self.identity = decoder, classifier, chunk, identity
+        self.screen, self._screened = screen, None
         self.framed = faces if isinstance(faces, FramedPhotos) else None
         self.faces = faces.crops if self.framed is not None else faces
         self.labels = labels
         self._descriptors: dict[int, np.ndarray] = {}  # the unedited faces' identity, read when first needed
-        self._last: tuple[tuple, Tensor] | None = None  # the last edit drawn and its faces (see `edited`)
+        self._drawn: dict[bytes, Tensor] = {}  # the last edits drawn, their faces (see `edited`)
         with torch.no_grad():
             self.content, self.style = encode_all(encoder, self.faces)
             self.base = torch.cat([decoder(self.content[i:i + chunk], self.style[i:i + chunk])
                                    for i in range(0, len(self.faces), chunk)])
             self.before = before if before is not None else classifier.probabilities(self.unedited.clamp(-1, 1))
+        self.reference = self.before  # what an edit's change to the readings is measured from
+
+    def screened(self) -> Calibrator:
+        """This calibrator reading through its `screen` instead of the classifier, for searching strengths: the
+        same faces and the same drawings of an edit (shared, so that the classifier's second reading of the edit
+        the screen picked need not draw it again). Its changes are measured from the screen's own readings of the
+        unedited faces, so that the screen's rounding does not count as change; which faces start on which side
+        stays the classifier's. It does not ask dlib (a third of a measure): the classifier's reading of the pick
+        does. Itself where it has no screen."""
+        if self.screen is None:
+            return self
+        if self._screened is None:
+            view = copy.copy(self)
+            view.classifier, view.screen, view.identity = self.screen, None, None
+            view.reference = self.screen.probabilities(self.unedited.clamp(-1, 1))
+            self._screened = view
+        return self._screened
 
     @property
     def unedited(self) -> Tensor:
@@ -118,11 +140,13 @@ class Calibrator:
     @torch.no_grad()
     def edited(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> Tensor:
         """[len(index),3,S,S] the faces `index` edited by the given deltas (one for all, or one per face:
-        [len(index),C,H,W] and [len(index),latent]), as they are read (`pasted`). The last edit's faces are kept:
-        `same_person` asks for the very faces `probabilities` has just read, and drawing them is half a measure."""
-        asked = (index, content_delta, style_delta)
-        if self._last is not None and all(a is b for a, b in zip(self._last[0], asked)):
-            return self._last[1]
+        [len(index),C,H,W] and [len(index),latent]), as they are read (`pasted`). The last two edits' faces are
+        kept, by what the edits are: `same_person` asks for the very faces `probabilities` has just read, and the
+        classifier reads again the two sides the screen measured last when they are its pick (`_fit_attribute`;
+        drawing 64 faces takes 0.8 s on two cores)."""
+        key = _digest(index, content_delta, style_delta)
+        if key in self._drawn:
+            return self._drawn[key]
         out = []
         for start in range(0, len(index), self.chunk):
             i = index[start:start + self.chunk]
@@ -131,8 +155,10 @@ class Calibrator:
             ds = style_delta[part] if style_delta.dim() == 2 else style_delta
             edited = self.decoder(self.content[i] + dc, self.style[i] + ds)
             out.append(self.pasted(i, composite(self.faces[i], self.base[i], edited)))
-        self._last = (asked, torch.cat(out))
-        return self._last[1]
+        while len(self._drawn) >= 2:
+            del self._drawn[next(iter(self._drawn))]  # the oldest
+        self._drawn[key] = torch.cat(out)
+        return self._drawn[key]
 
     @torch.no_grad()
     def probabilities(self, index: Tensor, content_delta: Tensor, style_delta: Tensor) -> Tensor:
@@ -151,6 +177,15 @@ class Calibrator:
         before = np.stack([self._descriptors[int(i)] for i in index])
         after = self.identity.descriptors(list(to_uint8(self.edited(index, content_delta, style_delta))))
         return same_person_share(before, after)
+
+
+def _digest(*tensors: Tensor) -> bytes:
+    """A key for an edit by what it is (its faces and deltas), not by which tensor objects carry it."""
+    digest = hashlib.blake2b(digest_size=16)
+    for tensor in tensors:
+        digest.update(str((tensor.dtype, tuple(tensor.shape))).encode())
+        digest.update(tensor.detach().contiguous().numpy().tobytes())
+    return digest.digest()
 
 
 def starting_faces(before: Tensor, labels: Tensor | None, k: int, sign: float) -> Tensor:
@@ -228,7 +263,7 @@ def _measure(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, sc
         others = torch.ones(after.shape[1], dtype=torch.bool)
         others[k] = False
         side = Side(abs(amount), float(((after[:, k] >= 0.5) == (sign > 0)).float().mean()),
-                    float((after - cal.before[index])[:, others].abs().mean()))
+                    float((after - cal.reference[index])[:, others].abs().mean()))
         if cal.identity is not None and side.crossing >= CROSSING_BAR and side.within_bars:
             side = dataclasses.replace(side, identity=cal.same_person(index, content_delta, style_delta))
         sides[sign] = side
@@ -431,20 +466,25 @@ class FittedAttribute:
 
 
 def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, probe, target: float,
-                   per_side: int, start: Start | None = None) -> FittedAttribute | None:
+                   per_side: int, start: Start | None = None, screened: bool = True) -> FittedAttribute | None:
     """The direction as regressed or localised, whichever ranks better at its calibrated strengths; then the same
     one-sided (each calibration face's share by the probe's reading of it). One-sided only spares faces that
     already are where the slider goes, which the calibration faces (all on the wrong side) cannot show; so it is
     kept unless it offers fewer sides (`Calibration.sides`) or carries fewer of them across: below the bar when the
     full edit reached it, or more than ONE_SIDED_SLACK fewer when it did not (the probe misreads some faces the
     classifier reads otherwise). `start`: a previous fit's strengths and shape: the shapes are calibrated near
-    those strengths (`_calibrate_near`; see `_shapes_near` for which)."""
+    those strengths (`_calibrate_near`; see `_shapes_near` for which).
+    With `screened` and a calibrator with a screen, all this is read by the screen, and the classifier then reads
+    the edit picked (and dlib, where it meets the other bars): its figures are the ones kept. Where the two offer
+    different sides (the screen read the pick otherwise, or dlib takes its faces for others), the classifier searches
+    again by itself."""
+    search = cal.screened() if screened else cal
     variants = {False: content_dir, True: localise(content_dir)}
     if start is None:
-        calibrations = {local: _calibrate(cal, k, direction, style_dir, target, per_side)
+        calibrations = {local: _calibrate(search, k, direction, style_dir, target, per_side)
                         for local, direction in variants.items()}
     else:
-        calibrations = _shapes_near(cal, k, variants, style_dir, target, per_side, start)
+        calibrations = _shapes_near(search, k, variants, style_dir, target, per_side, start)
     if None in calibrations.values():
         return None
     local = max(calibrations, key=lambda v: calibrations[v].rank())
@@ -452,13 +492,22 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
     strengths = {1.0: chosen.up.strength, -1.0: chosen.down.strength}
     positions = probe.positions(cal.content, cal.style, torch.tensor([k]))
     shares = {sign: reach(positions, torch.tensor([sign]))[:, 0] for sign in strengths}
-    one_sided = Calibration.of(_measure(cal, k, variants[local], style_dir, strengths, per_side, shares))
+    one_sided = Calibration.of(_measure(search, k, variants[local], style_dir, strengths, per_side, shares))
     enough = CROSSING_BAR if chosen.crossing >= CROSSING_BAR else chosen.crossing - ONE_SIDED_SLACK
-    if len(one_sided.sides) > len(chosen.sides) or (len(one_sided.sides) == len(chosen.sides)
-                                                      and one_sided.crossing >= enough):
+    keep_one_sided = len(one_sided.sides) > len(chosen.sides) or (len(one_sided.sides) == len(chosen.sides)
+                                                                  and one_sided.crossing >= enough)
+    if keep_one_sided:
         chosen = one_sided
+    if search is not cal:
+        read = Calibration.of(_measure(cal, k, variants[local], style_dir, strengths, per_side,
+                                       shares if keep_one_sided else None))
+        if read.sides != chosen.sides:
+            log.info("attribute %d: the screen offers sides %r, the classifier %r: the classifier searches", k,
+                     chosen.sides, read.sides)
+            return _fit_attribute(cal, k, content_dir, style_dir, probe, target, per_side, start, screened=False)
+        chosen = read
     strength = chosen.up.strength
-    return FittedAttribute(strength * variants[local], strength * style_dir, local, chosen is one_sided, chosen)
+    return FittedAttribute(strength * variants[local], strength * style_dir, local, keep_one_sided, chosen)
 
 
 def _report(measured: Calibration, strength: float, strength_down: float, localised: bool) -> AttributeReport:
@@ -495,7 +544,7 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
              tune: TuneOptions | None = None, tune_faces: Tensor | None = None, identity=None,
              anime_encoder=None, previous: dict[str, AttributeReport] | None = None,
-             calibration_readings: Tensor | None = None) -> EditBank:
+             calibration_readings: Tensor | None = None, screen=None) -> EditBank:
     """The bank for the photo `encoder` (`render.photo_encoder`) and `decoder`, fitted on `train_faces` and judged on
     `calibration_faces` (keep these two apart:
     `split_calibration`). For video faces both are aligned as `streamfx edit` aligns them (`framing.py`):
@@ -508,7 +557,9 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
     regressed on its codes and kept at the photo direction's strength and shape for anime output;
     `previous`: a previous bank's reports (of the checkpoint before, say): each attribute fitted there has its
     strengths searched near the old ones (`_shapes_near`), a fraction of the full search;
-    `calibration_readings`: the classifier's readings of the unedited calibration faces, where already read."""
+    `calibration_readings`: the classifier's readings of the unedited calibration faces, where already read;
+    `screen`: the classifier's quick twin (`AttributeClassifier.screen`): strengths are searched by its readings,
+    and the classifier reads the picks (`_fit_attribute`)."""
     if previous is not None and tune is not None:
         raise ValueError("tuning searches no strengths; it cannot start from a previous bank")
     started = time.perf_counter()
@@ -518,7 +569,7 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
     del content
     anime_dirs = None if anime_encoder is None else regress(encode_all(anime_encoder, train_faces)[0], train_labels)
     cal = Calibrator(encoder, decoder, classifier, calibration_faces, calibration_labels, identity=identity,
-                     before=calibration_readings)
+                     before=calibration_readings, screen=screen)
     tuning = None
     if tune is not None and tune_faces is not None:
         classifier.requires_grad_(False)
@@ -568,6 +619,8 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
             "anime_directions": "regressed on the face->anime encoder's codes" if anime_dirs is not None
             else "the photo directions",
             "strengths": "searched near a previous bank's" if previous is not None else "searched from the weakest",
+            "searched_by": "the classifier's bf16 twin, the picks read by the classifier" if screen is not None
+            else "the classifier",
             "seconds": round(time.perf_counter() - started, 1)}
     return EditBank(list(names), scaled_content, scaled_style, model_sha256, lowering, probe, one_sided, reports,
                     info, anime_content)
