@@ -495,11 +495,10 @@ class RecordingIdentity:
         return np.zeros((len(images), 128), np.float32)
 
 
-def test_the_identity_check_reads_the_faces_the_classifier_just_read_without_drawing_them_again():
-    from streamfx.edit.fit import Calibrator
+def _counted_photo_model():
+    """(a small random photo autoencoder, its photo decoder counting the faces it draws, that count)."""
     from streamfx.edit.render import PhotoDecoder
     from streamfx.models.gnr import Generator, GNRConfig
-    from streamfx.pixels import to_uint8
 
     config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
     torch.manual_seed(0)
@@ -510,6 +509,14 @@ def test_the_identity_check_reads_the_faces_the_classifier_just_read_without_dra
         drawn.append(len(content))
         return decoder(content, style)
 
+    return photo, counting, drawn
+
+
+def test_the_identity_check_reads_the_faces_the_classifier_just_read_without_drawing_them_again():
+    from streamfx.edit.fit import Calibrator
+    from streamfx.pixels import to_uint8
+
+    photo, counting, drawn = _counted_photo_model()
     faces = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 0.4 - 0.2
     identity = RecordingIdentity()
     cal = Calibrator(photo, counting, RednessClassifier(), faces, identity=identity)
@@ -533,18 +540,8 @@ class PaleRednessClassifier(RednessClassifier):
 
 def test_the_screened_calibrator_shares_the_drawings_and_measures_from_its_own_readings():
     from streamfx.edit.fit import Calibrator, _measure
-    from streamfx.edit.render import PhotoDecoder
-    from streamfx.models.gnr import Generator, GNRConfig
 
-    config = GNRConfig(size=64, channels=((4, 32), (8, 32), (16, 16), (32, 8), (64, 8)), style_dim=32)
-    torch.manual_seed(0)
-    photo = Generator(config).fold_equalized_lr().eval()
-    decoder, drawn = PhotoDecoder(photo), []
-
-    def counting(content, style):
-        drawn.append(len(content))
-        return decoder(content, style)
-
+    photo, counting, drawn = _counted_photo_model()
     faces = torch.rand(8, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 0.4 - 0.2
     identity = RecordingIdentity()
     cal = Calibrator(photo, counting, RednessClassifier(), faces, identity=identity, screen=PaleRednessClassifier())
