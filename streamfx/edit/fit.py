@@ -21,16 +21,15 @@
    >= 90 % of those faces for the same person. Putting glasses on may pass while taking them off does not; the
    slider is then offered from 0 to +1 only.
 
-Cost on a 2-core CPU: encoding the faces and solving the probe take about a minute; shapes and strengths about
-3 minutes per attribute at 64 calibration faces a side with the dlib identity check (12 attributes in 2,066 s in
-session 29; the classifier's VGG and the decoder dominate). A refused attribute climbs through every strength in
-both shapes and costs most: about 5 minutes at 64 a side, 2.5 at the default 32 (session 30: the 19 measurable of
-28 refused attributes in 3,788 s at 32). The whole bank is about two and a half hours at 64, half that at 32.
-A refit from a previous bank's strengths and shapes (`previous`, `_shapes_near`) measures a few strengths a side,
-in the other shape only where a check says it may win: the shipped bank's twelve refitted from itself, bit for bit
-the same bank, in 1,133 s (session 39) against 1,664 s searching both shapes and 3,782 s for their full fit. Of one
-measurement of 64 faces, the classifier takes 8.4 s, dlib 3.4 s (6.0 s in one process), the decoder 1.1 s and the
-flow composite 0.25 s.
+Cost on a 2-core CPU (session 43, 64 calibration faces a side, dlib's identity check): encoding the faces and
+solving the probe take about a minute. Strengths are searched by a screen (`Calibrator.screened`: the classifier's
+bf16 twin, 0.6 s for 64 faces, and no dlib), and only each attribute's pick is read by the classifier (3.7 s through
+OpenVINO fp32, 8.4 s through torch) and dlib (3.4 s in two processes), whose figures the bank keeps
+(`_fit_attribute`); drawing and pasting 64 faces take 0.8 s. The twelve headline and colour attributes fit from the
+weakest strength in 824 s (3,782 s in session 39, the classifier searching through torch); all 40 in 1,888 s (about
+two and a half hours before). A refit from a previous bank's strengths and shapes (`previous`, `_shapes_near`)
+measures a few strengths a side, in the other shape only where a check says it may win: the twelve in 373 s (739 s
+with the classifier searching), bit for bit the bank of their full fit.
 """
 
 from __future__ import annotations
