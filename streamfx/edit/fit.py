@@ -23,7 +23,7 @@
 
 Cost on a 2-core CPU (session 43, 64 calibration faces a side, dlib's identity check): encoding the faces and
 solving the probe take about a minute. Strengths are searched by a screen (`Calibrator.screened`: the classifier's
-bf16 twin, 0.6 s for 64 faces, and no dlib), and only each attribute's pick is read by the classifier (3.7 s through
+bf16 twin, 0.9 s for 64 photos, and no dlib), and only each attribute's pick is read by the classifier (4.4 s through
 OpenVINO fp32, 8.4 s through torch) and dlib (3.4 s in two processes), whose figures the bank keeps
 (`_fit_attribute`); drawing and pasting 64 faces take 0.8 s. The twelve headline and colour attributes fit from the
 weakest strength in 824 s (3,782 s in session 39, the classifier searching through torch); all 40 in 1,888 s (about
