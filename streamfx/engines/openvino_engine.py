@@ -27,7 +27,7 @@ from streamfx.signals import interrupt_held, thread_signal_stack_kept
 log = logging.getLogger("streamfx.engines")
 
 INSTALL_HINT = 'pip install "streamfx[openvino]" (or pip install openvino)'
-_HINTS = {"fp32": "f32", "bf16": "bf16"}  # our precision -> INFERENCE_PRECISION_HINT
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}  # our precision -> INFERENCE_PRECISION_HINT
 
 
 def import_openvino():
@@ -73,7 +73,7 @@ class OpenVinoEngine(Engine):
     def __init__(self, onnx_path: Path, *, device: Device = Device("cpu"), precision: str = "fp32",
                  threads: int = 0, pin_threads: bool = False, ov=None) -> None:
         super().__init__(device, precision)
-        refuse_precision("openvino", precision, tuple(_HINTS), "fp16 runs on a GPU engine; use fp32 or bf16")
+        refuse_precision("openvino", precision, tuple(PRECISION_HINTS), "fp16 runs on a GPU engine; use fp32 or bf16")
         if device.kind != "cpu":
             raise EngineError(f"openvino runs on the CPU in streamfx, not on {device}")
         self.onnx_path = Path(onnx_path)
@@ -86,7 +86,7 @@ class OpenVinoEngine(Engine):
 
     def config(self) -> dict:
         """The properties handed to compile_model."""
-        config = {"INFERENCE_PRECISION_HINT": _HINTS[self.precision], "PERFORMANCE_HINT": "LATENCY",
+        config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[self.precision], "PERFORMANCE_HINT": "LATENCY",
                   "NUM_STREAMS": 1, "ENABLE_CPU_PINNING": bool(self.pin_threads)}
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = int(self.threads)
@@ -110,8 +110,8 @@ class OpenVinoEngine(Engine):
             raise EngineError(f"openvino could not compile {self.onnx_path.name}: {reason}") from None
         loaded = compiled.get_property("INFERENCE_PRECISION_HINT")
         loaded = loaded.get_type_name() if hasattr(loaded, "get_type_name") else str(loaded)
-        if loaded != _HINTS[self.precision]:  # as with ORT providers: what ran, not what was asked
-            raise EngineError(f"openvino asked for {_HINTS[self.precision]} inference but compiled {loaded}")
+        if loaded != PRECISION_HINTS[self.precision]:  # as with ORT providers: what ran, not what was asked
+            raise EngineError(f"openvino asked for {PRECISION_HINTS[self.precision]} inference but compiled {loaded}")
         self.compiled, self.precision_loaded = compiled, loaded
         self._request = compiled.create_infer_request()
         self.inputs = tuple(_spec(p) for p in compiled.inputs)

@@ -97,14 +97,15 @@ class AttributeClassifier(nn.Module):
             x = block(x)
         return F.adaptive_avg_pool2d(x.float(), CELLS)
 
-    def compile_cells(self, precision: str = "f32") -> bool:
+    def compile_cells(self, precision: str = "fp32") -> bool:
         """Read faces without gradients (`probabilities`, a fit's and a report's readings) through OpenVINO's
-        compilation of `cells`, on as many threads as torch uses. In fp32 (`precision` "f32") it is the same
+        compilation of `cells`, on as many threads as torch uses. In fp32 (`precision`) it is the same
         arithmetic within rounding (readings within 4e-7 of torch's), 1.47 times as fast on the 2-core dev machine
         (128 photos, each read both ways round: 8.3 s against 12.2 s), where the classifier is most of what fitting
-        edits costs. "bf16" is five times as fast again on a CPU with AMX and moves the readings a little (`screen`).
-        Tuning's gradients still go through torch. False, and torch reads, where openvino is not installed."""
-        from streamfx.engines.openvino_engine import import_openvino
+        edits costs. In bf16 it is five times as fast again on a CPU with AMX, and moves the readings a little
+        (`screen`). Tuning's gradients still go through torch. False, and torch reads, where openvino is not
+        installed."""
+        from streamfx.engines.openvino_engine import PRECISION_HINTS, import_openvino
         from streamfx.errors import EngineError
         from streamfx.signals import thread_signal_stack_kept
 
@@ -115,8 +116,9 @@ class AttributeClassifier(nn.Module):
                 warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=DeprecationWarning)
                 graph = ov.convert_model(_Cells(self).eval(), example_input=torch.zeros(2, 3, SIZE, SIZE),
                                          input=[(-1, 3, SIZE, SIZE)])  # (by tracing, which torch deprecates)
-                compiled = ov.Core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": precision,
-                                                                  "INFERENCE_NUM_THREADS": torch.get_num_threads()})
+                config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
+                          "INFERENCE_NUM_THREADS": torch.get_num_threads()}
+                compiled = ov.Core().compile_model(graph, "CPU", config)
         except EngineError:
             return False
         except Exception as error:  # openvino raises plain errors (no CPU plugin, a failed conversion): torch reads
