@@ -109,6 +109,8 @@ def main() -> int:
     classifier, classifier_report = load_classifier(opts.classifier)
     classifier.compile_cells()  # OpenVINO's reading, where installed: most of the time goes here
     screen = None if opts.no_screen else classifier.screen()
+    if screen is None and not opts.no_screen:
+        logging.info("no bf16 twin of the classifier here (OpenVINO and a CPU with native bf16): it searches itself")
     # An attribute without held-out positives (Blurry) has a balanced accuracy of one class only: not measured.
     measurable = {name: row["balanced"] if 0 < row["positives"] < 1 else 0.0
                   for name, row in classifier_report["held_out"].items()}

@@ -137,3 +137,13 @@ def test_the_screen_reads_nearly_what_the_classifier_reads_and_leaves_it_as_it_w
     assert ((quick >= 0.5) == (exact >= 0.5)).float().mean() > 0.98  # the same side of the line, nearly always
     assert screen.fingerprint() == model.fingerprint()  # the same heads
     torch.testing.assert_close(model.probabilities(faces), exact, rtol=0, atol=0)  # the classifier unchanged
+
+
+def test_no_screen_on_a_cpu_without_native_bf16(monkeypatch):
+    pytest.importorskip("openvino")
+    from streamfx.engines import openvino_engine
+    from streamfx.training.attributes import load_classifier
+
+    model, _ = load_classifier(CLASSIFIER)
+    monkeypatch.setattr(openvino_engine, "cpu_capabilities", lambda core: ("FP32", "INT8"))
+    assert model.screen() is None  # OpenVINO would read in fp32: a twin as slow as the classifier

@@ -104,13 +104,16 @@ class AttributeClassifier(nn.Module):
         (128 photos, each read both ways round: 8.3 s against 12.2 s), where the classifier is most of what fitting
         edits costs. In bf16 it is five times as fast again on a CPU with AMX, and moves the readings a little
         (`screen`). Tuning's gradients still go through torch. False, and torch reads, where openvino is not
-        installed."""
-        from streamfx.engines.openvino_engine import PRECISION_HINTS, import_openvino
+        installed, or where bf16 is asked of a CPU without it (OpenVINO would quietly read in fp32 instead)."""
+        from streamfx.engines.openvino_engine import PRECISION_HINTS, check_bf16, import_openvino
         from streamfx.errors import EngineError
         from streamfx.signals import thread_signal_stack_kept
 
         try:
             ov = import_openvino()
+            core = ov.Core()
+            if precision == "bf16":
+                check_bf16(ov, core)
             # as the OpenVINO engine loads: a Ctrl-C in a long fit must still stop it cleanly (signals.py)
             with thread_signal_stack_kept(), torch.no_grad(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=DeprecationWarning)
@@ -118,7 +121,7 @@ class AttributeClassifier(nn.Module):
                                          input=[(-1, 3, SIZE, SIZE)])  # (by tracing, which torch deprecates)
                 config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
                           "INFERENCE_NUM_THREADS": torch.get_num_threads()}
-                compiled = ov.Core().compile_model(graph, "CPU", config)
+                compiled = core.compile_model(graph, "CPU", config)
         except EngineError:
             return False
         except Exception as error:  # openvino raises plain errors (no CPU plugin, a failed conversion): torch reads
@@ -135,7 +138,8 @@ class AttributeClassifier(nn.Module):
         reads again. On the dev machine's AMX it reads the 250 held-out photos in 3.4 s against 17.2 s in fp32, its
         probabilities 0.0013 from the classifier's on average (at most 0.025), on the same side of 0.5 for 99.8 % of
         them; the VGG maps move by 0.0009 on average (up to 0.15), too much for the measuring stick itself. None
-        where it cannot compile."""
+        where it cannot compile, or the CPU has no native bf16 (a twin as slow as the classifier would only add
+        work)."""
         twin = AttributeClassifier(self.names, vgg=self.vgg)
         twin.load_state_dict(self.state_dict())
         return twin if twin.compile_cells("bf16") else None
