@@ -5,7 +5,8 @@ torch, ONNX Runtime and OpenCV release the GIL in their heavy calls). The sinks 
 thread, which is also where Ctrl-C lands.
 
 File mode blocks on full queues: no frame is dropped and order is kept (one worker per stage,
-FIFO queues). The model stage gathers faces across consecutive frames into one batch.
+FIFO queues). The face stage may hold a few frames back to smooth landmarks without lag (`FaceStage.push`).
+The model stage gathers faces across consecutive frames into one batch.
 Live mode drops the oldest captured frame when the pipeline falls behind, and batches only the
 faces of one frame (latency).
 
@@ -144,7 +145,10 @@ class Pipeline:
     def _find_faces(self) -> None:
         while (frame := self._get(self._frames)) is not _END:
             with self.stats.timed("faces"):
-                work = self.face_stage(frame)
+                ready = self.face_stage.push(frame)
+            for work in ready:
+                self._put(self._faces, work)
+        for work in self.face_stage.flush():
             self._put(self._faces, work)
         self._put(self._faces, _END)
 

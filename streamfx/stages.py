@@ -15,6 +15,7 @@ import numpy as np
 
 from streamfx.face.align import align_face
 from streamfx.face.blend import FACE_MASK, paste_back_into, paste_change_into
+from streamfx.face.lookahead import LookaheadSmoother
 from streamfx.types import AlignedCrop, Face, VideoFrame
 
 
@@ -29,16 +30,37 @@ class FaceWork:
 
 
 class FaceStage:
-    """Tracker update plus alignment: VideoFrame -> FaceWork with one crop per selected face."""
+    """Tracker update plus alignment: VideoFrame -> FaceWork with one crop per selected face.
 
-    def __init__(self, tracker, crop_size: int = 256, framing: str = "gnr"):
+    With a `lookahead` smoother (files), frames leave in order but `lookahead.delay` frames late, their faces
+    placed by the smoother from the tracker's raw faces: call `push` for each frame and `flush` at the end.
+    Without one, `push` hands back its own frame at once, placed as the tracker placed it.
+    """
+
+    def __init__(self, tracker, crop_size: int = 256, framing: str = "gnr", lookahead: LookaheadSmoother | None = None):
         """`framing`: the template crops are aligned to, the one the effect's model was trained on (`face/align.py`)."""
         self.tracker = tracker
         self.crop_size = int(crop_size)
         self.framing = framing
+        self.lookahead = lookahead
 
     def __call__(self, frame: VideoFrame) -> FaceWork:
-        faces: list[Face] = self.tracker.update(frame)
+        """One frame's faces as the tracker places them (no look-ahead)."""
+        return self._aligned(frame, self.tracker.update(frame))
+
+    def push(self, frame: VideoFrame) -> list[FaceWork]:
+        """The frames ready after this one arrived, oldest first."""
+        if self.lookahead is None:
+            return [self(frame)]
+        return [self._aligned(*ready) for ready in self.lookahead.push(frame, self.tracker.update(frame))]
+
+    def flush(self) -> list[FaceWork]:
+        """The frames still held back, at the end of the stream."""
+        if self.lookahead is None:
+            return []
+        return [self._aligned(*ready) for ready in self.lookahead.flush()]
+
+    def _aligned(self, frame: VideoFrame, faces: list[Face]) -> FaceWork:
         crops = tuple(align_face(frame.image, face, self.crop_size, self.framing) for face in faces)
         return FaceWork(frame, crops)
 

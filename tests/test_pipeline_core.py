@@ -24,20 +24,29 @@ def frames(count, size=8):
 
 
 class FakeFaces:
-    """`faces_per_frame` crops per frame, each filled with the frame's value; optional delay or failure."""
+    """`faces_per_frame` crops per frame, each filled with the frame's value; optional delay or failure; `hold`
+    frames held back before they leave, as a look-ahead smoother holds them."""
 
     crop_size = 4
 
-    def __init__(self, faces_per_frame=1, delay=0.0, fail_at=None):
-        self.faces_per_frame, self.delay, self.fail_at = faces_per_frame, delay, fail_at
+    def __init__(self, faces_per_frame=1, delay=0.0, fail_at=None, hold=0):
+        self.faces_per_frame, self.delay, self.fail_at, self.hold = faces_per_frame, delay, fail_at, hold
+        self.held = []
 
-    def __call__(self, frame):
+    def push(self, frame):
         if frame.index == self.fail_at:
             raise MediaError("stage failed on purpose")
         time.sleep(self.delay)
         face = Face(np.zeros(4, np.float32), np.zeros((5, 2), np.float32), 1.0)
         crop = AlignedCrop(np.full((4, 4, 3), frame.image[0, 0, 0], np.uint8), np.eye(2, 3), face)
-        return FaceWork(frame, (crop,) * self.faces_per_frame)
+        self.held.append(FaceWork(frame, (crop,) * self.faces_per_frame))
+        leaving = max(0, len(self.held) - self.hold)
+        ready, self.held = self.held[:leaving], self.held[leaving:]
+        return ready
+
+    def flush(self):
+        ready, self.held = self.held, []
+        return ready
 
 
 class Invert:
@@ -89,6 +98,14 @@ def test_file_mode_keeps_every_frame_in_order_and_batches_across_frames():
     assert stats.frames_in == stats.frames_out == 100 and stats.faces == 300
     assert sum(effect.batches) == 300 and max(effect.batches) > 3  # several frames per model call
     assert set(stats.stages) == {"decode", "faces", "model", "paste", "encode"}
+
+
+def test_file_mode_keeps_every_frame_a_face_stage_holds_back():
+    """A look-ahead smoother holds frames back; each still comes out once, in order, with its own faces."""
+    sink, faces = Collect(), FakeFaces(hold=9)
+    stats = Pipeline(faces, Invert(), ValueComposer(), PipelineOptions(batch=4, warm_up=False)).run(frames(30), [sink])
+    assert [i for i, _ in sink.items] == list(range(30)) and stats.frames_out == 30
+    assert all(int(img[1]) == 255 - i for i, img in sink.items) and faces.held == []
 
 
 def test_file_mode_never_drops_with_a_slow_sink():

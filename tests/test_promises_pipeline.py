@@ -119,18 +119,18 @@ def test_style_is_fixed_per_effect_and_reproducible_from_the_seed(clean_home):
 def _landmark_track(tmp_path, monkeypatch, *extra) -> np.ndarray:
     """[frames,5,2] landmarks of the one face, as the pipeline's face stage handed them to the model stage."""
     seen = []
-    original = streamfx.stages.FaceStage.__call__
+    original = streamfx.stages.FaceStage._aligned
 
-    def recording(self, frame):
-        work = original(self, frame)
+    def recording(self, frame, faces):
+        work = original(self, frame, faces)
         seen.append(np.stack([crop.face.landmarks for crop in work.crops]))
         return work
 
-    monkeypatch.setattr(streamfx.stages.FaceStage, "__call__", recording)
+    monkeypatch.setattr(streamfx.stages.FaceStage, "_aligned", recording)
     out = tmp_path / f"out{len(extra)}.mp4"
     assert main(["-q", "anime", str(SAMPLES / "astronaut.mp4"), "-o", str(out), "--duration", "1.6",
                  "--preset", "ultrafast", *extra]) == 0
-    monkeypatch.setattr(streamfx.stages.FaceStage, "__call__", original)
+    monkeypatch.setattr(streamfx.stages.FaceStage, "_aligned", original)
     assert len(seen) == 40 and all(faces.shape == (1, 5, 2) for faces in seen)
     return np.stack(seen)[:, 0]
 

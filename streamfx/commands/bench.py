@@ -88,13 +88,20 @@ def measure_naive(args, source: Path, folder: Path, effect, duration=None, prese
     started = time.perf_counter()
     with VideoReader(source, duration=duration) as reader, _writer(reader, folder / "naive.mp4", preset) as writer:
         for frame in reader:
-            work = face_stage(frame)
-            generated = [effect(crop.image[None], [crop.face.track_id])[0] for crop in work.crops]  # [V,S,S,3] each
-            if generated:
-                work = type(work)(work.frame, work.crops, np.stack(generated))
-            writer.write(composer(work), frame.pts)
+            for work in face_stage.push(frame):
+                writer.write(composer(_generated(effect, work)), work.frame.pts)
+        for work in face_stage.flush():
+            writer.write(composer(_generated(effect, work)), work.frame.pts)
         frames = writer.frames_written
     return Measurement("naive (serial, 1 face per call)", frames, time.perf_counter() - started)
+
+
+def _generated(effect, work):
+    """`work` with its faces run through `effect`, each face its own call."""
+    import numpy as np
+
+    generated = [effect(crop.image[None], [crop.face.track_id])[0] for crop in work.crops]  # [V,S,S,3] each
+    return type(work)(work.frame, work.crops, np.stack(generated)) if generated else work
 
 
 def bench_effect(args):

@@ -121,6 +121,7 @@ def check_output_plan(args, reader, output) -> None:
 # ---- the run -----------------------------------------------------------------------------------------------------
 def build_pipeline(args, effect, *, live: bool, grid: int = 0, side_by_side: bool = False):
     from streamfx.face.detect import VIDEO_MAX_SIDE, MTCNNDetector
+    from streamfx.face.lookahead import LookaheadSmoother
     from streamfx.face.track import FaceTracker
     from streamfx.pipeline import Pipeline, PipelineOptions
     from streamfx.stages import ComposeOptions, Composer, FaceStage
@@ -128,14 +129,16 @@ def build_pipeline(args, effect, *, live: bool, grid: int = 0, side_by_side: boo
     select = "largest" if grid > 1 else parse_selection(args.faces, "--faces")  # a style grid shows one face
     detector_device = "cuda" if str(effect.device).startswith("cuda") else "cpu"
     detector = MTCNNDetector(device=detector_device, max_side=VIDEO_MAX_SIDE)
-    tracker = FaceTracker(detector, detect_every=args.detect_every, smooth=not args.no_smooth, select=select)
+    # A file can be read ahead, so its faces are smoothed without lag (face/lookahead.py); a camera's cannot wait.
+    lookahead = None if live or args.no_smooth else LookaheadSmoother()
+    tracker = FaceTracker(detector, detect_every=args.detect_every, smooth=live and not args.no_smooth, select=select)
     change_only = getattr(effect, "pastes_change", False)  # photo edits add their change to the frame's own face
     margin, feather = effect.paste_mask  # the effect's own mask unless the user sets one
     margin = margin if args.mask_margin is None else args.mask_margin
     feather = feather if args.feather is None else args.feather
     composer = Composer(ComposeOptions(margin, feather, args.color_match, side_by_side, change_only), grid=grid)
     options = PipelineOptions(batch=1 if live else args.batch, live=live, finish_on_interrupt=live)
-    return Pipeline(FaceStage(tracker, effect.crop_size, effect.framing), effect, composer, options)
+    return Pipeline(FaceStage(tracker, effect.crop_size, effect.framing, lookahead), effect, composer, options)
 
 
 def expected_frames(info, start, duration) -> int | None:

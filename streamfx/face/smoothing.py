@@ -7,8 +7,11 @@ from the caller (frame timestamps), so variable frame rate is handled.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
+
+from streamfx.types import Face
 
 
 def _alpha(cutoff_hz: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -56,3 +59,13 @@ class OneEuroFilter:
         cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
         self._x = self._x + _alpha(cutoff, dt) * (x - self._x)
         return self._x.copy()
+
+
+def face_points(face: Face) -> np.ndarray:
+    """The points a smoother follows: the 5 landmarks and the box's 2 corners, [7,2] float64 pixels."""
+    return np.concatenate([face.landmarks.reshape(5, 2), face.box.reshape(2, 2)]).astype(np.float64)
+
+
+def with_points(face: Face, points: np.ndarray) -> Face:
+    """`face` with landmarks and box taken from [7,2] `points` (as `face_points` lays them out)."""
+    return replace(face, landmarks=points[:5].astype(np.float32), box=points[5:].reshape(4).astype(np.float32))

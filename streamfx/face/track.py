@@ -9,7 +9,7 @@ import numpy as np
 
 from streamfx.errors import UsageError
 from streamfx.face.boxes import box_area, box_iou
-from streamfx.face.smoothing import OneEuroFilter
+from streamfx.face.smoothing import OneEuroFilter, face_points, with_points
 from streamfx.types import Face, VideoFrame
 
 log = logging.getLogger(__name__)
@@ -162,13 +162,10 @@ class FaceTracker:
         face = replace(track.face, track_id=track.track_id)
         if track.smoother is None:
             return face
-        # 5 landmarks and the 2 box corners filtered together: [7,2] pixels
-        points = np.concatenate([face.landmarks.reshape(5, 2), face.box.reshape(2, 2)]).astype(np.float64)
         size = float(np.sqrt(max(box_area(face.box)[0], 1.0)))
         if t is None:
             t = index * track.smoother.default_dt
-        points = track.smoother(points, t, scale=size)
-        return replace(face, landmarks=points[:5].astype(np.float32), box=points[5:].reshape(4).astype(np.float32))
+        return with_points(face, track.smoother(face_points(face), t, scale=size))
 
     def _selected(self) -> list[Face]:
         faces = [t.output for t in self._tracks if t.output is not None]
