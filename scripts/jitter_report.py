@@ -12,7 +12,7 @@ observation because the tracker refreshes from raw boxes. Prints a table:
             size: what a lag or a rounded-off move misplaces the face by while the head moves
 
 Usage: python scripts/jitter_report.py [--data ../shared/data] [--clips a.mp4 b.mp4] [--min-cutoff F --beta B]
-           [--sigma FRAMES --order N]
+           [--sigma SECONDS --order N]
 """
 
 from __future__ import annotations
@@ -70,15 +70,16 @@ def smooth_offline(times, points, sizes, min_cutoff: float, beta: float) -> np.n
     return np.array([smoother(p, t, scale=s) for t, p, s in zip(times, points, sizes)])
 
 
-def lookahead_offline(points, sigma: float, order: int) -> np.ndarray:
-    """The observations [T,7,2] of one track through the look-ahead smoother, as a file run places them."""
+def lookahead_offline(times, points, sigma: float, order: int) -> np.ndarray:
+    """The observations [T,7,2] of one track, seen at `times`, through the look-ahead smoother, as a file run places
+    them."""
     from streamfx.face.lookahead import LookaheadSmoother
     from streamfx.face.smoothing import face_points
     from streamfx.types import Face
 
     smoother = LookaheadSmoother(sigma, order)
     faces = [Face(p[5:].reshape(4).astype(np.float32), p[:5].astype(np.float32), 1.0, 0) for p in points]
-    ready = [out for index, face in enumerate(faces) for out in smoother.push(index, [face])] + smoother.flush()
+    ready = [out for t, face in zip(times, faces) for out in smoother.push(t, t, [face])] + smoother.flush()
     return np.array([face_points(placed[0]) for _, placed in ready])
 
 
@@ -124,7 +125,7 @@ def main() -> int:
     parser.add_argument("--clips", nargs="*", default=list(CLIPS))
     parser.add_argument("--min-cutoff", type=float, default=DEFAULT_MIN_CUTOFF)
     parser.add_argument("--beta", type=float, default=DEFAULT_BETA)
-    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA, help="look-ahead fit's Gaussian, frames")
+    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA, help="look-ahead fit's Gaussian, seconds")
     parser.add_argument("--order", type=int, default=DEFAULT_ORDER, help="look-ahead fit's polynomial degree")
     parser.add_argument("--detect-every", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
@@ -136,7 +137,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     detector = MTCNNDetector(min_face_size=40, max_side=480)
-    print(f"One Euro min_cutoff {args.min_cutoff} Hz, beta {args.beta}; look-ahead sigma {args.sigma:g} frames, "
+    print(f"One Euro min_cutoff {args.min_cutoff} Hz, beta {args.beta}; look-ahead sigma {args.sigma:g} s, "
           f"order {args.order}; detect every {args.detect_every}")
     print(f"{'':<42} {'':>6} {'':>7} {'One Euro (live)':^29} {'look-ahead (files)':^22}")
     print(f"{'clip':<42} {'frames':>6} {'raw':>7} {'smooth':>7} {'ratio':>6} {'lag':>5} {'off %':>6}"
@@ -146,7 +147,7 @@ def main() -> int:
         start = time.perf_counter()
         times, points, sizes = raw_track(args.data / "videos" / clip, detector, args.detect_every)
         euro = smooth_offline(times, points, sizes, args.min_cutoff, args.beta)
-        ahead = lookahead_offline(points, args.sigma, args.order)
+        ahead = lookahead_offline(times, points, args.sigma, args.order)
         raw_j, euro_j, ahead_j = jitter(points[:, :5]), jitter(euro[:, :5]), jitter(ahead[:, :5])
         row = (euro_j / raw_j, lag_frames(points[:, :5], euro[:, :5]), fast_offset(points[:, :5], euro[:, :5], sizes),
                ahead_j / raw_j, fast_offset(points[:, :5], ahead[:, :5], sizes))

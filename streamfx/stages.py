@@ -16,6 +16,7 @@ import numpy as np
 from streamfx.face.align import align_face
 from streamfx.face.blend import FACE_MASK, paste_back_into, paste_change_into
 from streamfx.face.lookahead import LookaheadSmoother
+from streamfx.face.smoothing import frame_time
 from streamfx.types import AlignedCrop, Face, VideoFrame
 
 
@@ -32,7 +33,7 @@ class FaceWork:
 class FaceStage:
     """Tracker update plus alignment: VideoFrame -> FaceWork with one crop per selected face.
 
-    With a `lookahead` smoother (files), frames leave in order but `lookahead.delay` frames late, their faces
+    With a `lookahead` smoother (files), frames leave in order but a few frames late (`lookahead.delay`), faces
     placed by the smoother from the tracker's raw faces: call `push` for each frame and `flush` at the end.
     Without one, `push` hands back its own frame at once, placed as the tracker placed it.
     """
@@ -52,7 +53,8 @@ class FaceStage:
         """The frames ready after this one arrived, oldest first."""
         if self.lookahead is None:
             return [self(frame)]
-        return [self._aligned(*ready) for ready in self.lookahead.push(frame, self.tracker.update(frame))]
+        faces = self.tracker.update(frame)
+        return [self._aligned(*ready) for ready in self.lookahead.push(frame, frame_time(frame), faces)]
 
     def flush(self) -> list[FaceWork]:
         """The frames still held back, at the end of the stream."""

@@ -74,3 +74,31 @@ def test_faces_on_video(tmp_path):
 def test_bad_select_is_usage_error(tmp_path):
     photo = require(DATA / "photos" / "facenet-pytorch" / "multiface.jpg")
     assert main(["-q", "faces", str(photo), "--select", "biggest"]) == 2
+
+
+def _landmarks(path) -> tuple[list[int], np.ndarray]:
+    frames = json.loads(path.read_text())["frames"]
+    return [f["index"] for f in frames], np.array([f["faces"][0]["landmarks"] for f in frames], np.float64)
+
+
+def test_video_faces_are_smoothed_without_lag_unless_asked_to_smooth_as_live(tmp_path):
+    """A head moving in a talking-head clip: the look-ahead fit takes off more jitter than live mode's One Euro
+    filter and stays nearer the raw landmarks while the head moves fast (One Euro trails it)."""
+    clip = require(DATA / "videos" / "LivePortrait" / "d0.mp4")
+    runs = {}
+    for name, extra in (("ahead", []), ("live", ["--live-smoothing"]), ("raw", ["--no-smooth"])):
+        tracks = tmp_path / f"{name}.json"
+        assert main(["-q", "faces", str(clip), "--json", str(tracks), "--select", "largest", *extra]) == 0
+        runs[name] = _landmarks(tracks)
+    assert runs["ahead"][0] == runs["live"][0] == runs["raw"][0] == list(range(78))  # every frame, once, in order
+    ahead, live, raw = (runs[name][1] for name in ("ahead", "live", "raw"))
+    jitter = {name: float(np.linalg.norm(np.diff(points, n=2, axis=0), axis=-1).mean())
+              for name, points in (("ahead", ahead), ("live", live), ("raw", raw))}
+    assert jitter["live"] < 0.3 * jitter["raw"] and jitter["ahead"] < 0.5 * jitter["live"], jitter
+    centre = {name: points.mean(axis=1) for name, points in (("ahead", ahead), ("live", live), ("raw", raw))}
+    speed = np.linalg.norm(np.gradient(centre["raw"], axis=0), axis=1)
+    fast = speed >= np.quantile(speed, 0.8)
+    off = {name: float(np.linalg.norm(centre[name] - centre["raw"], axis=1)[fast].mean()) for name in ("ahead", "live")}
+    assert off["ahead"] < 0.8 * off["live"], off
+    # One Euro's settings belong to live smoothing: asked for without it, a usage error
+    assert main(["-q", "faces", str(clip), "--json", str(tmp_path / "x.json"), "--beta", "2"]) == 2

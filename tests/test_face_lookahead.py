@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamfx.face.lookahead import LookaheadSmoother, local_fit
+from streamfx.face.lookahead import MAX_AHEAD, LookaheadSmoother, local_fit
 from streamfx.face.smoothing import face_points
 from streamfx.types import Face
 
@@ -33,28 +33,37 @@ def test_the_fit_takes_most_of_the_noise_off_a_still_face():
         assert smoothed.std() < share * noise.std(), order
 
 
-def test_frames_leave_once_in_order_delay_frames_late_and_the_rest_on_flush():
-    smoother = LookaheadSmoother(sigma=2.0)
+def test_frames_leave_once_in_order_held_a_tenth_of_a_second_or_so_and_the_rest_on_flush():
+    smoother = LookaheadSmoother()  # sigma 0.1 s, reaching 0.3 s either side
+    assert (smoother.delay(30.0), smoother.delay(60.0)) == (9, 18)
     out = []
-    for index in range(20):
-        ready = smoother.push(index, [_face(0, np.array([index, 0.0]))])
-        assert len(ready) == (1 if index >= smoother.delay else 0)
+    for index in range(40):
+        ready = smoother.push(index, index / 30.0, [_face(0, np.array([index, 0.0]))])
+        assert len(ready) == (1 if index >= smoother.delay(30.0) else 0)
         out += ready
     out += smoother.flush()
-    assert [item for item, _ in out] == list(range(20)) and smoother.flush() == []
+    assert [item for item, _ in out] == list(range(40)) and smoother.flush() == []
     # a steady move is where it was, at every frame, the ends included
     assert all(np.allclose(face_points(faces[0])[:, 0], item, atol=1e-4) for item, faces in out)
 
 
+def test_stalled_timestamps_hold_no_more_than_the_cap():
+    smoother = LookaheadSmoother()
+    held = [smoother.push(index, 0.0, [_face(0, np.array([5.0, 5.0]))]) for index in range(200)]
+    assert sum(len(ready) for ready in held) == 200 - MAX_AHEAD
+    assert len(smoother.flush()) == MAX_AHEAD
+
+
 def test_tracks_are_smoothed_apart_and_a_new_track_only_from_its_own_frames():
-    smoother = LookaheadSmoother(sigma=3.0)
+    smoother = LookaheadSmoother()
     out = []
-    for index in range(30):
+    for index in range(40):
         faces = [_face(0, np.array([100.0, 50.0]))]
         if index >= 12:  # a second face, far away, enters at frame 12
             faces.append(_face(1, np.array([400.0, 300.0 + index])))
-        out += smoother.push(index, faces)
+        out += smoother.push(index, index / 25.0, faces)
     out += smoother.flush()
+    assert [index for index, _ in out] == list(range(40))
     for index, faces in out:
         assert [f.track_id for f in faces] == ([0, 1] if index >= 12 else [0])
         assert np.allclose(face_points(faces[0]), [100.0, 50.0], atol=1e-4)

@@ -22,9 +22,14 @@ def register(sub) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--detect-every", type=int, default=5, metavar="N",
                         help="full detection every N frames, cheap landmark refresh between (default 5)")
-    parser.add_argument("--no-smooth", action="store_true", help="report raw landmarks (no One Euro filter)")
-    parser.add_argument("--min-cutoff", type=float, default=None, help="One Euro cutoff at rest, Hz (less = smoother)")
-    parser.add_argument("--beta", type=float, default=None, help="One Euro speed coefficient (more = less lag)")
+    parser.add_argument("--no-smooth", action="store_true", help="report raw landmarks (no smoothing)")
+    parser.add_argument("--live-smoothing", action="store_true",
+                        help="smooth as live mode does (One Euro, from past frames only) instead of as the video "
+                             "commands do (a centred fit over the frames either side, without lag)")
+    parser.add_argument("--min-cutoff", type=float, default=None,
+                        help="with --live-smoothing: One Euro cutoff at rest, Hz (less = smoother)")
+    parser.add_argument("--beta", type=float, default=None,
+                        help="with --live-smoothing: One Euro speed coefficient (more = less lag)")
     parser.add_argument("--min-face-size", type=int, default=20, metavar="PX", help="smallest face in pixels (20)")
     parser.add_argument("--max-side", type=int, default=640, metavar="PX",
                         help="shrink frames to this long side for detection, 0 = full size (default 640)")
@@ -64,6 +69,8 @@ def run(args) -> int:
 
     source = check_input(args.input)
     select = parse_selection(args.select, "--select")
+    if (args.min_cutoff is not None or args.beta is not None) and not args.live_smoothing:
+        raise UsageError("--min-cutoff and --beta tune the One Euro filter of --live-smoothing: add it")
     if args.json is not None:
         json_path = Path(args.json).expanduser()
         if json_path.exists() and not args.overwrite:
@@ -104,6 +111,8 @@ def _run_image(args, source: Path, select) -> list[dict]:
 
 def _run_video(args, source: Path, select) -> list[dict]:
     from streamfx.face.draw import draw_faces
+    from streamfx.face.lookahead import LookaheadSmoother
+    from streamfx.face.smoothing import frame_time
     from streamfx.face.track import FaceTracker
     from streamfx.io.decode import VideoReader
     from streamfx.io.encode import VideoWriter
@@ -113,8 +122,10 @@ def _run_video(args, source: Path, select) -> list[dict]:
     if args.output is not None:
         output = resolve_output(source, args.output, suffix="faces", overwrite=args.overwrite)
     smoothing = {k: v for k, v in (("min_cutoff", args.min_cutoff), ("beta", args.beta)) if v is not None}
-    tracker = FaceTracker(_detector(args), detect_every=args.detect_every, smooth=not args.no_smooth,
-                          select=select, **smoothing)
+    live = args.live_smoothing and not args.no_smooth
+    tracker = FaceTracker(_detector(args), detect_every=args.detect_every, smooth=live, select=select, **smoothing)
+    # as `anime` and `edit` place the faces of a file (commands/common.py)
+    lookahead = None if live or args.no_smooth else LookaheadSmoother()
     frames, started = [], time.perf_counter()
     with VideoReader(source, start=args.start, duration=args.duration) as reader:
         writer = None
@@ -122,13 +133,21 @@ def _run_video(args, source: Path, select) -> list[dict]:
             writer = VideoWriter(output, width=reader.info.width, height=reader.info.height,
                                  time_base=reader.time_base, fps=reader.fps, audio_from=source,
                                  audio_range=reader.time_range, overwrite=args.overwrite)
+
+        def record(frame, faces) -> None:
+            frames.append({"index": frame.index, "pts": None if frame.time is None else round(frame.time, 6),
+                           "faces": [face_record(f) for f in faces]})
+            if writer is not None:
+                writer.write(draw_faces(frame.image, faces), frame.pts)
+
         with writer if writer is not None else contextlib.nullcontext():
             for frame in reader:
                 faces = tracker.update(frame)
-                frames.append({"index": frame.index, "pts": None if frame.time is None else round(frame.time, 6),
-                               "faces": [face_record(f) for f in faces]})
-                if writer is not None:
-                    writer.write(draw_faces(frame.image, faces), frame.pts)
+                held = lookahead is not None
+                for ready in lookahead.push(frame, frame_time(frame), faces) if held else [(frame, faces)]:
+                    record(*ready)
+            for ready in lookahead.flush() if lookahead is not None else []:
+                record(*ready)
     elapsed = time.perf_counter() - started
     log.info("tracked %d frames in %.1f s (%.1f fps)", len(frames), elapsed, len(frames) / max(elapsed, 1e-9))
     return frames

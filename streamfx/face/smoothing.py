@@ -69,3 +69,8 @@ def face_points(face: Face) -> np.ndarray:
 def with_points(face: Face, points: np.ndarray) -> Face:
     """`face` with landmarks and box taken from [7,2] `points` (as `face_points` lays them out)."""
     return replace(face, landmarks=points[:5].astype(np.float32), box=points[5:].reshape(4).astype(np.float32))
+
+
+def frame_time(frame) -> float:
+    """A frame's time in seconds for smoothing: its timestamp, or its index at 30 fps when it has none."""
+    return frame.time if frame.time is not None else frame.index / 30.0
