@@ -69,3 +69,20 @@ def test_tracks_are_smoothed_apart_and_a_new_track_only_from_its_own_frames():
         assert np.allclose(face_points(faces[0]), [100.0, 50.0], atol=1e-4)
         if index >= 12:
             assert np.allclose(face_points(faces[1]), [400.0, 300.0 + index], atol=1e-3)
+
+
+def test_frames_out_are_not_kept_only_their_faces():
+    import gc
+    import weakref
+
+    class Frame:  # stands for a decoded picture, which a smoother must not hoard
+        pass
+
+    smoother, seen = LookaheadSmoother(), []
+    for index in range(30):
+        frame = Frame()
+        seen.append(weakref.ref(frame))
+        smoother.push(frame, index / 30.0, [_face(0, np.array([1.0, 2.0]))])
+    del frame
+    gc.collect()
+    assert sum(ref() is not None for ref in seen) == smoother.delay(30.0)  # the held ones, no more

@@ -27,7 +27,7 @@ Item = TypeVar("Item")
 
 DEFAULT_SIGMA = 0.1  # seconds
 DEFAULT_ORDER = 1  # of the polynomial fitted: a line
-MAX_AHEAD = 90  # frames held at most, whatever the timestamps say (3 s at 30 fps): a stream's timestamps may stall
+MAX_AHEAD = 48  # frames held at most, whatever the timestamps say (0.3 s up to 160 fps): timestamps may stall
 
 
 def local_fit(offsets: np.ndarray, samples: np.ndarray, sigma: float, order: int = DEFAULT_ORDER) -> np.ndarray:
@@ -88,6 +88,7 @@ class LookaheadSmoother(Generic[Item]):
     def _release(self) -> tuple[Item, list[Face]]:
         item, time, faces = self._window[self._centre]
         smoothed = [self._smoothed(face, time) for face in faces]
+        self._window[self._centre] = (None, time, faces)  # history needs the faces only, not the frame
         self._centre += 1
         # keep the history a later frame still reaches back to
         while self._centre > 0 and (self._centre > MAX_AHEAD or time - self._window[0][1] >= self.reach - 1e-9):
