@@ -155,6 +155,13 @@ def test_a_side_that_flickers_in_video_is_withdrawn_with_that_reason_and_a_stead
         "smile +1 (crosses 70%, moves the others by 0.093, keeps the person for 95%, flickers in video at 1.24)"]
     alone = judged.with_flicker("Smiling", -1.0, 1.3).reports["Smiling"]  # no side left: refused as a whole
     assert not alone.editable and alone.sides == "" and "flickers in video (ratio 1.30)" in alone.reason
+    # judged again in a steadier pipeline: a side refused for flicker alone comes back, in the order of the sides
+    steadier = judged.with_flicker("Smiling", -1.0, 1.3).with_flicker("Smiling", 1.0, 1.15).reports["Smiling"]
+    assert steadier.sides == "+" and steadier.editable and steadier.reason == ""
+    assert judged.with_flicker("Smiling", 1.0, 1.15).reports["Smiling"].sides == "+-"
+    short = AttributeReport(True, strength=4.5, sides="-", crossing_up=0.6, crossing_down=0.8, entanglement_up=0.05,
+                            entanglement_down=0.05, flicker_up=1.3)  # refused for its crossing as well
+    assert short.with_flicker(1.0, 1.1).sides == "-"
     judged.save(tmp_path / "edits.safetensors")
     reloaded = EditBank.load(tmp_path / "edits.safetensors", model_sha256="abc").reports
     assert reloaded["Smiling"].sides == "-" and reloaded["Smiling"].flicker(1) == 1.239
@@ -174,6 +181,7 @@ def test_a_side_withdrawn_on_sight_is_refused_with_its_reason_and_keeps_it_when_
     judged.save(tmp_path / "edits.safetensors")
     loaded = EditBank.load(tmp_path / "edits.safetensors", model_sha256="abc").reports["Smiling"]
     assert loaded.sides == "+" and loaded.withdrawn_down == "a bright glare over the mouth"
+    assert loaded.with_flicker(-1.0, 1.05).sides == "+"  # steady in video, still withdrawn on sight
     alone = loaded.withdrawn(1.0, "a grimace")  # no side left: refused as a whole, with the reason
     assert not alone.editable and alone.reason == "withdrawn on sight: a grimace"
 

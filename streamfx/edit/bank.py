@@ -163,15 +163,26 @@ class AttributeReport:
         return self.flicker_up if sign > 0 else self.flicker_down
 
     def with_flicker(self, sign: float, ratio: float) -> AttributeReport:
-        """This report with the side `sign`'s flicker in video; a side past FLICKER_BAR is no longer offered."""
+        """This report with the side `sign`'s flicker in video; a side past FLICKER_BAR is no longer offered, and one
+        refused for flicker alone is offered again once it measures under it (the pipeline got steadier)."""
         report = dataclasses.replace(self, **{"flicker_up" if sign > 0 else "flicker_down": ratio})
-        return report._without(sign) if ratio > FLICKER_BAR else report
+        return report._without(sign) if ratio > FLICKER_BAR else report._with(sign)
 
     def withdrawn(self, sign: float, why: str) -> AttributeReport:
         """This report with the side `sign` withdrawn for what its edits were seen to do (a bright glare the
         classifier reads as the attribute gone, say): the bars are read by a classifier, which can be fooled."""
         report = dataclasses.replace(self, **{"withdrawn_up" if sign > 0 else "withdrawn_down": why})
         return report._without(sign)
+
+    def _with(self, sign: float) -> AttributeReport:
+        """This report (changed in place) with the side `sign` offered again if nothing but flicker refused it."""
+        figures = self.figures(sign)
+        if self.offers(sign) or figures is None or self.withdrawal(sign) or not self.strength:
+            return self
+        if shortfall(*figures, self.identity(sign), self.flicker(sign)) == "":
+            self.sides = "".join(side for side in "+-" if side in self.sides or side == ("+" if sign > 0 else "-"))
+            self.editable, self.reason = True, ""
+        return self
 
     def _without(self, sign: float) -> AttributeReport:
         """This report (changed in place) with the side `sign` no longer offered."""
