@@ -108,7 +108,8 @@ class Editor:
             return self.faces.clone()
         positions = None if self.same_edit else edit.positions(self.content, self.style)
         dc, ds = edit.for_faces(len(self.faces), positions)
-        edited = composite(self.crops, self.base, self._photos(self.content + dc, self.style + ds)).clamp(-1, 1)
+        drawn = self._photos(self.content + dc, self.style + ds)
+        edited = composite(self.crops, self.base, drawn, edit.shade(len(self.faces), positions)).clamp(-1, 1)
         if self.framed is None:
             return edited
         return put_back(self.faces, self.crops, edited, self.framed.affines)

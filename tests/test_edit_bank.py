@@ -357,3 +357,19 @@ def test_a_refit_names_the_sides_it_offers_differently_from_the_bank_before_and_
         "Smiling -1 now offered (before: withdrawn on sight: a grimace)",
         "Young -1 no longer offered: only 40% of faces cross at full strength"]
     assert refit.offer_changes(refit) == []
+
+
+def test_the_share_put_on_as_light_and_shade_follows_where_each_attribute_moves_the_map():
+    """Smiling's change is light and shade only, black hair's in colour: a cell only the smile moves is all
+    shade, a cell only the hair moves none, and an edit with no such attribute (or anime output) has no share."""
+    names = ["Smiling", "Black_Hair"]
+    content = torch.zeros(2, 4, 2, 2)
+    content[0, :, 0, 0], content[1, :, 1, 1] = 1.0, 2.0  # the smile in the top-left cell, the hair bottom-right
+    reports = {"Smiling": AttributeReport(True, strength=4.0, shade_only=True),
+               "Black_Hair": AttributeReport(True, strength=5.0)}
+    bank = EditBank(names, content, torch.zeros(2, 3), "abc", reports=reports)
+    share = bank.edit({"smiling": 1.0, "black_hair": -1.0}).shade(3, None)
+    assert share.shape == (3, 1, 2, 2)
+    assert torch.equal(share[:, 0, 0, 0], torch.ones(3)) and torch.equal(share[:, 0, 1, 1], torch.zeros(3))
+    assert bank.edit({"black_hair": -1.0}).shade(3, None) is None
+    assert bank.edit({"smiling": 1.0}, photo=False).shade(3, None) is None

@@ -66,3 +66,53 @@ def test_faces_whose_drawing_did_not_change_come_back_exactly(face):
     out = composite(faces, drawn, edited)
     assert torch.equal(out[1], faces[1]) and not torch.equal(out[0], faces[0])
     assert torch.equal(composite(faces, drawn, drawn.clone()), faces)
+
+
+def test_a_change_put_on_as_light_and_shade_keeps_the_faces_colour_where_the_share_says(face):
+    """The mouth's attributes put their change on as light and shade only: the decoder's cyan teeth arrive as
+    bright teeth in the mouth's own colour. The share is given on the content map's grid; elsewhere the colour
+    comes through as before."""
+    from streamfx.edit.composite import LUMA
+
+    plain = cv2.GaussianBlur(face, (0, 0), 2.0)
+    faces, drawn = to_model(face), to_model(plain)
+    cyan = drawn.clone()
+    cyan[:, 1:] += 0.3  # greener and bluer all over, nothing moves
+    share = torch.zeros(1, 1, 4, 4)
+    share[..., :, :2] = 1.0  # the left half of the map: shade only
+    out = composite(faces, drawn, cyan, share)
+    change = out - composite(faces, drawn, drawn.clone())  # the faces themselves, as the plain drawing leaves them
+    left, right = change[..., 24:104, 8:48], change[..., 24:104, 80:120]
+    grey = sum(w * 0.3 for w in LUMA[1:])  # the light of +0.3 in green and blue
+    spread = left.amax(1) - left.amin(1)  # how far apart the channels moved, per pixel
+    assert float(spread.mean()) < 0.005 and abs(float(left.mean()) - grey) < 0.01  # lifted alike: no colour (0.3)
+    assert torch.allclose(right.mean((0, 2, 3)), torch.tensor([0.0, 0.3, 0.3]), atol=0.01)  # in colour
+    assert torch.equal(composite(faces, drawn, cyan, torch.zeros(1, 1, 4, 4)), composite(faces, drawn, cyan))
+
+
+def test_a_photo_edit_puts_the_banks_shade_only_attributes_on_as_light(face):
+    """The wiring from the bank to the composite: an edit of a shade-only attribute, drawn by a decoder that turns
+    the face cyan, lifts the face's light without changing its colour; the same edit marked colour comes out cyan."""
+    from streamfx.edit.bank import AttributeReport, EditBank
+    from streamfx.edit.render import one_sided, photo_edit
+
+    faces = to_model(face)
+
+    class Encoder:
+        def encode(self, x):
+            return torch.zeros(len(x), 4, 2, 2), torch.zeros(len(x), 3)
+
+    def decoder(content, style):  # cyan where the code moved, by how far
+        drawn = faces.expand(len(content), -1, -1, -1).clone()
+        drawn[:, 1:] += content.mean((1, 2, 3)).view(-1, 1, 1, 1)
+        return drawn
+
+    def edited(shade_only: bool):
+        report = AttributeReport(True, strength=1.0, shade_only=shade_only)
+        bank = EditBank(["Mouth_Slightly_Open"], torch.full((1, 4, 2, 2), 0.3), torch.zeros(1, 3), "abc",
+                        reports={"Mouth_Slightly_Open": report})
+        return photo_edit(Encoder(), decoder, faces, one_sided(bank.edit({"mouth_open": 1.0})))
+
+    lit, cyan = edited(True) - faces, edited(False) - faces
+    assert torch.allclose(cyan.mean((0, 2, 3)), torch.tensor([0.0, 0.3, 0.3]), atol=0.01)
+    assert float((lit.amax(1) - lit.amin(1)).mean()) < 0.005 and float(lit.mean()) > 0.2  # lighter, same colour

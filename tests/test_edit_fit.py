@@ -561,3 +561,23 @@ def test_the_screened_calibrator_shares_the_drawings_and_measures_from_its_own_r
     by_screen = _measure(screen, 1, direction, style_dir, 0.5, per_side=8, signs=[1.0])[1.0]
     by_classifier = _measure(cal, 1, direction, style_dir, 0.5, per_side=8, signs=[1.0])[1.0]
     assert abs(by_screen.entanglement - by_classifier.entanglement) < 1e-6
+
+
+def test_the_shaded_calibrator_keeps_an_edits_light_drops_its_colour_and_keeps_its_drawings_apart():
+    from streamfx.edit.composite import LUMA
+    from streamfx.edit.fit import Calibrator
+
+    photo, counting, drawn = _counted_photo_model()
+    faces = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 0.4 - 0.2
+    cal = Calibrator(photo, counting, RednessClassifier(), faces)
+    shaded = cal.shaded()
+    assert shaded.shade and not cal.shade and shaded.screened() is shaded  # no screen: its own reader
+    index, content = torch.arange(6), torch.full_like(cal.content[0], 0.5)
+    style = torch.zeros_like(cal.style[0])
+    drawn.clear()
+    coloured, lit = cal.edited(index, content, style), shaded.edited(index, content, style)
+    assert drawn == [6, 6]  # each drawn once: the kept drawings tell the two apart
+    assert torch.equal(cal.edited(index, content, style), coloured) and drawn == [6, 6]
+    colour = coloured - lit  # what shading took off: the change's colour, none of its light
+    light = sum(w * colour[:, c] for c, w in enumerate(LUMA))
+    assert float(colour.abs().mean()) > 0.01 and float(light.abs().max()) < 1e-5

@@ -90,7 +90,8 @@ def list_attributes(args) -> int:
         if report is None or not report.strength:
             print(f"  {attribute:<22} {'-':<32} {'no':<8}  {report.reason if report else 'not fitted'}")
             continue
-        notes = ["localised" if report.localised else "", "one-sided" if bank.one_sided[k] else ""]
+        notes = ["localised" if report.localised else "", "one-sided" if bank.one_sided[k] else "",
+                 "shade only" if report.shade_only else ""]
         if report.strength_down not in (0, report.strength):
             notes.append(f"-1 at strength {report.strength_down:.2f}")
         if not report.editable:
@@ -110,7 +111,8 @@ def list_attributes(args) -> int:
           "the same person (measured where the other bars are met);\nvideo: the worst flicker of an offered side in "
           "video (the face's frame-to-frame change against the input's own; a side past 1.2 is refused)\n(-): a "
           "slider that runs the other way (beard +1 is no_beard -1); one-sided: a face that already is where the "
-          "slider goes is left as it is; a side refused on photos runs only with --allow-refused")
+          "slider goes is left as it is; shade only: its change is put on photos as light and shade, the face keeping "
+          "its colours; a side refused on photos runs only with --allow-refused")
     return 0
 
 

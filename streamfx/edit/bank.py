@@ -54,6 +54,7 @@ class Edit:
     style: torch.Tensor  # [A,latent_dim]
     probe: Probe | None = None
     one_sided: torch.Tensor | None = None  # [A] bool: moved by each face's reach (needs the probe)
+    shade_only: torch.Tensor | None = None  # [A] bool: changes put on as light and shade only (`composite.py`)
 
     @property
     def active(self) -> bool:
@@ -72,10 +73,24 @@ class Edit:
     def for_faces(self, count: int, positions: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-face (content [B,C,H,W], style [B,latent_dim]) deltas: each face's share of the edit by its
         `positions` [B,A] (None: the full edit for all `count` faces)."""
+        weights = self._face_weights(count, positions)
+        return torch.einsum("ba,a...->b...", weights, self.content), weights @ self.style
+
+    def shade(self, count: int, positions: torch.Tensor | None) -> torch.Tensor | None:
+        """[B,1,H,W] each face's share of the change on each cell of the content map that belongs to attributes
+        put on as light and shade only (their share of the edit's energy there); None where there are none."""
+        if self.shade_only is None or not self.shade_only.any():
+            return None
+        weights = self._face_weights(count, positions)
+        energy = weights[:, :, None, None] ** 2 * self.content.pow(2).sum(1)[None]  # [B,A,H,W]
+        return (energy[:, self.shade_only].sum(1, keepdim=True) / energy.sum(1, keepdim=True).clamp_min(1e-12))
+
+    def _face_weights(self, count: int, positions: torch.Tensor | None) -> torch.Tensor:
+        """[B,A] each face's slider weights, one-sided attributes scaled by its reach."""
         weights = self.weights.expand(count, -1)
         if positions is not None:
             weights = weights * torch.where(self.one_sided, reach(positions, self.weights), 1.0)
-        return torch.einsum("ba,a...->b...", weights, self.content), weights @ self.style
+        return weights
 
 
 def shortfall(crossing: float, entanglement: float, identity: float | None = None,
@@ -107,6 +122,7 @@ class AttributeReport:
     entanglement: float = 0.0  # mean |change| of the other 39 attributes' probabilities at slider +-1
     strength_down: float = 0.0  # the scale at slider -1 (0: the same as +1, in banks from before it was fitted)
     localised: bool = False  # the direction is kept only where it is strong on the 16x16 map (`fit.localise`)
+    shade_only: bool = False  # its change is put on photos as light and shade only (`fit.SHADE_ONLY`)
     sides: str | None = None  # the sides offered on photos, "+-", "+", "-" or ""; None (older banks): both or none
     crossing_up: float | None = None  # each side's own crossing and entanglement (None in older banks, and for a
     # side without calibration faces)
@@ -314,7 +330,15 @@ class EditBank:
         if frozen and len(rows):
             content = _without_components(content, directions[frozen])
             style = _without_components(style, self.style[frozen])
-        return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows])
+        shade_only = None  # anime output is drawn, not pasted: its colours are the drawing's
+        if photo:
+            shade_only = torch.tensor([self._shade_only(row) for row in rows.tolist()], dtype=torch.bool)
+        return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows], shade_only)
+
+    def _shade_only(self, row: int) -> bool:
+        """Whether attribute `row`'s change was fitted to be put on photos as light and shade only."""
+        report = self.reports.get(self.attributes[row])
+        return report is not None and report.shade_only
 
     def deltas(self, sliders: dict[str, float], freeze: tuple[str, ...] = (),
                photo: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,6 +7,10 @@ stay where they were. So the motion between the two drawings is measured (dense 
 carried along it, and only what the motion does not explain is added: `warp(face) - warp(plain) + edited`. Lips,
 mouth corners, rims and fringes then keep the face's own sharpness where they move (docs/editing-log.md, session 20).
 A face whose drawing did not change comes back exactly as it was.
+
+Some attributes' change is put on as light and shade only (`shade`): the face keeps its own colours there. The photo
+decoder draws the teeth of a mouth it opens cyan; added in colour, the cyan lands on the face, while its light and
+shade alone give teeth in the mouth's own warm colour (docs/editing-log.md, session 44).
 """
 
 from __future__ import annotations
@@ -23,14 +27,30 @@ from streamfx.pixels import to_uint8
 PYRAMID_SCALE, LEVELS, WINDOW, ITERATIONS, POLY_N, POLY_SIGMA = 0.5, 3, 15, 3, 5, 1.2
 
 
-def composite(faces: Tensor, plain: Tensor, edited: Tensor) -> Tensor:
-    """[B,3,S,S] faces in [-1,1], their plain and edited drawings -> the edited faces, unclamped."""
+LUMA = (0.299, 0.587, 0.114)  # the weights of R, G, B in a pixel's light (BT.601)
+
+
+def composite(faces: Tensor, plain: Tensor, edited: Tensor, shade: Tensor | None = None) -> Tensor:
+    """[B,3,S,S] faces in [-1,1], their plain and edited drawings -> the edited faces, unclamped. `shade`: [B,1,h,w]
+    in [0,1] at any resolution (the content map's), the share of each pixel's change put on as light and shade
+    only; None: all of it in colour."""
     changed = torch.tensor([not torch.equal(p, e) for p, e in zip(plain, edited)], device=faces.device)
     out = faces.float().clone()
     if changed.any():
         grid = sample_grid(plain[changed], edited[changed])
-        out[changed] = warp(faces[changed], grid) - warp(plain[changed], grid) + edited[changed].float()
+        carried = warp(plain[changed], grid)
+        out[changed] = warp(faces[changed], grid) - carried + edited[changed].float()
+        if shade is not None:
+            change = edited[changed].float() - carried
+            share = F.interpolate(shade[changed].float(), size=change.shape[-2:], mode="bilinear", align_corners=False)
+            out[changed] -= share * (change - light(change))  # the change's colour, where it is shade only
     return out
+
+
+def light(change: Tensor) -> Tensor:
+    """[B,3,S,S] a change of colour -> the same change of light in every channel (grey: no change of colour)."""
+    weights = torch.tensor(LUMA, dtype=change.dtype, device=change.device).view(1, 3, 1, 1)
+    return (change * weights).sum(1, keepdim=True).expand_as(change)
 
 
 def sample_grid(plain: Tensor, edited: Tensor) -> Tensor:

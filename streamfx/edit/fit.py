@@ -64,6 +64,11 @@ MEASURABLE_BAR = 0.7
 ONE_SIDED_SLACK = 0.05  # crossing a one-sided edit may lose below the bar (see `_fit_attribute`)
 
 
+# Attributes of the mouth's shape, whose change is put on photos as light and shade only: the photo decoder draws
+# the teeth of a mouth it opens cyan, and in colour the cyan lands on the face (`composite.py`; editing log, session 44)
+SHADE_ONLY = ("Mouth_Slightly_Open", "Smiling")
+
+
 def split_calibration(train: list, every: int = 10) -> tuple[list, list]:
     """(fitting faces, calibration faces) of the training faces: every `every`-th face calibrates, the others are
     regressed and fitted by the probe. Calibration faces must be new to the probe: on the faces it was fitted on
@@ -95,6 +100,7 @@ class Calibrator:
                  screen=None):
         self.decoder, self.classifier, self.chunk, self.identity = decoder, classifier, chunk, identity
         self.screen, self._screened = screen, None
+        self.shade = False  # every edit's change put on as light and shade only (`shaded`)
         self.framed = faces if isinstance(faces, FramedPhotos) else None
         self.faces = faces.crops if self.framed is not None else faces
         self.labels = labels
@@ -123,6 +129,14 @@ class Calibrator:
             self._screened = view
         return self._screened
 
+    def shaded(self) -> Calibrator:
+        """This calibrator putting every edit's change on as light and shade only (`composite.py`), for the
+        attributes in `SHADE_ONLY`: the same faces, readers and kept drawings (kept apart by how they were drawn);
+        its `screened` view shades too."""
+        view = copy.copy(self)
+        view.shade, view._screened = True, None
+        return view
+
     @property
     def unedited(self) -> Tensor:
         """[M,3,S,S] the faces as the classifier reads them before any edit (the photos, when framed)."""
@@ -143,7 +157,7 @@ class Calibrator:
         kept, by what the edits are: `same_person` asks for the very faces `probabilities` has just read, and the
         classifier reads again the two sides the screen measured last when they are its pick (`_fit_attribute`;
         drawing 64 faces takes 0.8 s on two cores)."""
-        key = _digest(index, content_delta, style_delta)
+        key = _digest(index, content_delta, style_delta) + bytes([self.shade])
         if key in self._drawn:
             return self._drawn[key]
         out = []
@@ -153,7 +167,8 @@ class Calibrator:
             dc = content_delta[part] if content_delta.dim() == 4 else content_delta
             ds = style_delta[part] if style_delta.dim() == 2 else style_delta
             edited = self.decoder(self.content[i] + dc, self.style[i] + ds)
-            out.append(self.pasted(i, composite(self.faces[i], self.base[i], edited)))
+            shade = torch.ones(len(i), 1, 1, 1) if self.shade else None
+            out.append(self.pasted(i, composite(self.faces[i], self.base[i], edited, shade)))
         while len(self._drawn) >= 2:
             del self._drawn[next(iter(self._drawn))]  # the oldest
         self._drawn[key] = torch.cat(out)
@@ -585,7 +600,8 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
             reports[name] = AttributeReport(False, f"the classifier cannot measure it (held-out balanced accuracy "
                                                    f"{measurable.get(name, 0.0):.2f})")
             continue
-        fitted = _fit_attribute(cal, k, content_dirs[k], style_dirs[k], probe, target, per_side,
+        drawn = cal.shaded() if name in SHADE_ONLY else cal
+        fitted = _fit_attribute(drawn, k, content_dirs[k], style_dirs[k], probe, target, per_side,
                                 _start(previous.get(name)) if previous is not None else None)
         if fitted is None:
             reports[name] = AttributeReport(False, "no calibration faces to measure it on")
@@ -598,16 +614,18 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
                      measured.crossing, measured.entanglement)
             content_dir, style_dir = tune_direction(decoder, classifier, tuning, k, content_dir, style_dir, tune)
             lowering[k], one_sided[k] = 1.0, False
-            measured = Calibration.of(_measure(cal, k, content_dir, style_dir, 1.0, per_side))
+            measured = Calibration.of(_measure(drawn, k, content_dir, style_dir, 1.0, per_side))
         reports[name] = _report(measured, strength, strength * float(lowering[k]), fitted.localised)
+        reports[name].shade_only = drawn.shade
         scaled_content[k], scaled_style[k] = content_dir, style_dir
         if anime_content is not None:  # (a tuned direction has no anime twin: its regressed one stands in)
             anime_content[k] = strength * (localise(anime_dirs[k]) if fitted.localised else anime_dirs[k])
-        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f/%.3f same person %s%s%s offered: %s",
+        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f/%.3f same person %s%s%s%s offered: %s",
                  name, strength, strength * float(lowering[k]), measured.up.crossing, measured.down.crossing,
                  measured.up.entanglement, measured.down.entanglement,
                  "/".join("-" if s.identity is None else f"{s.identity:.2f}" for s in (measured.up, measured.down)),
                  " localised" if fitted.localised else "", " one-sided" if one_sided[k] else "",
+                 " shade only" if drawn.shade else "",
                  {"+-": "both ways", "+": "+1 only", "-": "-1 only", "": "no"}[measured.sides])
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "per_side": per_side,
             "target": target, "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,
