@@ -143,8 +143,10 @@ def _run_video(args, source: Path, select) -> list[dict]:
         with writer if writer is not None else contextlib.nullcontext():
             for frame in reader:
                 faces = tracker.update(frame)
-                held = lookahead is not None
-                for ready in lookahead.push(frame, frame_time(frame), faces) if held else [(frame, faces)]:
+                if lookahead is None:
+                    record(frame, faces)
+                    continue
+                for ready in lookahead.push(frame, frame_time(frame), faces):
                     record(*ready)
             for ready in lookahead.flush() if lookahead is not None else []:
                 record(*ready)
