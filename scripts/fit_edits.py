@@ -18,7 +18,8 @@ A side of a slider is offered when it carries 70 % of its calibration faces acro
 0.1 or less, and dlib still takes 90 % of those faces for the same person (`--no-identity` skips the last). Each
 side's strength is searched to carry 80 % across where it can (`--target`); the mouth's attributes are drawn with
 their change put on as light and shade only (`streamfx/edit/fit.py`: SHADE_ONLY), and the shipped mouth_open was
-refitted with `--target 0.72` (a weaker edit that stays steady in video; docs/editing-log.md, session 44).
+refitted with `--strengths 0.75 1.5 2.0 2.5 3.25 4.0 4.5 5.0 --target 0.72` (a weaker edit that stays steady in
+video; docs/editing-log.md, session 44).
 Needs the attribute classifier (scripts/train_attributes.py) and dlib (the dev extras). With OpenVINO (also in the
 dev extras) the classifier reads 1.47 times as fast, the same readings within rounding, and strengths are searched by
 its bf16 twin, the classifier and dlib reading only each attribute's pick: a refit of the twelve headline and colour
@@ -40,7 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.edit.bank import EditBank  # noqa: E402
-from streamfx.edit.fit import fit_bank, split_calibration  # noqa: E402
+import streamfx.edit.fit as fit  # noqa: E402
+from streamfx.edit.fit import STRENGTHS, fit_bank, split_calibration  # noqa: E402
 from streamfx.edit.framing import frame_photos  # noqa: E402
 from streamfx.edit.render import photo_decoder, photo_encoder, same_encoder  # noqa: E402
 from streamfx.edit.tune import TuneOptions  # noqa: E402
@@ -72,6 +74,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--target", type=float, default=0.8,
                         help="the share of faces a side's strength is searched to carry across (default 0.8; the "
                              "bar is 0.7): lower picks weaker, steadier edits")
+    parser.add_argument("--strengths", type=float, nargs="+", default=None,
+                        help=f"the strengths searched, ascending (default {' '.join(map(str, STRENGTHS))})")
     parser.add_argument("--per-side", type=int, default=32,
                         help="calibration faces per side of a slider (default 32; more steadies the verdicts, and "
                              "the fit's time grows with it)")
@@ -100,6 +104,10 @@ def main() -> int:
     opts = parse()
     if opts.into is not None and not opts.attributes:
         raise SystemExit("fit_edits.py: --into needs --attributes (the ones to refit)")
+    if opts.strengths is not None:
+        if sorted(opts.strengths) != opts.strengths or min(opts.strengths) <= 0:
+            raise SystemExit("fit_edits.py: --strengths must be positive and ascending")
+        fit.STRENGTHS = tuple(opts.strengths)  # the search reads the grid from the module
     torch.set_num_threads(opts.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     generators, meta = load_generators(opts.weights)
