@@ -41,7 +41,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from streamfx.edit.bank import EditBank  # noqa: E402
-import streamfx.edit.fit as fit  # noqa: E402
 from streamfx.edit.fit import STRENGTHS, fit_bank, split_calibration  # noqa: E402
 from streamfx.edit.framing import frame_photos  # noqa: E402
 from streamfx.edit.render import photo_decoder, photo_encoder, same_encoder  # noqa: E402
@@ -74,7 +73,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--target", type=float, default=0.8,
                         help="the share of faces a side's strength is searched to carry across (default 0.8; the "
                              "bar is 0.7): lower picks weaker, steadier edits")
-    parser.add_argument("--strengths", type=float, nargs="+", default=None,
+    parser.add_argument("--strengths", type=float, nargs="+", default=list(STRENGTHS),
                         help=f"the strengths searched, ascending (default {' '.join(map(str, STRENGTHS))})")
     parser.add_argument("--per-side", type=int, default=32,
                         help="calibration faces per side of a slider (default 32; more steadies the verdicts, and "
@@ -104,10 +103,8 @@ def main() -> int:
     opts = parse()
     if opts.into is not None and not opts.attributes:
         raise SystemExit("fit_edits.py: --into needs --attributes (the ones to refit)")
-    if opts.strengths is not None:
-        if sorted(opts.strengths) != opts.strengths or min(opts.strengths) <= 0:
-            raise SystemExit("fit_edits.py: --strengths must be positive and ascending")
-        fit.STRENGTHS = tuple(opts.strengths)  # the search reads the grid from the module
+    if sorted(opts.strengths) != opts.strengths or min(opts.strengths) <= 0:
+        raise SystemExit("fit_edits.py: --strengths must be positive and ascending")
     torch.set_num_threads(opts.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     generators, meta = load_generators(opts.weights)
@@ -162,7 +159,7 @@ def main() -> int:
                         tune=tune, tune_faces=faces[:opts.tune_faces] if tune else None, identity=identity,
                         anime_encoder=None if same_encoder(encoder, generators["A2B"]) else generators["A2B"],
                         previous=near.reports if near is not None else None, calibration_readings=readings,
-                        screen=screen)
+                        screen=screen, grid=tuple(opts.strengths))
     finally:
         if identity is not None:
             identity.close()

@@ -72,6 +72,21 @@ def test_each_side_gets_the_smallest_strength_that_carries_it_and_not_one_past_i
     assert abs(calibration.entanglement - 0.01 * (1.5 + 2.5) / 2) < 1e-6
 
 
+def test_a_finer_grid_finds_the_weaker_strength_the_default_one_steps_over():
+    """The down side carries its faces across between 2.2 and 3.0 only: the default grid finds 2.5; a grid of 1, 2,
+    2.75 and 4 searches only its own strengths, near a previous fit too, and picks 2.75 (and 2 for the up side,
+    which 1 carries only half across)."""
+    grid = (1.0, 2.0, 2.75, 4.0)
+    fake = FakeCalibrator()
+    measured = _recording(fake)
+    calibration = _calibrate(fake, 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16, grid=grid)
+    assert (calibration.up.strength, calibration.down.strength) == (2.0, 2.75)
+    assert {abs(m) for m in measured} <= set(grid)
+    near = _calibrate_near(FakeCalibrator(), 0, torch.zeros(1), torch.ones(1), target=0.8, per_side=16,
+                           start={1.0: 1.5, -1.0: 2.5}, grid=grid)
+    assert (near.up.strength, near.down.strength) == (2.0, 2.75)
+
+
 def test_a_settled_side_is_not_measured_again_while_the_other_side_climbs():
     fake = FakeCalibrator()
     measured = _recording(fake)

@@ -106,6 +106,7 @@ class Calibrator:
         self.labels = labels
         self._descriptors: dict[int, np.ndarray] = {}  # the unedited faces' identity, read when first needed
         self._drawn: dict[bytes, Tensor] = {}  # the last edits drawn, their faces (see `edited`)
+        self._screen_readings: list[Tensor] = []  # the screen's readings of the unedited faces, once read (shared)
         with torch.no_grad():
             self.content, self.style = encode_all(encoder, self.faces)
             self.base = torch.cat([decoder(self.content[i:i + chunk], self.style[i:i + chunk])
@@ -125,7 +126,9 @@ class Calibrator:
         if self._screened is None:
             view = copy.copy(self)
             view.classifier, view.screen, view.identity = self.screen, None, None
-            view.reference = self.screen.probabilities(self.unedited.clamp(-1, 1))
+            if not self._screen_readings:  # read once for this calibrator and its shaded views
+                self._screen_readings.append(self.screen.probabilities(self.unedited.clamp(-1, 1)))
+            view.reference = self._screen_readings[0]
             self._screened = view
         return self._screened
 
@@ -321,17 +324,19 @@ class Calibration:
         return len(self.sides), reaches, -self.entanglement if reaches else self.crossing - self.entanglement
 
 
-def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int) -> Calibration | None:
+def _calibrate(cal, k, content_dir, style_dir, target: float, per_side: int,
+               grid: tuple[float, ...] = STRENGTHS) -> Calibration | None:
     """Each side's strength (`_pick`): the smallest tried that carries `target` of its faces across, else the
     one that carries most, less what it moves the other attributes (more is not always more: past some strength
     the decoder smears instead); a strength that lets the side meet every bar comes first. Strengths are tried
     upwards until both sides reach `target`. A side that reaches it within the bars is settled (`_pick` takes the
     first such strength) and not measured again, which spares work on sliders whose sides need very
     different strengths. Where no strength tried meets every bar but the bars change between two of them, the
-    strengths between are measured too (`_refine`). None when neither side has faces to measure on."""
+    strengths between are measured too (`_refine`). None when neither side has faces to measure on. `grid`: the
+    strengths tried, ascending."""
     tried: list[dict[float, Side]] = []
     settled: set[float] = set()
-    for scale in STRENGTHS:
+    for scale in grid:
         sides = _measure(cal, k, content_dir, style_dir, scale, per_side,
                          signs=[sign for sign in (1.0, -1.0) if sign not in settled])
         tried.append(sides)
@@ -356,7 +361,7 @@ class Start:
 
 
 def _shapes_near(cal, k, variants: dict[bool, Tensor], style_dir, target: float, per_side: int,
-                 start: Start) -> dict[bool, Calibration | None]:
+                 start: Start, grid: tuple[float, ...] = STRENGTHS) -> dict[bool, Calibration | None]:
     """{localised: Calibration} of the shapes worth searching near `start`: the previous fit's shape always; the
     other only where, measured at the strengths just picked for the first, it ranks at least as well (a search of
     its own is four or so measurements a side; this check is one). Where the model has not changed (`start` is
@@ -364,7 +369,7 @@ def _shapes_near(cal, k, variants: dict[bool, Tensor], style_dir, target: float,
     pick is the full fit's either way; on a changed model a shape that would win only at strengths of its own is
     missed (the full search, without `previous`, finds it)."""
     first, other = start.localised, not start.localised
-    picked = _calibrate_near(cal, k, variants[first], style_dir, target, per_side, start.strengths)
+    picked = _calibrate_near(cal, k, variants[first], style_dir, target, per_side, start.strengths, grid)
     if picked is None:
         return {first: None}
     strengths = {sign: side.strength for sign, side in ((1.0, picked.up), (-1.0, picked.down)) if side.measured}
@@ -372,40 +377,40 @@ def _shapes_near(cal, k, variants: dict[bool, Tensor], style_dir, target: float,
     if there is None or there.rank() < picked.rank():
         return {first: picked}
     searched = {first: picked, other: _calibrate_near(cal, k, variants[other], style_dir, target, per_side,
-                                                      start.strengths)}
+                                                      start.strengths, grid)}
     return {local: searched[local] for local in (False, True)}  # the full fit's order, which settles a tie
 
 
 def _calibrate_near(cal, k, content_dir, style_dir, target: float, per_side: int,
-                    start: dict[float, float]) -> Calibration | None:
+                    start: dict[float, float], grid: tuple[float, ...] = STRENGTHS) -> Calibration | None:
     """`_calibrate`'s strengths, searched from a previous fit's (`start`: {sign: strength}) instead of from the
     weakest (`_search_side`): a refit on a model that changed a little measures two or three strengths a side
     instead of up to eight. Where the previous fit was made on the same model and faces, the pick is the same as
     `_calibrate`'s; on another model it is the best near the old one. None when neither side has faces."""
     chosen = {}
     for sign, strength in start.items():
-        tried = _search_side(cal, k, content_dir, style_dir, target, per_side, sign, _nearest(strength))
+        tried = _search_side(cal, k, content_dir, style_dir, target, per_side, sign, _nearest(grid, strength), grid)
         if tried:
             chosen[sign] = _pick(tried, target)
     return Calibration.of(chosen)
 
 
 def _search_side(cal, k, content_dir, style_dir, target: float, per_side: int, sign: float,
-                 start: int) -> list[Side]:
-    """Side `sign` measured from STRENGTHS[start]: up until a strength carries `target` of its faces across (where
+                 start: int, grid: tuple[float, ...] = STRENGTHS) -> list[Side]:
+    """Side `sign` measured from grid[start]: up until a strength carries `target` of its faces across (where
     the full search stops too), then down while a weaker one may be a better pick (`_weaker_may_win`), then between
     two of them as the full search does (`_refine`); what was tried, weakest first ([] without faces on that side)."""
     measure = functools.partial(_measure_side, cal, k, content_dir, style_dir, per_side=per_side, sign=sign)
-    side = measure(STRENGTHS[start])
+    side = measure(grid[start])
     if side is None:
         return []
     tried, low, high = [side], start, start
-    while tried[-1].crossing < target and high + 1 < len(STRENGTHS):
+    while tried[-1].crossing < target and high + 1 < len(grid):
         high += 1
-        tried.append(measure(STRENGTHS[high]))
+        tried.append(measure(grid[high]))
     while low > 0 and _weaker_may_win(tried, target):
         low -= 1
-        tried.insert(0, measure(STRENGTHS[low]))
+        tried.insert(0, measure(grid[low]))
     return _refine(measure, tried)
 
 
@@ -444,9 +449,9 @@ def _weaker_may_win(tried: list[Side], target: float) -> bool:
     return not (pick.settles(target) or pick.passes) and tried[0].crossing >= CROSSING_BAR
 
 
-def _nearest(strength: float) -> int:
+def _nearest(grid: tuple[float, ...], strength: float) -> int:
     """The index of the tried strength nearest `strength`."""
-    return min(range(len(STRENGTHS)), key=lambda i: abs(STRENGTHS[i] - strength))
+    return min(range(len(grid)), key=lambda i: abs(grid[i] - strength))
 
 
 def _pick(sides: list[Side], target: float) -> Side:
@@ -480,7 +485,8 @@ class FittedAttribute:
 
 
 def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tensor, probe, target: float,
-                   per_side: int, start: Start | None = None, screened: bool = True) -> FittedAttribute | None:
+                   per_side: int, start: Start | None = None, screened: bool = True,
+                   grid: tuple[float, ...] = STRENGTHS) -> FittedAttribute | None:
     """The direction as regressed or localised, whichever ranks better at its calibrated strengths; then the same
     one-sided (each calibration face's share by the probe's reading of it). One-sided only spares faces that
     already are where the slider goes, which the calibration faces (all on the wrong side) cannot show; so it is
@@ -495,10 +501,10 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
     search = cal.screened() if screened else cal
     variants = {False: content_dir, True: localise(content_dir)}
     if start is None:
-        calibrations = {local: _calibrate(search, k, direction, style_dir, target, per_side)
+        calibrations = {local: _calibrate(search, k, direction, style_dir, target, per_side, grid)
                         for local, direction in variants.items()}
     else:
-        calibrations = _shapes_near(search, k, variants, style_dir, target, per_side, start)
+        calibrations = _shapes_near(search, k, variants, style_dir, target, per_side, start, grid)
     if None in calibrations.values():
         return None
     local = max(calibrations, key=lambda v: calibrations[v].rank())
@@ -518,7 +524,7 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
         if read.sides != chosen.sides:
             log.info("attribute %d: the screen offers sides %r, the classifier %r: the classifier searches", k,
                      chosen.sides, read.sides)
-            return _fit_attribute(cal, k, content_dir, style_dir, probe, target, per_side, start, screened=False)
+            return _fit_attribute(cal, k, content_dir, style_dir, probe, target, per_side, start, False, grid)
         chosen = read
     strength = chosen.up.strength
     return FittedAttribute(strength * variants[local], strength * style_dir, local, keep_one_sided, chosen)
@@ -558,7 +564,7 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
              target: float = 0.8, per_side: int = 32, attributes: list[str] | None = None,
              tune: TuneOptions | None = None, tune_faces: Tensor | None = None, identity=None,
              anime_encoder=None, previous: dict[str, AttributeReport] | None = None,
-             calibration_readings: Tensor | None = None, screen=None) -> EditBank:
+             calibration_readings: Tensor | None = None, screen=None, grid: tuple[float, ...] = STRENGTHS) -> EditBank:
     """The bank for the photo `encoder` (`render.photo_encoder`) and `decoder`, fitted on `train_faces` and judged on
     `calibration_faces` (keep these two apart:
     `split_calibration`). For video faces both are aligned as `streamfx edit` aligns them (`framing.py`):
@@ -573,7 +579,7 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
     strengths searched near the old ones (`_shapes_near`), a fraction of the full search;
     `calibration_readings`: the classifier's readings of the unedited calibration faces, where already read;
     `screen`: the classifier's quick twin (`AttributeClassifier.screen`): strengths are searched by its readings,
-    and the classifier reads the picks (`_fit_attribute`)."""
+    and the classifier reads the picks (`_fit_attribute`); `grid`: the strengths searched, ascending."""
     if previous is not None and tune is not None:
         raise ValueError("tuning searches no strengths; it cannot start from a previous bank")
     started = time.perf_counter()
@@ -602,7 +608,7 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
             continue
         drawn = cal.shaded() if name in SHADE_ONLY else cal
         fitted = _fit_attribute(drawn, k, content_dirs[k], style_dirs[k], probe, target, per_side,
-                                _start(previous.get(name)) if previous is not None else None)
+                                _start(previous.get(name)) if previous is not None else None, grid=grid)
         if fitted is None:
             reports[name] = AttributeReport(False, "no calibration faces to measure it on")
             continue
@@ -636,6 +642,7 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
             "anime_directions": "regressed on the face->anime encoder's codes" if anime_dirs is not None
             else "the photo directions",
             "strengths": "searched near a previous bank's" if previous is not None else "searched from the weakest",
+            "grid": list(grid),
             "searched_by": "the classifier's bf16 twin, the picks read by the classifier" if screen is not None
             else "the classifier",
             "seconds": round(time.perf_counter() - started, 1)}
