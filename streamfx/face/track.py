@@ -9,7 +9,7 @@ import numpy as np
 
 from streamfx.errors import UsageError
 from streamfx.face.boxes import box_area, box_iou
-from streamfx.face.smoothing import OneEuroFilter, face_points, with_points
+from streamfx.face.smoothing import OneEuroFilter, face_points, frame_time, with_points
 from streamfx.types import Face, VideoFrame
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,9 @@ class FaceTracker:
             if self._tracks:
                 self._refresh(frame.image)
             self._since_detect += 1
-        t = frame.time if frame.time is not None else None
+        t = frame_time(frame)
         for track in self._tracks:
-            track.output = self._smoothed(track, t, frame.index)
+            track.output = self._smoothed(track, t)
         return self._selected()
 
     # ---- steps ------------------------------------------------------------------------------------------
@@ -158,13 +158,11 @@ class FaceTracker:
     def _new_smoother(self) -> OneEuroFilter | None:
         return OneEuroFilter(self.min_cutoff, self.beta) if self.smooth else None
 
-    def _smoothed(self, track: _Track, t: float | None, index: int) -> Face:
+    def _smoothed(self, track: _Track, t: float) -> Face:
         face = replace(track.face, track_id=track.track_id)
         if track.smoother is None:
             return face
         size = float(np.sqrt(max(box_area(face.box)[0], 1.0)))
-        if t is None:
-            t = index * track.smoother.default_dt
         return with_points(face, track.smoother(face_points(face), t, scale=size))
 
     def _selected(self) -> list[Face]:
