@@ -109,7 +109,9 @@ class Editor:
         positions = None if self.same_edit else edit.positions(self.content, self.style)
         dc, ds = edit.for_faces(len(self.faces), positions)
         drawn = self._photos(self.content + dc, self.style + ds)
-        edited = composite(self.crops, self.base, drawn, edit.shade(len(self.faces), positions)).clamp(-1, 1)
+        count = len(self.faces)
+        edited = composite(self.crops, self.base, drawn, edit.shade(count, positions), edit.kept(count, positions))
+        edited = edited.clamp(-1, 1)
         if self.framed is None:
             return edited
         return put_back(self.faces, self.crops, edited, self.framed.affines)

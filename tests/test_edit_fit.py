@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
@@ -596,3 +598,70 @@ def test_the_shaded_calibrator_keeps_an_edits_light_drops_its_colour_and_keeps_i
     colour = coloured - lit  # what shading took off: the change's colour, none of its light
     light = sum(w * colour[:, c] for c, w in enumerate(LUMA))
     assert float(colour.abs().mean()) > 0.01 and float(light.abs().max()) < 1e-5
+
+
+class RegionCalibrator(PerFaceCalibrator):
+    """PerFaceCalibrator whose edits may keep their change in a region: the attribute is drawn where the
+    direction is over `drawn_over` times its median cell, so a tighter region cuts into it and a quarter of the
+    faces no longer cross; the other attribute's drift, the decoder's change elsewhere, shrinks with the region."""
+
+    region = None
+
+    def __init__(self, drawn_over: float, drift: float = 1.0):
+        super().__init__()
+        self.drawn_over = drawn_over
+        self.drift = {None: drift, 2.0: 0.3, 1.5: 0.5, 1.0: 0.8}
+
+    def regioned(self, low):
+        view = copy.copy(self)
+        view.region = low
+        return view
+
+    def probabilities(self, index, content_delta, style_delta):
+        after = super().probabilities(index, content_delta, style_delta)
+        if self.region is not None and self.region > self.drawn_over:
+            after[::4, 0] = self.before[index][::4, 0]  # every fourth face left where it was
+        after[:, 1] = self.before[index, 1] + (after[:, 1] - self.before[index, 1]) * self.drift[self.region]
+        return after
+
+
+def test_the_region_kept_is_the_tightest_that_keeps_every_side_and_its_crossing():
+    from streamfx.edit.fit import _fit_attribute, _fit_region
+
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    fake = RegionCalibrator(drawn_over=1.5)
+    fitted = _fit_attribute(fake, 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions), target=0.8,
+                            per_side=16)
+    low, measured = _fit_region(fake, 0, fitted, FakeProbe(positions), per_side=16)
+    assert low == 1.5 and measured.sides == fitted.measured.sides == "+-"  # 2 loses a quarter of the faces
+    assert measured.up.strength == fitted.measured.up.strength and measured.crossing == fitted.crossing
+    assert abs(measured.entanglement - 0.5 * fitted.entanglement) < 1e-6
+    fake = RegionCalibrator(drawn_over=0.5)  # drawn all over: every region loses a quarter of the faces
+    fitted = _fit_attribute(fake, 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions), target=0.8,
+                            per_side=16)
+    low, measured = _fit_region(fake, 0, fitted, FakeProbe(positions), per_side=16)
+    assert low is None and measured is fitted.measured
+
+
+def test_a_region_that_brings_a_side_within_the_bars_is_kept_though_it_carries_fewer_faces():
+    from streamfx.edit.fit import _fit_attribute, _fit_region
+
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    fake = RegionCalibrator(drawn_over=1.2, drift=8.0)  # the whole change moves the other attribute by 0.12
+    fitted = _fit_attribute(fake, 0, torch.zeros(1, 4, 4), torch.ones(1), FakeProbe(positions), target=0.8,
+                            per_side=16)
+    assert fitted.measured.sides == "" and fitted.crossing == 1.0
+    low, measured = _fit_region(fake, 0, fitted, FakeProbe(positions), per_side=16)
+    assert low == 2.0 and measured.sides == "+-" and measured.crossing == 0.75  # the tightest, within the bars
+
+
+def test_a_side_offered_by_neither_may_lose_crossing_beside_one_that_is_offered():
+    from streamfx.edit.fit import Calibration, Side, _keeps
+
+    whole = Calibration(Side(4.25, 0.70, 0.097), Side(5.0, 0.53, 0.088))  # smile: +1 offered, -1 not
+    kept = Calibration(Side(4.25, 0.70, 0.087), Side(5.0, 0.30, 0.050))
+    assert _keeps(kept, whole)
+    assert not _keeps(Calibration(Side(4.25, 0.62, 0.087), kept.down), whole)  # +1 no longer offered
+    neither = Calibration(Side(5.0, 0.55, 0.176), Side(5.0, 0.56, 0.180))  # male: offered neither way
+    assert not _keeps(Calibration(Side(5.0, 0.55, 0.09), Side(5.0, 0.30, 0.09)), neither)
+    assert _keeps(Calibration(Side(5.0, 0.52, 0.09), Side(5.0, 0.53, 0.09)), neither)

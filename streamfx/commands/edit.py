@@ -91,7 +91,8 @@ def list_attributes(args) -> int:
             print(f"  {attribute:<22} {'-':<32} {'no':<8}  {report.reason if report else 'not fitted'}")
             continue
         notes = ["localised" if report.localised else "", "one-sided" if bank.one_sided[k] else "",
-                 "shade only" if report.shade_only else ""]
+                 "shade only" if report.shade_only else "",
+                 "" if report.region is None else f"kept where drawn (region {report.region:g})"]
         if report.strength_down not in (0, report.strength):
             notes.append(f"-1 at strength {report.strength_down:.2f}")
         if not report.editable:
@@ -112,7 +113,9 @@ def list_attributes(args) -> int:
           "video (the face's frame-to-frame change against the input's own; a side past 1.2 is refused)\n(-): a "
           "slider that runs the other way (beard +1 is no_beard -1); one-sided: a face that already is where the "
           "slider goes is left as it is; shade only: its change is put on photos as light and shade, the face keeping "
-          "its colours; a side refused on photos runs only with --allow-refused")
+          "its colours;\nkept where drawn: its change is kept on photos only where its direction is at least that "
+          "many times its median cell, the rest of the face left as it was; a side refused on photos runs only with "
+          "--allow-refused")
     return 0
 
 

@@ -6,7 +6,8 @@ D_k is stored already scaled: slider +1 is the strength calibrated to move the a
 0.5 line for most faces (see `streamfx/edit/fit.py`); slider -1 may need another strength, stored as its ratio to
 +1's (`lowering[k]`). Linear in each half of a slider, so slider 0 adds exactly nothing, values of one sign scale
 the edit in proportion, and two sliders add. A frozen attribute is held by removing from each moved direction its
-component along the frozen attributes' directions.
+component along the frozen attributes' directions. An attribute fitted with a region (`region.py`) keeps its change
+on photos only where its direction draws.
 
 On photos an attribute's edit may be one-sided (`reach.py`, chosen per attribute when fitting): the bank's probe
 reads where each face stands on the attribute, and a face is moved only as far as it still has to go. The other
@@ -30,6 +31,7 @@ from pathlib import Path
 import torch
 
 from streamfx.edit.reach import Probe, reach
+from streamfx.edit.region import region
 from streamfx.edit.sliders import ALIASES, slider_key
 from streamfx.errors import ModelError, UsageError
 
@@ -55,6 +57,7 @@ class Edit:
     probe: Probe | None = None
     one_sided: torch.Tensor | None = None  # [A] bool: moved by each face's reach (needs the probe)
     shade_only: torch.Tensor | None = None  # [A] bool: changes put on as light and shade only (`composite.py`)
+    regions: torch.Tensor | None = None  # [A,H,W] where each attribute's change is kept (ones: everywhere)
 
     @property
     def active(self) -> bool:
@@ -81,9 +84,21 @@ class Edit:
         put on as light and shade only (their share of the edit's energy there); None where there are none."""
         if self.shade_only is None or not self.shade_only.any():
             return None
+        energy = self._energy(count, positions)
+        return energy[:, self.shade_only].sum(1, keepdim=True) / energy.sum(1, keepdim=True).clamp_min(1e-12)
+
+    def kept(self, count: int, positions: torch.Tensor | None) -> torch.Tensor | None:
+        """[B,1,H,W] each face's share of the change kept on each cell of the content map: the attributes' regions
+        weighted by their share of the edit's energy there; None where no attribute has a region."""
+        if self.regions is None:
+            return None
+        energy = self._energy(count, positions)
+        return ((energy * self.regions[None]).sum(1, keepdim=True) / energy.sum(1, keepdim=True).clamp_min(1e-12))
+
+    def _energy(self, count: int, positions: torch.Tensor | None) -> torch.Tensor:
+        """[B,A,H,W] each attribute's share of each face's content change, squared, per cell."""
         weights = self._face_weights(count, positions)
-        energy = weights[:, :, None, None] ** 2 * self.content.pow(2).sum(1)[None]  # [B,A,H,W]
-        return (energy[:, self.shade_only].sum(1, keepdim=True) / energy.sum(1, keepdim=True).clamp_min(1e-12))
+        return weights[:, :, None, None] ** 2 * self.content.pow(2).sum(1)[None]
 
     def _face_weights(self, count: int, positions: torch.Tensor | None) -> torch.Tensor:
         """[B,A] each face's slider weights, one-sided attributes scaled by its reach."""
@@ -123,6 +138,8 @@ class AttributeReport:
     strength_down: float = 0.0  # the scale at slider -1 (0: the same as +1, in banks from before it was fitted)
     localised: bool = False  # the direction is kept only where it is strong on the 16x16 map (`fit.localise`)
     shade_only: bool = False  # its change is put on photos as light and shade only (`fit.SHADE_ONLY`)
+    region: float | None = None  # its change is kept on photos only where its direction is at least this many times
+    # its median cell (`region.py`, `fit.REGIONS`); None: wherever the decoder changes the face
     sides: str | None = None  # the sides offered on photos, "+-", "+", "-" or ""; None (older banks): both or none
     crossing_up: float | None = None  # each side's own crossing and entanglement (None in older banks, and for a
     # side without calibration faces)
@@ -330,15 +347,23 @@ class EditBank:
         if frozen and len(rows):
             content = _without_components(content, directions[frozen])
             style = _without_components(style, self.style[frozen])
-        shade_only = None  # anime output is drawn, not pasted: its colours are the drawing's
+        shade_only = regions = None  # anime output is drawn, not pasted: its colours and reach are the drawing's
         if photo:
-            shade_only = torch.tensor([self._shade_only(row) for row in rows.tolist()], dtype=torch.bool)
-        return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows], shade_only)
+            shade_only = torch.tensor([self._report(row).shade_only for row in rows.tolist()], dtype=torch.bool)
+            regions = self._regions(rows)
+        return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows], shade_only, regions)
 
-    def _shade_only(self, row: int) -> bool:
-        """Whether attribute `row`'s change was fitted to be put on photos as light and shade only."""
-        report = self.reports.get(self.attributes[row])
-        return report is not None and report.shade_only
+    def _report(self, row: int) -> AttributeReport:
+        """What fitting measured for attribute `row` (an empty report where it did not)."""
+        return self.reports.get(self.attributes[row]) or AttributeReport(False)
+
+    def _regions(self, rows: torch.Tensor) -> torch.Tensor | None:
+        """[A,H,W] where each of the attributes `rows` keeps its change on photos; None where none has a region."""
+        lows = [self._report(row).region for row in rows.tolist()]
+        if all(low is None for low in lows):
+            return None
+        return torch.stack([torch.ones(self.content.shape[-2:]) if low is None else region(self.content[row], low)
+                            for row, low in zip(rows.tolist(), lows)])
 
     def deltas(self, sliders: dict[str, float], freeze: tuple[str, ...] = (),
                photo: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,8 @@ A face whose drawing did not change comes back exactly as it was.
 
 Some attributes' change is put on as light and shade only (`shade`): the face keeps its own colours there. The photo
 decoder draws the teeth of a mouth it opens cyan; added in colour, the cyan lands on the face, while its light and
-shade alone give teeth in the mouth's own warm colour (docs/editing-log.md, session 44).
+shade alone give teeth in the mouth's own warm colour (docs/editing-log.md, session 44). Some keep their change only
+where they draw (`kept`, `region.py`): the decoder's drift elsewhere stays off the face (session 45).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ PYRAMID_SCALE, LEVELS, WINDOW, ITERATIONS, POLY_N, POLY_SIGMA = 0.5, 3, 15, 3, 5
 LUMA = (0.299, 0.587, 0.114)  # the weights of R, G, B in a pixel's light (BT.601)
 
 
-def composite(faces: Tensor, plain: Tensor, edited: Tensor, shade: Tensor | None = None) -> Tensor:
+def composite(faces: Tensor, plain: Tensor, edited: Tensor, shade: Tensor | None = None,
+              kept: Tensor | None = None) -> Tensor:
     """[B,3,S,S] faces in [-1,1], their plain and edited drawings -> the edited faces, unclamped. `shade`: [B,1,h,w]
     in [0,1] at any resolution (the content map's), the share of each pixel's change put on as light and shade
-    only; None: all of it in colour."""
+    only; None: all of it in colour. `kept`: the same, the share of each pixel's change kept at all; None: all."""
     changed = torch.tensor([not torch.equal(p, e) for p, e in zip(plain, edited)], device=faces.device)
     out = faces.float().clone()
     if changed.any():
@@ -44,6 +46,9 @@ def composite(faces: Tensor, plain: Tensor, edited: Tensor, shade: Tensor | None
             change = edited[changed].float() - carried
             share = F.interpolate(shade[changed].float(), size=change.shape[-2:], mode="bilinear", align_corners=False)
             out[changed] -= share * (change - light(change))  # the change's colour, where it is shade only
+        if kept is not None:
+            share = F.interpolate(kept[changed].float(), size=out.shape[-2:], mode="bilinear", align_corners=False)
+            out[changed] = faces[changed].float() + share * (out[changed] - faces[changed].float())
     return out
 
 

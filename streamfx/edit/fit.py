@@ -12,7 +12,9 @@
    strengths, the ones between are tried too: `_refine`). The shape kept is the one that reaches the
    crossing bar with the least change to the other attributes (below the bar: the most crossing, less that
    change). The edit is then measured one-sided (`reach.py`, each face's share by the bank's probe) and kept so
-   unless that costs crossing (`_fit_attribute`).
+   unless that costs crossing (`_fit_attribute`). Last, the change is kept only in the region where the
+   direction draws (`region.py`), the tightest of `REGIONS` that keeps every side's verdict and crossing
+   (`_fit_region`), where one does.
    With `tune`, each direction, taken at its +1 strength, is instead tuned against the classifier on other
    training faces (`tune.py`), and slider +-1 is the tuned direction itself.
 3. Verdict. Each side of a slider is judged by itself: slider +1 (or -1) is offered on photos when it carries
@@ -52,6 +54,7 @@ from streamfx.edit.composite import composite
 from streamfx.edit.framing import FramedPhotos, put_back
 from streamfx.face.blend import EDIT_MASK
 from streamfx.edit.reach import fit_probe, reach
+from streamfx.edit.region import cell_mask, region
 from streamfx.edit.render import PhotoDecoder, encode_all
 from streamfx.edit.tune import TuneOptions, tune_direction, tuning_faces
 from streamfx.pixels import to_uint8
@@ -67,6 +70,10 @@ ONE_SIDED_SLACK = 0.05  # crossing a one-sided edit may lose below the bar (see 
 # Attributes of the mouth's shape, whose change is put on photos as light and shade only: the photo decoder draws
 # the teeth of a mouth it opens cyan, and in colour the cyan lands on the face (`composite.py`; editing log, session 44)
 SHADE_ONLY = ("Mouth_Slightly_Open", "Smiling")
+# Regions an attribute's change may be kept in (`region.py`), tightest first, in multiples of its direction's median
+# cell, and the crossing a side may lose to one (see `_fit_region`)
+REGIONS = (2.0, 1.5, 1.0)
+REGION_SLACK = 0.05
 
 
 def split_calibration(train: list, every: int = 10) -> tuple[list, list]:
@@ -101,6 +108,7 @@ class Calibrator:
         self.decoder, self.classifier, self.chunk, self.identity = decoder, classifier, chunk, identity
         self.screen, self._screened = screen, None
         self.shade = False  # every edit's change put on as light and shade only (`shaded`)
+        self.region: float | None = None  # every edit's change kept only in its region (`regioned`)
         self.framed = faces if isinstance(faces, FramedPhotos) else None
         self.faces = faces.crops if self.framed is not None else faces
         self.labels = labels
@@ -140,6 +148,14 @@ class Calibrator:
         view.shade, view._screened = True, None
         return view
 
+    def regioned(self, low: float | None) -> Calibrator:
+        """This calibrator keeping every edit's change only where its content change is at least `low` times its
+        median cell (`region.py`; None: everywhere): the same faces, readers and kept drawings (kept apart by how
+        they were drawn), shading as this one does; its `screened` view keeps the region too."""
+        view = copy.copy(self)
+        view.region, view._screened = low, None
+        return view
+
     @property
     def unedited(self) -> Tensor:
         """[M,3,S,S] the faces as the classifier reads them before any edit (the photos, when framed)."""
@@ -160,7 +176,7 @@ class Calibrator:
         kept, by what the edits are: `same_person` asks for the very faces `probabilities` has just read, and the
         classifier reads again the two sides the screen measured last when they are its pick (`_fit_attribute`;
         drawing 64 faces takes 0.8 s on two cores)."""
-        key = _digest(index, content_delta, style_delta) + bytes([self.shade])
+        key = _digest(index, content_delta, style_delta) + repr((self.shade, self.region)).encode()
         if key in self._drawn:
             return self._drawn[key]
         out = []
@@ -171,7 +187,8 @@ class Calibrator:
             ds = style_delta[part] if style_delta.dim() == 2 else style_delta
             edited = self.decoder(self.content[i] + dc, self.style[i] + ds)
             shade = torch.ones(len(i), 1, 1, 1) if self.shade else None
-            out.append(self.pasted(i, composite(self.faces[i], self.base[i], edited, shade)))
+            kept = None if self.region is None else region(dc, self.region).expand(len(i), 1, -1, -1)
+            out.append(self.pasted(i, composite(self.faces[i], self.base[i], edited, shade, kept)))
         while len(self._drawn) >= 2:
             del self._drawn[next(iter(self._drawn))]  # the oldest
         self._drawn[key] = torch.cat(out)
@@ -221,14 +238,8 @@ def localise(content_dir: Tensor, low: float = 1.5, width: float = 1.5) -> Tenso
     """`content_dir` [C,H,W] kept only where it is strong. Regression spreads a faint change over the whole 16x16
     map besides the attribute's own place (the mouth for Smiling, the brow for Bangs); that faint change is what
     moves the other attributes most. Cells whose magnitude is under `low` times the median cell are dropped, cells
-    above `low + width` times it kept whole, with a ramp between; the mask is then widened by one cell and
-    smoothed over 3x3 cells, so that the place itself stays whole and the edit fades out around it."""
-    magnitude = content_dir.norm(dim=0)
-    ratio = magnitude / magnitude.median().clamp_min(1e-12)
-    mask = ((ratio - low) / width).clamp(0, 1)[None, None]
-    mask = F.max_pool2d(mask, 3, stride=1, padding=1)
-    mask = F.avg_pool2d(F.pad(mask, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    return content_dir * mask[0]
+    above `low + width` times it kept whole, with a ramp between (`region.cell_mask`)."""
+    return content_dir * cell_mask(content_dir.norm(dim=0), low, width)
 
 
 @dataclass(frozen=True)
@@ -510,8 +521,7 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
     local = max(calibrations, key=lambda v: calibrations[v].rank())
     chosen = calibrations[local]
     strengths = {1.0: chosen.up.strength, -1.0: chosen.down.strength}
-    positions = probe.positions(cal.content, cal.style, torch.tensor([k]))
-    shares = {sign: reach(positions, torch.tensor([sign]))[:, 0] for sign in strengths}
+    shares = _shares(cal, probe, k)
     one_sided = Calibration.of(_measure(search, k, variants[local], style_dir, strengths, per_side, shares))
     enough = CROSSING_BAR if chosen.crossing >= CROSSING_BAR else chosen.crossing - ONE_SIDED_SLACK
     keep_one_sided = len(one_sided.sides) > len(chosen.sides) or (len(one_sided.sides) == len(chosen.sides)
@@ -528,6 +538,51 @@ def _fit_attribute(cal: Calibrator, k: int, content_dir: Tensor, style_dir: Tens
         chosen = read
     strength = chosen.up.strength
     return FittedAttribute(strength * variants[local], strength * style_dir, local, keep_one_sided, chosen)
+
+
+def _shares(cal: Calibrator, probe, k: int) -> dict[float, Tensor]:
+    """{sign: [M]} each calibration face's share of a one-sided edit of attribute k towards `sign`, by the probe's
+    reading of where it stands (`reach.py`)."""
+    positions = probe.positions(cal.content, cal.style, torch.tensor([k]))
+    return {sign: reach(positions, torch.tensor([sign]))[:, 0] for sign in (1.0, -1.0)}
+
+
+def _fit_region(cal: Calibrator, k: int, fitted: FittedAttribute, probe, per_side: int
+                ) -> tuple[float | None, Calibration]:
+    """(the region the attribute keeps its change in, its calibration): of `REGIONS` that keep what the whole
+    change does at the strengths picked (`_keeps`), the one offering most sides, the tightest of those; (None, the
+    fit's own calibration) where none does. The decoder's change away from what it draws moves the other
+    attributes, flickers in video and shows (the whole face a shade lighter under an opened mouth), and the
+    classifier seldom needs it: mouth_open +1 crosses as many faces with its change kept where its direction is
+    twice its median cell (a sixth of the face), smile +1 where it is at its median (session 45). Candidates are
+    read by the screen, the one kept by the classifier (and dlib)."""
+    strength = fitted.measured.up.strength
+    content_dir, style_dir = fitted.content / strength, fitted.style / strength
+    strengths = {1.0: strength, -1.0: fitted.measured.down.strength}
+    shares = _shares(cal, probe, k) if fitted.one_sided else None
+
+    def measure(reader: Calibrator, low: float) -> Calibration:
+        return Calibration.of(_measure(reader.regioned(low), k, content_dir, style_dir, strengths, per_side, shares))
+
+    search = cal.screened()
+    candidates = [(low, measured) for low in REGIONS
+                  if _keeps(measured := measure(search, low), fitted.measured)]
+    for low, screened in sorted(candidates, key=lambda c: -len(c[1].sides)):  # stable: the tightest first
+        measured = screened if search is cal else measure(cal, low)
+        if _keeps(measured, fitted.measured):
+            return low, measured
+    return None, fitted.measured
+
+
+def _keeps(measured: Calibration, whole: Calibration) -> bool:
+    """Whether `measured` keeps what `whole` does (`_fit_region`): each side `whole` offers still offered, with its
+    crossing within REGION_SLACK of the whole change's; where `whole` offers neither side, both sides' crossing so.
+    A side offered only in `measured` may carry fewer faces (it carries the bar's share across, moving the others
+    less); a side offered by neither may too, beside one offered (smile -1 beside smile +1)."""
+    sides = [(new, old) for new, old in ((measured.up, whole.up), (measured.down, whole.down)) if old.measured]
+    judged = [(new, old) for new, old in sides if old.passes or new.passes] or sides
+    return all(new.passes or not old.passes for new, old in sides) and all(
+        new.crossing >= old.crossing - REGION_SLACK or (new.passes and not old.passes) for new, old in judged)
 
 
 def _report(measured: Calibration, strength: float, strength_down: float, localised: bool) -> AttributeReport:
@@ -612,7 +667,8 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
         if fitted is None:
             reports[name] = AttributeReport(False, "no calibration faces to measure it on")
             continue
-        measured = fitted.measured
+        region_low, measured = (None, fitted.measured) if tuning is not None else _fit_region(drawn, k, fitted, probe,
+                                                                                              per_side)
         strength, content_dir, style_dir = measured.up.strength, fitted.content, fitted.style
         lowering[k], one_sided[k] = measured.down.strength / strength, fitted.one_sided
         if tuning is not None:  # tuning keeps one strength for both sides and every face's full edit
@@ -622,16 +678,17 @@ def fit_bank(encoder, decoder: PhotoDecoder, classifier, train_faces: Tensor, tr
             lowering[k], one_sided[k] = 1.0, False
             measured = Calibration.of(_measure(drawn, k, content_dir, style_dir, 1.0, per_side))
         reports[name] = _report(measured, strength, strength * float(lowering[k]), fitted.localised)
-        reports[name].shade_only = drawn.shade
+        reports[name].shade_only, reports[name].region = drawn.shade, region_low
         scaled_content[k], scaled_style[k] = content_dir, style_dir
         if anime_content is not None:  # (a tuned direction has no anime twin: its regressed one stands in)
             anime_content[k] = strength * (localise(anime_dirs[k]) if fitted.localised else anime_dirs[k])
-        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f/%.3f same person %s%s%s%s offered: %s",
+        log.info("%-20s strength %.2f/%.2f crossing %.2f/%.2f entanglement %.3f/%.3f same person %s%s%s%s%s "
+                 "offered: %s",
                  name, strength, strength * float(lowering[k]), measured.up.crossing, measured.down.crossing,
                  measured.up.entanglement, measured.down.entanglement,
                  "/".join("-" if s.identity is None else f"{s.identity:.2f}" for s in (measured.up, measured.down)),
                  " localised" if fitted.localised else "", " one-sided" if one_sided[k] else "",
-                 " shade only" if drawn.shade else "",
+                 " shade only" if drawn.shade else "", "" if region_low is None else f" region {region_low:g}",
                  {"+-": "both ways", "+": "+1 only", "-": "-1 only", "": "no"}[measured.sides])
     info = {"train_faces": len(train_faces), "calibration_faces": len(calibration_faces), "per_side": per_side,
             "target": target, "photo_decoder": decoder.kind, "calibration_by_labels": calibration_labels is not None,

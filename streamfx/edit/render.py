@@ -78,15 +78,16 @@ def bridge_style(g_a2b, meta: dict, anchor: str = "jpface") -> Tensor:
 def photo_edit(encoder, decoder: PhotoDecoder, faces: Tensor, deltas, base: Tensor | None = None) -> Tensor:
     """[B,3,S,S] faces in [-1,1] -> edited faces, unclamped. `encoder`: the `photo_encoder` (or its engines);
     `deltas`: (content delta, style delta) for every face, or a function of the faces' (content, style) that gives
-    them per face (one-sided edits, `reach.py`), with the share of the change put on as light and shade only as a
-    third item where there is one (`Edit.shade`); `base` (the plain decoding of `faces`) may be passed in when the
-    same faces are edited many times."""
+    them per face (one-sided edits, `reach.py`), followed there by the shares of the change put on as light and
+    shade only (`Edit.shade`) and kept at all (`Edit.kept`), None where they are whole; `base` (the plain decoding
+    of `faces`) may be passed in when the same faces are edited many times."""
     content, style = encoder.encode(faces)
-    content_delta, style_delta, *shade = deltas(content, style) if callable(deltas) else deltas
+    parts = deltas(content, style) if callable(deltas) else deltas
+    content_delta, style_delta, shade, kept = (*parts, None, None)[:4]
     if base is None:
         base = decoder(content, style)
     edited = decoder(content + content_delta, style + style_delta)
-    return composite(faces, base, edited, shade[0] if shade else None)
+    return composite(faces, base, edited, shade, kept)
 
 
 def one_sided(edit, held=None, tracks=None):
@@ -96,7 +97,8 @@ def one_sided(edit, held=None, tracks=None):
         positions = edit.positions(content, style)
         if positions is not None and held is not None:
             positions = held(tracks, positions)
-        return *edit.for_faces(len(content), positions), edit.shade(len(content), positions)
+        count = len(content)
+        return *edit.for_faces(count, positions), edit.shade(count, positions), edit.kept(count, positions)
     return deltas
 
 
