@@ -46,7 +46,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from streamfx.edit.bank import CROSSING_BAR, ENTANGLEMENT_BAR, IDENTITY_BAR, AttributeReport, EditBank, shortfall
@@ -565,10 +564,10 @@ def _fit_region(cal: Calibrator, k: int, fitted: FittedAttribute, probe, per_sid
         return Calibration.of(_measure(reader.regioned(low), k, content_dir, style_dir, strengths, per_side, shares))
 
     search = cal.screened()
-    candidates = [(low, measured) for low in REGIONS
-                  if _keeps(measured := measure(search, low), fitted.measured)]
-    for low, screened in sorted(candidates, key=lambda c: -len(c[1].sides)):  # stable: the tightest first
-        measured = screened if search is cal else measure(cal, low)
+    screened = {low: measure(search, low) for low in REGIONS}
+    candidates = [low for low in REGIONS if _keeps(screened[low], fitted.measured)]
+    for low in sorted(candidates, key=lambda low: -len(screened[low].sides)):  # stable: the tightest first
+        measured = screened[low] if search is cal else measure(cal, low)
         if _keeps(measured, fitted.measured):
             return low, measured
     return None, fitted.measured
