@@ -17,10 +17,10 @@ them instead (banks before session 22).
 A side of a slider is offered when it carries 70 % of its calibration faces across, moves the other attributes by
 0.1 or less, and dlib still takes 90 % of those faces for the same person (`--no-identity` skips the last). Each
 side's strength is searched to carry 80 % across where it can (`--target`); the mouth's attributes are drawn with
-their change put on as light and shade only (`streamfx/edit/fit.py`: SHADE_ONLY), and the shipped mouth_open was
-refitted with `--strengths 0.75 1.5 2.0 2.5 3.25 4.0 4.5 5.0 --target 0.72` (a weaker edit that stays steady in
-video; docs/editing-log.md, session 44). Each attribute then keeps its change on photos only where its direction
-draws, where a region keeps what the whole change does (`fit.REGIONS`, session 45).
+their change put on as light and shade only (`streamfx/edit/fit.py`: SHADE_ONLY), and the shipped smile was
+refitted with `--target 0.72` (a weaker edit that stays steady in video; docs/editing-log.md, session 44). Each
+attribute then keeps its change on photos only where its direction draws, where a region keeps what the whole change
+does (`fit.REGIONS`, session 45).
 Needs the attribute classifier (scripts/train_attributes.py) and dlib (the dev extras). With OpenVINO (also in the
 dev extras) the classifier reads 1.47 times as fast, the same readings within rounding, and strengths are searched by
 its bf16 twin, the classifier and dlib reading only each attribute's pick: a refit of the twelve headline and colour
