@@ -17,6 +17,22 @@ def mouth_direction(seed: int = 0) -> torch.Tensor:
     return direction
 
 
+class CodeReader:
+    """An encoder whose faces all read as the zero code (8 x 16 x 16 content, 3 style numbers)."""
+
+    def encode(self, x):
+        return torch.zeros(len(x), 8, 16, 16), torch.zeros(len(x), 3)
+
+
+def hazing_decoder(faces: torch.Tensor):
+    """A photo decoder that draws `faces` [B,3,64,64] back, lighter where the content map moved (the edit's place)
+    and a little lighter all over, by how far the whole code moved (the decoder's drift)."""
+    def decoder(content, style):
+        cells = torch.nn.functional.interpolate(content.norm(dim=1, keepdim=True), size=64, mode="nearest")
+        return faces[:len(content)] + 0.1 * cells + 0.05 * content.abs().mean((1, 2, 3)).view(-1, 1, 1, 1)
+    return decoder
+
+
 def test_the_region_covers_the_strong_place_and_leaves_the_faint_rest():
     mask = region(mouth_direction(), 2.0)
     assert torch.equal(mask[11:14, 6:10], torch.ones(3, 4))  # the place itself, whole
@@ -72,20 +88,11 @@ def test_a_calibrator_with_a_region_keeps_the_faces_outside_it_as_they_were():
     generator = torch.Generator().manual_seed(2)
     faces = torch.rand(4, 3, 64, 64, generator=generator) * 2 - 1
 
-    class Encoder:
-        def encode(self, x):
-            return torch.zeros(len(x), 8, 16, 16), torch.zeros(len(x), 3)
-
-    def decoder(content, style):
-        drawn = faces[:len(content)].clone()
-        cells = torch.nn.functional.interpolate(content.norm(dim=1, keepdim=True), size=64, mode="nearest")
-        return drawn + 0.1 * cells + 0.05 * content.abs().mean((1, 2, 3)).view(-1, 1, 1, 1)  # the place, a haze
-
     class Classifier:
         def probabilities(self, x):
             return x.mean((1, 2, 3))[:, None].expand(-1, 40).sigmoid()
 
-    cal = Calibrator(Encoder(), decoder, Classifier(), faces)
+    cal = Calibrator(CodeReader(), hazing_decoder(faces), Classifier(), faces)
     index, direction = torch.arange(4), mouth_direction()
     whole = cal.edited(index, direction, torch.zeros(3))
     kept = cal.regioned(2.0).edited(index, direction, torch.zeros(3))
@@ -103,19 +110,11 @@ def test_a_photo_edit_keeps_a_banks_region_attribute_off_the_rest_of_the_face():
     generator = torch.Generator().manual_seed(3)
     faces = torch.rand(2, 3, 64, 64, generator=generator) * 2 - 1
 
-    class Encoder:
-        def encode(self, x):
-            return torch.zeros(len(x), 8, 16, 16), torch.zeros(len(x), 3)
-
-    def decoder(content, style):
-        cells = torch.nn.functional.interpolate(content.norm(dim=1, keepdim=True), size=64, mode="nearest")
-        return faces + 0.1 * cells + 0.05 * content.abs().mean((1, 2, 3)).view(-1, 1, 1, 1)
-
     def edited(low):
         report = AttributeReport(True, strength=1.0, region=low)
         bank = EditBank(["Mouth_Slightly_Open"], mouth_direction()[None], torch.zeros(1, 3), "abc",
                         reports={"Mouth_Slightly_Open": report})
-        return photo_edit(Encoder(), decoder, faces, one_sided(bank.edit({"mouth_open": 1.0})))
+        return photo_edit(CodeReader(), hazing_decoder(faces), faces, one_sided(bank.edit({"mouth_open": 1.0})))
 
     kept, whole = edited(2.0), edited(None)
     assert torch.equal(kept[..., :16, :], faces[..., :16, :])
