@@ -22,6 +22,7 @@ from streamfx import __version__
 from streamfx.catalog import CATALOG, DEFAULT_MODEL, cache_dir, entry_path, get_entry, sha256_file
 from streamfx.errors import ModelError
 from streamfx.models.gnr import OFFICIAL, Generator, GNRConfig
+from streamfx.signals import interrupt_held
 
 __all__ = [
     "cache_dir", "load_generators", "load_official_checkpoint", "load_official_generators", "load_weights",
@@ -148,7 +149,7 @@ def read_metadata(path: str | Path) -> dict:
     from safetensors import safe_open
 
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with interrupt_held(), safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("streamfx")
     except Exception as error:  # safetensors raises its own SafetensorError and OSError variants
         raise ModelError(f"{path}: not a readable safetensors file ({str(error)[:120]})") from None
@@ -169,7 +170,9 @@ def load_weights(path: str | Path) -> tuple[dict[str, Generator], dict]:
         raise ModelError(f"weights not found: {path}")
     meta = read_metadata(path)
     try:
-        tensors = load_file(str(path))
+        # Held: a Ctrl-C raised inside safetensors' reader came back as a TypeError about storage shapes.
+        with interrupt_held():
+            tensors = load_file(str(path))
     except Exception as error:
         raise ModelError(f"{path}: cannot read tensors ({str(error)[:120]})") from None
     if tensors_sha256(tensors) != meta.get("tensors_sha256"):

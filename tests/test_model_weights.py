@@ -128,3 +128,28 @@ def test_channels_last_generator_saves_with_the_same_hash(tmp_path, dtype):
             == read_metadata(tmp_path / "strided.safetensors")["tensors_sha256"])
     loaded, _ = load_weights(tmp_path / "strided.safetensors")  # the checksum is verified on load
     assert sorted(loaded) == ["A2B"]
+
+
+def test_ctrl_c_while_reading_tensors_stops_the_run(tiny_ckpt, tmp_path, monkeypatch):
+    # safetensors' reader once turned a Ctrl-C that landed inside it into a TypeError (a CI run): the signal must
+    # wait for the read and then stop the run, not be reported as a damaged file.
+    import os
+    import signal
+
+    import safetensors.torch
+
+    path, cfg = tiny_ckpt
+    out_path = tmp_path / "w.safetensors"
+    save_weights(out_path, {"A2B": load_official_checkpoint(path, config=cfg)}, {})
+    real_load = safetensors.torch.load_file
+
+    def load_interrupted(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            return real_load(*args, **kwargs)
+        except KeyboardInterrupt as error:  # what the reader's native code did with it
+            raise TypeError("could not determine the shape of object type 'torch.storage.UntypedStorage'") from error
+
+    monkeypatch.setattr(safetensors.torch, "load_file", load_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_weights(out_path)

@@ -34,6 +34,7 @@ from streamfx.edit.reach import Probe, reach
 from streamfx.edit.region import region
 from streamfx.edit.sliders import ALIASES, slider_key
 from streamfx.errors import ModelError, UsageError
+from streamfx.signals import interrupt_held
 
 FORMAT = "streamfx-edits"
 PROBE_TENSORS = ("probe_mean", "probe_weights", "probe_levels")
@@ -452,7 +453,7 @@ class EditBank:
         if not path.is_file():
             raise ModelError(f"no edit bank at {path}")
         try:
-            with safe_open(str(path), "pt") as f:
+            with interrupt_held(), safe_open(str(path), "pt") as f:  # see weights.load_weights
                 meta = f.metadata() or {}
                 content, style = f.get_tensor("content").float(), f.get_tensor("style").float()
                 lowering = f.get_tensor("lowering").float() if "lowering" in f.keys() else None
