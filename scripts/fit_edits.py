@@ -20,7 +20,7 @@ side's strength is searched to carry 80 % across where it can (`--target`); the 
 their change put on as light and shade only (`streamfx/edit/fit.py`: SHADE_ONLY), and the shipped smile was
 refitted with `--target 0.72` (a weaker edit that stays steady in video; docs/editing-log.md, session 44). Each
 attribute then keeps its change on photos only where its direction draws, where a region keeps what the whole change
-does (`fit.REGIONS`, session 45).
+does (`fit.REGIONS`, session 45), and its strengths are searched again in that region (session 46).
 Needs the attribute classifier (scripts/train_attributes.py) and dlib (the dev extras). With OpenVINO (also in the
 dev extras) the classifier reads 1.47 times as fast, the same readings within rounding, and strengths are searched by
 its bf16 twin, the classifier and dlib reading only each attribute's pick: a refit of the twelve headline and colour

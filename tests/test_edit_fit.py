@@ -665,3 +665,39 @@ def test_a_side_offered_by_neither_may_lose_crossing_beside_one_that_is_offered(
     neither = Calibration(Side(5.0, 0.55, 0.176), Side(5.0, 0.56, 0.180))  # male: offered neither way
     assert not _keeps(Calibration(Side(5.0, 0.55, 0.09), Side(5.0, 0.30, 0.09)), neither)
     assert _keeps(Calibration(Side(5.0, 0.52, 0.09), Side(5.0, 0.53, 0.09)), neither)
+
+
+class GradedRegionCalibrator(RegionCalibrator):
+    """RegionCalibrator whose faces need strengths from 1.75 to 4 to cross (twelve of sixteen by 2.0, thirteen by
+    2.5), the other attribute moving 0.045 a unit of strength under the whole change: that meets the bars at 2.0
+    only, carrying 75 %. Kept at the median cell, where it draws, the change moves the others less."""
+
+    def __init__(self):
+        super().__init__(drawn_over=1.0)
+        self.need = torch.tensor([1.75] * 12 + [2.5, 3.0, 4.0, 4.0])
+
+    def probabilities(self, index, content_delta, style_delta):
+        scale = style_delta.reshape(-1).expand(len(index))
+        after = self.before[index].clone()
+        crossed = scale.abs() >= self.need[index % 16]
+        after[:, 0] = torch.where(crossed, torch.where(scale > 0, 0.9, 0.1), after[:, 0])
+        if self.region is not None and self.region > self.drawn_over:
+            after[::4, 0] = self.before[index][::4, 0]
+        after[:, 1] = self.before[index, 1] + 0.045 * scale.abs() * self.drift[self.region]
+        return after
+
+
+def test_the_strengths_are_searched_again_in_the_region_kept():
+    from streamfx.edit.fit import _fit_attribute, _fit_region, _search_in_region
+
+    positions = torch.cat([torch.zeros(16), torch.ones(16)])
+    fake, direction, probe = GradedRegionCalibrator(), torch.zeros(1, 4, 4), FakeProbe(positions)
+    fitted = _fit_attribute(fake, 0, direction, torch.ones(1), probe, target=0.8, per_side=16)
+    assert fitted.measured.up.strength == 2.0 and fitted.crossing == 0.75  # 2.5 moves the others by 0.11
+    low, measured = _fit_region(fake, 0, fitted, probe, per_side=16)
+    assert low == 1.0 and measured.up.strength == 2.0
+    searched, measured = _search_in_region(fake, 0, direction, torch.ones(1), probe, 0.8, 16, fitted, measured, low)
+    assert measured is searched.measured and measured.sides == "+-"
+    assert measured.up.strength == measured.down.strength == 2.5 and measured.crossing == 13 / 16
+    assert abs(measured.up.entanglement - 0.045 * 2.5 * 0.8) < 1e-6  # within the bar in the region
+    torch.testing.assert_close(searched.style, torch.tensor([2.5]))
