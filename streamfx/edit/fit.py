@@ -578,7 +578,7 @@ def _search_in_region(cal: Calibrator, k: int, content_dir: Tensor, style_dir: T
                       grid: tuple[float, ...] = STRENGTHS) -> tuple[FittedAttribute, Calibration]:
     """(the attribute refitted with its change kept in region `low`, its calibration): the strengths searched again
     from the whole change's, in its shape (`_fit_attribute` from a `Start`), since the region is how the slider
-    runs and changes what a strength does (smile +1 kept at its median cell carried 70 % of its faces across at the
+    runs and changes what a strength does (smile +1 kept at its median cell carried 72 % of its faces across at the
     whole change's 4.25 and 77 % within the bars at 4.5; session 46). `measured`: the fit's calibration in that
     region (`_fit_region`), kept with `fitted` where the search offers fewer sides."""
     start = Start({1.0: fitted.measured.up.strength, -1.0: fitted.measured.down.strength}, fitted.localised)
