@@ -18,7 +18,7 @@ A side of a slider is offered when it carries 70 % of its calibration faces acro
 0.1 or less, and dlib still takes 90 % of those faces for the same person (`--no-identity` skips the last). Each
 side's strength is searched to carry 80 % across where it can (`--target`); the mouth's attributes are drawn with
 their change put on as light and shade only (`streamfx/edit/fit.py`: SHADE_ONLY), and the shipped smile was
-refitted with `--target 0.72` (a weaker edit that stays steady in video; docs/editing-log.md, session 44). Each
+refitted with `--target 0.76` (session 46: the default target's 5.0 flickers in video at 1.20, 4.5 does not). Each
 attribute then keeps its change on photos only where its direction draws, where a region keeps what the whole change
 does (`fit.REGIONS`, session 45), and its strengths are searched again in that region (session 46).
 Needs the attribute classifier (scripts/train_attributes.py) and dlib (the dev extras). With OpenVINO (also in the
