@@ -373,3 +373,18 @@ def test_the_share_put_on_as_light_and_shade_follows_where_each_attribute_moves_
     assert torch.equal(share[:, 0, 0, 0], torch.ones(3)) and torch.equal(share[:, 0, 1, 1], torch.zeros(3))
     assert bank.edit({"black_hair": -1.0}).shade(3, None) is None
     assert bank.edit({"smiling": 1.0}, photo=False).shade(3, None) is None
+
+
+def test_the_share_held_steadier_follows_where_something_worn_is_drawn():
+    """Eyeglasses draw something worn, smiling does not: a cell only the glasses move is all worn, one only the
+    smile moves none, and anime output (drawn, not averaged) has no share."""
+    names = ["Eyeglasses", "Smiling"]
+    content = torch.zeros(2, 4, 2, 2)
+    content[0, :, 0, 0], content[1, :, 1, 1] = 1.0, 2.0
+    reports = {name: AttributeReport(True, strength=2.0) for name in names}
+    bank = EditBank(names, content, torch.zeros(2, 3), "abc", reports=reports)
+    share = bank.edit({"eyeglasses": 1.0, "smiling": 1.0}).worn_share()
+    assert share.shape == (1, 1, 2, 2)
+    assert float(share[0, 0, 0, 0]) == 1.0 and float(share[0, 0, 1, 1]) == 0.0
+    assert bank.edit({"smiling": 1.0}).worn_share() is None
+    assert bank.edit({"eyeglasses": 1.0}, photo=False).worn_share() is None

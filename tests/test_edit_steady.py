@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import tiny_photo_autoencoder
-from streamfx.edit.steady import SteadyChange
+from streamfx.edit.steady import WORN_KEEP, SteadyChange
 
 
 def test_a_tracks_change_is_averaged_over_its_frames_and_a_new_track_starts_from_its_own():
@@ -22,6 +22,18 @@ def test_a_tracks_change_is_averaged_over_its_frames_and_a_new_track_starts_from
     torch.testing.assert_close(both, torch.cat([0.25 * a, 0.625 * a]))
     steady.clear()
     torch.testing.assert_close(steady([7], b), b)
+
+
+def test_where_the_change_draws_something_worn_it_keeps_more_of_its_average():
+    steady = SteadyChange(keep=0.5)
+    worn = torch.zeros(1, 4, 4)
+    worn[:, :2] = 1.0  # the top half draws glasses
+    steady([3], torch.ones(1, 3, 4, 4), worn)
+    out = steady([3], torch.zeros(1, 3, 4, 4), worn)[0]
+    torch.testing.assert_close(out[:, :2], torch.full((3, 2, 4), WORN_KEEP))
+    torch.testing.assert_close(out[:, 2:], torch.full((3, 2, 4), 0.5))
+    changes = torch.randn(1, 3, 4, 4)
+    assert SteadyChange(keep=0.0)([3], changes, worn) is changes  # --no-smooth: nothing averaged, worn or not
 
 
 def test_keep_zero_passes_every_change_through_and_old_tracks_are_forgotten():

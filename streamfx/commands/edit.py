@@ -74,6 +74,7 @@ def check_edit_options(args) -> None:
 
 
 def list_attributes(args) -> int:
+    from streamfx.edit.bank import WORN
     from streamfx.edit.load import load_bank
     from streamfx.weights import load_generators, resolve_weights
 
@@ -92,7 +93,8 @@ def list_attributes(args) -> int:
             continue
         notes = ["localised" if report.localised else "", "one-sided" if bank.one_sided[k] else "",
                  "shade only" if report.shade_only else "",
-                 "" if report.region is None else f"kept where drawn (region {report.region:g})"]
+                 "" if report.region is None else f"kept where drawn (region {report.region:g})",
+                 "worn" if attribute in WORN else ""]
         if report.strength_down not in (0, report.strength):
             notes.append(f"-1 at strength {report.strength_down:.2f}")
         if not report.editable:
@@ -114,8 +116,8 @@ def list_attributes(args) -> int:
           "slider that runs the other way (beard +1 is no_beard -1); one-sided: a face that already is where the "
           "slider goes is left as it is; shade only: its change is put on photos as light and shade, the face keeping "
           "its colours;\nkept where drawn: its change is kept on photos only where its direction is at least that "
-          "many times its median cell, the rest of the face left as it was; a side refused on photos runs only with "
-          "--allow-refused")
+          "many times its median cell, the rest of the face left as it was; worn: something worn, whose change is "
+          "averaged over about ten frames in video;\na side refused on photos runs only with --allow-refused")
     return 0
 
 

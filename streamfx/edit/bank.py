@@ -7,7 +7,8 @@ D_k is stored already scaled: slider +1 is the strength calibrated to move the a
 +1's (`lowering[k]`). Linear in each half of a slider, so slider 0 adds exactly nothing, values of one sign scale
 the edit in proportion, and two sliders add. A frozen attribute is held by removing from each moved direction its
 component along the frozen attributes' directions. An attribute fitted with a region (`region.py`) keeps its change
-on photos only where its direction draws.
+on photos only where its direction draws. In video, an attribute that draws something worn (`WORN`) has its change
+averaged over more frames (`steady.py`).
 
 On photos an attribute's edit may be one-sided (`reach.py`, chosen per attribute when fitting): the bank's probe
 reads where each face stands on the attribute, and a face is moved only as far as it still has to go. The other
@@ -42,6 +43,8 @@ CROSSING_BAR = 0.7  # a side of a slider is offered on photos when it carries th
 ENTANGLEMENT_BAR = 0.1  # and moves the other attributes' probabilities by no more than this on average
 IDENTITY_BAR = 0.9  # and keeps this share of those faces the same person by dlib (where the fit measured it)
 FLICKER_BAR = 1.2  # and in video the face changes from frame to frame at most this much more than in the input
+# Attributes that draw something worn, which stays put on the aligned face: in video their change is averaged longer.
+WORN = ("Eyeglasses", "Wearing_Earrings", "Wearing_Hat", "Wearing_Necklace", "Wearing_Necktie")
 BARS = (f"on calibration photos >= {CROSSING_BAR:.0%} of faces cross, the others move <= {ENTANGLEMENT_BAR:g}, "
         f">= {IDENTITY_BAR:.0%} stay the same person; in video flicker <= {FLICKER_BAR:g}")
 
@@ -59,6 +62,7 @@ class Edit:
     one_sided: torch.Tensor | None = None  # [A] bool: moved by each face's reach (needs the probe)
     shade_only: torch.Tensor | None = None  # [A] bool: changes put on as light and shade only (`composite.py`)
     regions: torch.Tensor | None = None  # [A,H,W] where each attribute's change is kept (ones: everywhere)
+    worn: torch.Tensor | None = None  # [A] bool: attributes that draw something worn, held steadier (`steady.py`)
 
     @property
     def active(self) -> bool:
@@ -83,10 +87,20 @@ class Edit:
     def shade(self, count: int, positions: torch.Tensor | None) -> torch.Tensor | None:
         """[B,1,H,W] each face's share of the change on each cell of the content map that belongs to attributes
         put on as light and shade only (their share of the edit's energy there); None where there are none."""
-        if self.shade_only is None or not self.shade_only.any():
+        return self._share(self.shade_only, count, positions)
+
+    def worn_share(self, count: int = 1, positions: torch.Tensor | None = None) -> torch.Tensor | None:
+        """[B,1,H,W] each face's share of the change on each cell that draws something worn (`WORN`); None where
+        no attribute does."""
+        return self._share(self.worn, count, positions)
+
+    def _share(self, among: torch.Tensor | None, count: int, positions: torch.Tensor | None) -> torch.Tensor | None:
+        """[B,1,H,W] the attributes `among`'s ([A] bool) share of each face's edit energy on each cell; None where
+        `among` holds none."""
+        if among is None or not among.any():
             return None
         energy = self._energy(count, positions)
-        return energy[:, self.shade_only].sum(1, keepdim=True) / energy.sum(1, keepdim=True).clamp_min(1e-12)
+        return energy[:, among].sum(1, keepdim=True) / energy.sum(1, keepdim=True).clamp_min(1e-12)
 
     def kept(self, count: int, positions: torch.Tensor | None) -> torch.Tensor | None:
         """[B,1,H,W] each face's share of the change kept on each cell of the content map: the attributes' regions
@@ -348,11 +362,12 @@ class EditBank:
         if frozen and len(rows):
             content = _without_components(content, directions[frozen])
             style = _without_components(style, self.style[frozen])
-        shade_only = regions = None  # anime output is drawn, not pasted: its colours and reach are the drawing's
+        shade_only = regions = worn = None  # anime output is drawn, not pasted: its colours and reach are its own
         if photo:
             shade_only = torch.tensor([self._report(row).shade_only for row in rows.tolist()], dtype=torch.bool)
             regions = self._regions(rows)
-        return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows], shade_only, regions)
+            worn = torch.tensor([self.attributes[row] in WORN for row in rows.tolist()], dtype=torch.bool)
+        return Edit(rows, weights[rows], content, style, self.probe, self.one_sided[rows], shade_only, regions, worn)
 
     def _report(self, row: int) -> AttributeReport:
         """What fitting measured for attribute `row` (an empty report where it did not)."""

@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from streamfx.edit.bank import Edit
 from streamfx.edit.reach import HeldPositions
@@ -58,8 +59,16 @@ class PhotoEditEffect:
                 return crops[:, None]  # nothing to change: the faces exactly as they came
             faces = to_model(crops)
             edited = photo_edit(self.encoder, self.decoder, faces, one_sided(edit, self._held, tracks))
-            edited = faces + self._steady(tracks, edited - faces)
+            edited = faces + self._steady(tracks, edited - faces, self._worn(edit, faces.shape[-1]))
         return to_uint8(edited)[:, None]
+
+    @staticmethod
+    def _worn(edit: Edit, size: int) -> torch.Tensor | None:
+        """[1,S,S] the share of the change that draws something worn, upsampled onto the crop; None: none."""
+        share = edit.worn_share()
+        if share is None:
+            return None
+        return F.interpolate(share, size=(size, size), mode="bilinear", align_corners=False)[0]
 
     def close(self) -> None:
         for engines in self.engines:
