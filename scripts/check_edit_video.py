@@ -9,9 +9,9 @@ three talking heads, names under ../shared/data/videos) and its flicker is measu
 change in the output against the input's own, landmark and edit smoothing on (`streamfx/training/flicker.py`). A
 side whose worst clip is past the bar (1.2) is no longer offered, with that reason. Each side's worst ratio is
 written into the bank (`--out`, default: the bank beside the weights, replaced once every side is measured) and
-shown by `streamfx edit --list`. A bank judged on other clips, or with the faces placed otherwise (the smoothing),
-is judged again, as with `--again`; then the sides refused for flicker alone are measured too, and offered again
-if they are now under the bar. About 5 s a side and clip on the 2-core dev machine.
+shown by `streamfx edit --list`. A bank judged on other clips, or with the faces placed or their change averaged
+otherwise (the smoothing), is judged again, as with `--again`; then the sides refused for flicker alone are measured
+too, and offered again if they are now under the bar. About 5 s a side and clip on the 2-core dev machine.
 """
 
 from __future__ import annotations
@@ -26,13 +26,16 @@ sys.path.insert(0, str(REPO))
 
 from streamfx.edit.bank import FLICKER_BAR  # noqa: E402
 from streamfx.edit.load import bank_path, load_bank  # noqa: E402
+from streamfx.edit.steady import KEEP, WORN_KEEP  # noqa: E402
 from streamfx.face.lookahead import DEFAULT_ORDER, DEFAULT_SIGMA  # noqa: E402
 from streamfx.training.flicker import clip_paths, face_boxes, measure  # noqa: E402
 from streamfx.weights import read_metadata  # noqa: E402
 
 CLIPS = ["LivePortrait/d20.mp4", "video-retalking/face_1.mp4", "PC-AVS/Audio_Source_00015.mp4"]
-# how the faces of a file are placed, which the flicker depends on: a bank judged otherwise is judged again
-SMOOTHING = f"look-ahead fit, sigma {DEFAULT_SIGMA:g} s, order {DEFAULT_ORDER}"
+# how the faces of a file are placed and their change averaged, which the flicker depends on: a bank judged otherwise
+# is judged again
+SMOOTHING = (f"look-ahead fit, sigma {DEFAULT_SIGMA:g} s, order {DEFAULT_ORDER}; the change averaged keeping {KEEP:g}, "
+             f"{WORN_KEEP:g} where worn")
 
 
 def parse() -> argparse.Namespace:
