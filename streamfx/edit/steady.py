@@ -41,7 +41,7 @@ class SteadyChange:
         keeps WORN_KEEP of its average (None: none)."""
         if tracks is None or self.keep == 0.0:
             return changes
-        keeps = self._keeps(len(changes), worn)
+        keeps = self._keeps(changes, worn)
         out = changes.clone()
         for i, track in enumerate(tracks):
             if track < 0:
@@ -54,9 +54,9 @@ class SteadyChange:
             self._averages.popitem(last=False)
         return out
 
-    def _keeps(self, count: int, worn: Tensor | None) -> Tensor:
+    def _keeps(self, changes: Tensor, worn: Tensor | None) -> Tensor:
         """[B] or [B,1,S,S]: the share of its track's average each face's change keeps, per pixel where some of the
         change draws something worn."""
         if worn is None:
-            return torch.full((count,), self.keep)
-        return self.keep + (WORN_KEEP - self.keep) * worn.expand(count, -1, -1, -1)
+            return torch.full((len(changes),), self.keep, device=changes.device)
+        return self.keep + (WORN_KEEP - self.keep) * worn.to(changes.device).expand(len(changes), -1, -1, -1)
