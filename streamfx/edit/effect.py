@@ -48,6 +48,7 @@ class PhotoEditEffect:
         """Switch the edit between batches; the faces' positions are read again."""
         with self._lock:
             self._edit = edit
+            self._worn = self._worn_share(edit, self.crop_size)  # fixed with the edit: worked out once, not per batch
             self._held.clear()
             self._steady.clear()
 
@@ -59,11 +60,11 @@ class PhotoEditEffect:
                 return crops[:, None]  # nothing to change: the faces exactly as they came
             faces = to_model(crops)
             edited = photo_edit(self.encoder, self.decoder, faces, one_sided(edit, self._held, tracks))
-            edited = faces + self._steady(tracks, edited - faces, self._worn(edit, faces.shape[-1]))
+            edited = faces + self._steady(tracks, edited - faces, self._worn)
         return to_uint8(edited)[:, None]
 
     @staticmethod
-    def _worn(edit: Edit, size: int) -> torch.Tensor | None:
+    def _worn_share(edit: Edit, size: int) -> torch.Tensor | None:
         """[1,S,S] the share of the change that draws something worn, upsampled onto the crop; None: none."""
         share = edit.worn_share()
         if share is None:
